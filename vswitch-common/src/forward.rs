@@ -1,0 +1,104 @@
+//! The forwarding decision for a received frame.
+
+use crate::{
+    fdb::FdbEntry,
+    mac::{self, MacAddr},
+    stats::DropReason,
+};
+
+/// What to do with a received frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send it to the one port behind which the destination was learned.
+    Forward {
+        /// The egress port's ifindex.
+        ifindex: u32,
+    },
+    /// Send it to every other port of its VLAN.
+    Flood,
+    /// Drop it and count why.
+    Drop(DropReason),
+}
+
+/// Decides where a frame to `dst` that came in on `ingress_ifindex` goes, given the destination's
+/// FDB entry (if any) at time `now_ns`.
+#[inline(always)]
+pub fn decide(
+    ingress_ifindex: u32,
+    dst: &MacAddr,
+    entry: Option<&FdbEntry>,
+    now_ns: u64,
+    ageing_ns: u64,
+) -> Verdict {
+    if mac::is_group(dst) {
+        return Verdict::Flood;
+    }
+    match entry {
+        Some(entry) if entry.is_live(now_ns, ageing_ns) => {
+            if entry.ifindex == ingress_ifindex {
+                Verdict::Drop(DropReason::Hairpin)
+            } else {
+                Verdict::Forward {
+                    ifindex: entry.ifindex,
+                }
+            }
+        }
+        _ => Verdict::Flood,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fdb::FDB_F_STATIC;
+
+    const AGEING: u64 = 1_000;
+    const STATION: MacAddr = [0x02, 0, 0, 0, 0, 9];
+
+    fn entry(ifindex: u32, flags: u32, last_seen_ns: u64) -> FdbEntry {
+        FdbEntry {
+            ifindex,
+            flags,
+            last_seen_ns,
+        }
+    }
+
+    #[test]
+    fn known_unicast_goes_to_its_port() {
+        let known = entry(3, 0, 100);
+        assert_eq!(
+            decide(1, &STATION, Some(&known), 200, AGEING),
+            Verdict::Forward { ifindex: 3 }
+        );
+    }
+
+    #[test]
+    fn unknown_unicast_and_group_addresses_flood() {
+        assert_eq!(decide(1, &STATION, None, 0, AGEING), Verdict::Flood);
+        let known = entry(3, 0, 0);
+        assert_eq!(
+            decide(1, &mac::BROADCAST, Some(&known), 0, AGEING),
+            Verdict::Flood
+        );
+    }
+
+    #[test]
+    fn destination_on_the_ingress_port_is_dropped() {
+        let known = entry(1, 0, 0);
+        assert_eq!(
+            decide(1, &STATION, Some(&known), 0, AGEING),
+            Verdict::Drop(DropReason::Hairpin)
+        );
+    }
+
+    #[test]
+    fn aged_entry_counts_as_unknown_but_static_never_ages() {
+        let aged = entry(3, 0, 0);
+        assert_eq!(decide(1, &STATION, Some(&aged), AGEING + 1, AGEING), Verdict::Flood);
+        let pinned = entry(3, FDB_F_STATIC, 0);
+        assert_eq!(
+            decide(1, &STATION, Some(&pinned), 10 * AGEING, AGEING),
+            Verdict::Forward { ifindex: 3 }
+        );
+    }
+}

@@ -1,0 +1,52 @@
+//! Types and forwarding decisions shared by the vswitch datapath and its controller.
+//!
+//! Everything here is `no_std`, `#[repr(C)]` where it crosses the kernel boundary, and
+//! free of panics, so the eBPF programs run exactly the code that the host tests exercise.
+//! With the `user` feature, map keys and values implement [`aya::Pod`].
+#![cfg_attr(not(test), no_std)]
+
+pub mod fdb;
+pub mod forward;
+pub mod frame;
+pub mod mac;
+pub mod port;
+pub mod stats;
+pub mod switch;
+pub mod vlan;
+
+/// Maximum number of ports on one switch instance.
+pub const MAX_PORTS: u32 = 256;
+
+/// Maximum number of ports in one VLAN that the TCX path floods to (bounded loop).
+pub const MAX_FLOOD_PORTS: usize = 64;
+
+/// Maximum number of entries in the forwarding database.
+pub const FDB_CAPACITY: u32 = 1 << 20;
+
+/// Names of the maps, as the eBPF object declares them and userspace opens and pins them.
+pub mod map_names {
+    /// Port configuration by ifindex.
+    pub const PORTS: &str = "PORTS";
+    /// The forwarding database.
+    pub const FDB: &str = "FDB";
+    /// Per-CPU counters by port slot.
+    pub const PORT_STATS: &str = "PORT_STATS";
+    /// Ports that the TCX path floods to, by VLAN.
+    pub const FLOOD: &str = "FLOOD";
+    /// Devmap of every port, for XDP redirects and broadcasts.
+    pub const TX_PORTS: &str = "TX_PORTS";
+    /// Switch-wide settings.
+    pub const SWITCH: &str = "SWITCH";
+}
+
+/// Names of the programs in the eBPF object.
+pub mod program_names {
+    /// XDP ingress for ports whose frames arrive as XDP frames.
+    pub const XDP_INGRESS: &str = "vswitch_xdp";
+    /// Devmap egress program: VLAN membership and tagging per port on XDP floods.
+    pub const XDP_EGRESS: &str = "vswitch_xdp_egress";
+    /// Pass-through XDP program for veth peers, so native XDP redirects into them work.
+    pub const XDP_PASS: &str = "vswitch_xdp_pass";
+    /// TCX ingress for container-facing ports.
+    pub const TC_INGRESS: &str = "vswitch_tc";
+}

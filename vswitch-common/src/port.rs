@@ -1,0 +1,155 @@
+//! Port configuration, as the controller writes it and the datapath reads it.
+
+use crate::{
+    stats::DropReason,
+    vlan::{self, VlanSet},
+};
+
+/// Port flag: deliver with `bpf_redirect_peer`, straight into the veth peer in another namespace.
+pub const PORT_F_REDIRECT_PEER: u32 = 1 << 0;
+/// Port flag: learn source addresses of frames received on this port.
+pub const PORT_F_LEARNING: u32 = 1 << 1;
+
+/// How the datapath treats one port. Keyed by ifindex in the `PORTS` map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortConfig {
+    /// Index of the port's counters in `PORT_STATS`.
+    pub slot: u32,
+    /// `PORT_F_*` flags.
+    pub flags: u32,
+    /// VLAN of untagged frames (port VLAN ID), or 0 where untagged frames are refused.
+    pub pvid: u16,
+    /// Reserved, zero.
+    pub _pad: [u16; 3],
+    /// VLANs whose frames cross this port tagged.
+    pub tagged: VlanSet,
+}
+
+/// How a frame of a given VLAN leaves a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Egress {
+    /// Without a tag.
+    Untagged,
+    /// With the VLAN's tag.
+    Tagged,
+    /// The port is not a member of the VLAN: the frame must not leave here.
+    NotMember,
+}
+
+impl PortConfig {
+    /// An access port: untagged frames only, in `vid`.
+    pub const fn access(slot: u32, vid: u16, flags: u32) -> Self {
+        Self {
+            slot,
+            flags,
+            pvid: vid,
+            _pad: [0; 3],
+            tagged: VlanSet::EMPTY,
+        }
+    }
+
+    /// Whether a `PORT_F_*` flag is set.
+    #[inline(always)]
+    pub const fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// The VLAN a received frame belongs to, given its tag control information.
+    ///
+    /// A priority tag (VLAN 0) counts as untagged, as 802.1Q says.
+    #[inline(always)]
+    pub fn ingress_vlan(&self, tci: Option<u16>) -> Result<u16, DropReason> {
+        let vid = match tci {
+            Some(tci) if tci & vlan::VID_MASK != 0 => tci & vlan::VID_MASK,
+            _ => {
+                return if self.pvid != 0 {
+                    Ok(self.pvid)
+                } else {
+                    Err(DropReason::VlanIngress)
+                };
+            }
+        };
+        if self.tagged.contains(vid) {
+            Ok(vid)
+        } else {
+            Err(DropReason::VlanIngress)
+        }
+    }
+
+    /// How a frame of VLAN `vid` leaves this port.
+    #[inline(always)]
+    pub fn egress(&self, vid: u16) -> Egress {
+        if vid == self.pvid {
+            Egress::Untagged
+        } else if self.tagged.contains(vid) {
+            Egress::Tagged
+        } else {
+            Egress::NotMember
+        }
+    }
+}
+
+/// The ports that the TCX path floods a VLAN's frames to. Indexed by VLAN in the `FLOOD` map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FloodSet {
+    /// How many entries of `ifindex` are used.
+    pub len: u32,
+    /// Ifindexes of the member ports.
+    pub ifindex: [u32; crate::MAX_FLOOD_PORTS],
+}
+
+impl FloodSet {
+    /// The empty set.
+    pub const EMPTY: Self = Self {
+        len: 0,
+        ifindex: [0; crate::MAX_FLOOD_PORTS],
+    };
+}
+
+#[cfg(feature = "user")]
+// SAFETY: `repr(C)` integers; `_pad` makes the padding explicit.
+unsafe impl aya::Pod for PortConfig {}
+#[cfg(feature = "user")]
+// SAFETY: `repr(C)` integers with no padding.
+unsafe impl aya::Pod for FloodSet {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trunk(native: u16, vids: &[u16]) -> PortConfig {
+        let mut port = PortConfig::access(0, native, 0);
+        for vid in vids {
+            port.tagged.insert(*vid);
+        }
+        port
+    }
+
+    #[test]
+    fn access_port_classifies_untagged_and_priority_tagged_into_its_vlan() {
+        let port = PortConfig::access(0, 10, 0);
+        assert_eq!(port.ingress_vlan(None), Ok(10));
+        assert_eq!(port.ingress_vlan(Some(0x6000)), Ok(10));
+        assert_eq!(port.ingress_vlan(Some(10)), Err(DropReason::VlanIngress));
+    }
+
+    #[test]
+    fn trunk_accepts_only_its_vlans_and_native_untagged() {
+        let port = trunk(1, &[10, 20]);
+        assert_eq!(port.ingress_vlan(Some(0x2000 | 20)), Ok(20));
+        assert_eq!(port.ingress_vlan(Some(30)), Err(DropReason::VlanIngress));
+        assert_eq!(port.ingress_vlan(None), Ok(1));
+        let no_native = trunk(0, &[10]);
+        assert_eq!(no_native.ingress_vlan(None), Err(DropReason::VlanIngress));
+    }
+
+    #[test]
+    fn egress_tags_trunk_vlans_and_strips_the_native_one() {
+        let port = trunk(1, &[10]);
+        assert_eq!(port.egress(1), Egress::Untagged);
+        assert_eq!(port.egress(10), Egress::Tagged);
+        assert_eq!(port.egress(20), Egress::NotMember);
+    }
+}

@@ -1,0 +1,51 @@
+//! The vswitch datapath: program entry points only. The stages live in their own modules and the
+//! decisions in `vswitch-common`, which the host tests exercise.
+#![no_std]
+#![no_main]
+
+mod counters;
+mod frame;
+mod maps;
+mod pipeline;
+mod tc;
+mod xdp;
+
+use aya_ebpf::{
+    bindings::xdp_action,
+    macros::{classifier, xdp},
+    programs::{TcContext, XdpContext},
+};
+
+/// Switches frames that arrive as XDP frames (uplinks, NICs, XDP-redirected traffic).
+#[xdp]
+pub fn vswitch_xdp(ctx: XdpContext) -> u32 {
+    xdp::ingress(&ctx)
+}
+
+/// Runs for every frame the XDP path sends to a port: VLAN membership and tagging.
+#[xdp(map = "devmap")]
+pub fn vswitch_xdp_egress(ctx: XdpContext) -> u32 {
+    xdp::egress(&ctx)
+}
+
+/// Lets a veth peer accept native XDP redirects; frames go on to its stack unchanged.
+#[xdp]
+pub fn vswitch_xdp_pass(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_PASS
+}
+
+/// Switches frames that containers send, keeping the skb's GSO and checksum state.
+#[classifier]
+pub fn vswitch_tc(ctx: TcContext) -> i32 {
+    tc::ingress(&ctx)
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -1,0 +1,117 @@
+//! The stages every received frame goes through, whichever hook it arrived at: port lookup,
+//! parsing, VLAN classification, learning and the forwarding decision.
+
+use aya_ebpf::{EbpfContext, helpers::bpf_ktime_get_ns};
+use aya_log_ebpf::debug;
+use vswitch_common::{
+    fdb::{self, FdbKey, Learning},
+    forward::{self, Verdict},
+    frame::{self, Frame, L2Header},
+    port::{PORT_F_LEARNING, PortConfig},
+    stats::DropReason,
+    switch::SwitchConfig,
+};
+
+use crate::{
+    counters,
+    maps::{FDB, PORTS, SWITCH},
+};
+
+/// A frame that passed the ingress stages, with what to do with it.
+pub struct Decision {
+    /// The ingress port's configuration.
+    pub port: &'static PortConfig,
+    /// The VLAN the frame belongs to.
+    pub vlan: u16,
+    /// Where it goes. Never `Verdict::Drop`: drops are counted and returned as `Err`.
+    pub verdict: Verdict,
+}
+
+/// Runs the ingress stages for a frame of `len` bytes received on `ifindex`.
+///
+/// Counts the frame as received, any drop under its reason, and any learned address.
+/// Returns `Err` when the frame must be dropped.
+#[inline(always)]
+pub fn ingress<C: EbpfContext, F: Frame>(
+    ctx: &C,
+    frame: &F,
+    ifindex: u32,
+    len: u64,
+) -> Result<Decision, ()> {
+    // SAFETY: the controller replaces whole entries; a racing update yields the old or new port.
+    let Some(port) = (unsafe { PORTS.get(ifindex) }) else {
+        counters::received(counters::NOT_A_PORT_SLOT, len);
+        counters::dropped(counters::NOT_A_PORT_SLOT, DropReason::NotAPort);
+        return Err(());
+    };
+    counters::received(port.slot, len);
+    match classify(frame, port, ifindex) {
+        Ok(decision) => Ok(decision),
+        Err(reason) => {
+            counters::dropped(port.slot, reason);
+            debug!(ctx, "vswitch: drop on ifindex {}: reason {}", ifindex, reason as u32);
+            Err(())
+        }
+    }
+}
+
+#[inline(always)]
+fn classify<F: Frame>(
+    frame: &F,
+    port: &'static PortConfig,
+    ifindex: u32,
+) -> Result<Decision, DropReason> {
+    let header = frame::parse(frame)?;
+    let vlan = port.ingress_vlan(header.tag.tci())?;
+    let now_ns = unsafe { bpf_ktime_get_ns() };
+    let ageing_ns = SWITCH
+        .get(0)
+        .map_or(SwitchConfig::DEFAULT_AGEING_NS, |switch| switch.ageing_ns);
+    if port.has(PORT_F_LEARNING) {
+        learn(port, &header, vlan, ifindex, now_ns, ageing_ns);
+    }
+    let dst = FdbKey {
+        mac: header.dst,
+        vlan,
+    };
+    // SAFETY: entries are plain data; a racing update yields the old or the new entry.
+    let entry = unsafe { FDB.get(&dst) };
+    match forward::decide(ifindex, &header.dst, entry, now_ns, ageing_ns) {
+        Verdict::Drop(reason) => Err(reason),
+        verdict => Ok(Decision {
+            port,
+            vlan,
+            verdict,
+        }),
+    }
+}
+
+#[inline(always)]
+fn learn(
+    port: &PortConfig,
+    header: &L2Header,
+    vlan: u16,
+    ifindex: u32,
+    now_ns: u64,
+    ageing_ns: u64,
+) {
+    let src = FdbKey {
+        mac: header.src,
+        vlan,
+    };
+    // SAFETY: as for the destination lookup.
+    let existing = unsafe { FDB.get(&src) };
+    match fdb::learn(existing, ifindex, now_ns, ageing_ns) {
+        Learning::Unchanged => {}
+        Learning::Refreshed(entry) => {
+            let _ = FDB.insert(&src, &entry, 0);
+        }
+        Learning::Learned(entry) => {
+            if FDB.insert(&src, &entry, 0).is_ok()
+                && let Some(stats) = counters::of(port.slot)
+            {
+                stats.learned += 1;
+            }
+        }
+    }
+}

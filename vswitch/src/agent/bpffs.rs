@@ -1,0 +1,48 @@
+//! The BPF filesystem that holds the pins.
+
+use std::{ffi::CString, io, path::Path};
+
+const BPF_FS: &str = "/sys/fs/bpf";
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// Makes sure `/sys/fs/bpf` is a BPF filesystem, mounting one if it is not (as systemd does),
+/// and creates `dir` below it, empty.
+pub fn prepare(dir: &Path) -> io::Result<()> {
+    if !is_bpffs(Path::new(BPF_FS))? {
+        let target = CString::new(BPF_FS).expect("no NUL");
+        let kind = c"bpf";
+        // SAFETY: valid C strings; no data argument.
+        let ret = unsafe {
+            libc::mount(
+                kind.as_ptr(),
+                target.as_ptr(),
+                kind.as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+        if ret != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    // Pins left by an agent that was killed would make pinning fail.
+    remove(dir);
+    std::fs::create_dir_all(dir)
+}
+
+/// Removes `dir` and the pins in it.
+pub fn remove(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn is_bpffs(path: &Path) -> io::Result<bool> {
+    let path = CString::new(path.as_os_str().as_encoded_bytes()).expect("no NUL");
+    // SAFETY: `statfs` is plain data that the call fills in.
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid C string and a valid out pointer.
+    if unsafe { libc::statfs(path.as_ptr(), &mut stat) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[expect(clippy::unnecessary_cast, reason = "f_type's width differs between targets")]
+    Ok(stat.f_type as i64 == BPF_FS_MAGIC)
+}

@@ -1,0 +1,143 @@
+//! From configured ports to what the datapath's maps hold.
+
+use std::collections::BTreeMap;
+
+use vswitch_common::{
+    MAX_FLOOD_PORTS,
+    port::{FloodSet, PORT_F_LEARNING, PORT_F_REDIRECT_PEER, PortConfig},
+};
+
+use crate::{
+    config::{PortKind, PortSpec, VlanMode},
+    state::PortRecord,
+};
+
+/// A configured port that exists, with the slot of its counters.
+#[derive(Clone, Debug)]
+pub struct Port {
+    /// The configuration.
+    pub spec: PortSpec,
+    /// Interface index.
+    pub ifindex: u32,
+    /// Counter slot, from 1.
+    pub slot: u32,
+}
+
+impl Port {
+    /// The entry of the `PORTS` map.
+    pub fn config(&self) -> PortConfig {
+        let mut flags = 0;
+        if self.spec.learning {
+            flags |= PORT_F_LEARNING;
+        }
+        // Veth peers the switch created sit in another namespace: deliver straight to them.
+        if matches!(self.spec.kind, PortKind::Veth { .. }) {
+            flags |= PORT_F_REDIRECT_PEER;
+        }
+        match &self.spec.vlan {
+            VlanMode::Access(vid) => PortConfig::access(self.slot, *vid, flags),
+            VlanMode::Trunk { vlans, native } => {
+                let mut config = PortConfig::access(self.slot, native.unwrap_or(0), flags);
+                for vid in vlans {
+                    config.tagged.insert(*vid);
+                }
+                config
+            }
+        }
+    }
+
+    /// What `port show` reports.
+    pub fn record(&self) -> PortRecord {
+        let (mode, vlan, trunk) = match &self.spec.vlan {
+            VlanMode::Access(vid) => ("access", Some(*vid), Vec::new()),
+            VlanMode::Trunk { vlans, native } => ("trunk", *native, vlans.clone()),
+        };
+        PortRecord {
+            name: self.spec.name.clone(),
+            ifindex: self.ifindex,
+            slot: self.slot,
+            mode: mode.to_string(),
+            vlan,
+            trunk,
+            hook: self.spec.hook,
+        }
+    }
+}
+
+/// The flood set of every VLAN that has members. Validation bounds each at `MAX_FLOOD_PORTS`.
+pub fn flood_sets(ports: &[Port]) -> BTreeMap<u16, FloodSet> {
+    let mut sets: BTreeMap<u16, FloodSet> = BTreeMap::new();
+    for port in ports {
+        for vid in port.spec.vlan.members() {
+            let set = sets.entry(vid).or_insert(FloodSet::EMPTY);
+            if (set.len as usize) < MAX_FLOOD_PORTS {
+                set.ifindex[set.len as usize] = port.ifindex;
+                set.len += 1;
+            }
+        }
+    }
+    sets
+}
+
+#[cfg(test)]
+mod tests {
+    use vswitch_common::port::Egress;
+
+    use super::*;
+    use crate::config::Hook;
+
+    fn port(name: &str, ifindex: u32, vlan: VlanMode) -> Port {
+        Port {
+            spec: PortSpec {
+                name: name.to_string(),
+                kind: PortKind::Existing,
+                vlan,
+                hook: Hook::Xdp,
+                learning: true,
+            },
+            ifindex,
+            slot: ifindex,
+        }
+    }
+
+    #[test]
+    fn flood_sets_group_ports_by_vlan() {
+        let ports = [
+            port("a", 1, VlanMode::Access(10)),
+            port("b", 2, VlanMode::Access(20)),
+            port(
+                "t",
+                3,
+                VlanMode::Trunk {
+                    vlans: vec![10, 20],
+                    native: Some(1),
+                },
+            ),
+        ];
+        let sets = flood_sets(&ports);
+        let members = |vid| {
+            let set = &sets[&vid];
+            set.ifindex[..set.len as usize].to_vec()
+        };
+        assert_eq!(members(10), [1, 3]);
+        assert_eq!(members(20), [2, 3]);
+        assert_eq!(members(1), [3]);
+    }
+
+    #[test]
+    fn trunk_config_tags_its_vlans_and_strips_native() {
+        let trunk = port(
+            "t",
+            3,
+            VlanMode::Trunk {
+                vlans: vec![10],
+                native: None,
+            },
+        )
+        .config();
+        assert_eq!(trunk.pvid, 0);
+        assert_eq!(trunk.egress(10), Egress::Tagged);
+        assert!(trunk.has(PORT_F_LEARNING));
+        assert!(!trunk.has(PORT_F_REDIRECT_PEER));
+    }
+}

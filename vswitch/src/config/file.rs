@@ -1,0 +1,50 @@
+//! The configuration file as written, with the position of every value for error messages.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    #[serde(default)]
+    pub switch: Option<Spanned<SwitchSection>>,
+    #[serde(default)]
+    pub port: Vec<Spanned<PortSection>>,
+    /// Parsed only to refuse it clearly: not supported by this version.
+    #[serde(default)]
+    pub vxlan: Option<Spanned<toml::Value>>,
+    /// Parsed only to refuse it clearly: not supported by this version.
+    #[serde(default)]
+    pub macvlan: Option<Spanned<toml::Value>>,
+}
+
+/// `[switch]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchSection {
+    pub name: Option<Spanned<String>>,
+    pub ageing_secs: Option<Spanned<i64>>,
+}
+
+/// One `[[port]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortSection {
+    pub name: Spanned<String>,
+    pub netns: Option<Spanned<String>>,
+    #[serde(default)]
+    pub address: Vec<Spanned<String>>,
+    pub vlan: Option<Spanned<i64>>,
+    pub trunk: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub native_vlan: Option<Spanned<i64>>,
+    pub existing: Option<Spanned<bool>>,
+    pub hook: Option<Spanned<String>>,
+    pub learning: Option<bool>,
+    /// Parsed only to refuse it clearly: not supported by this version.
+    pub max_macs: Option<Spanned<toml::Value>>,
+    /// Parsed only to refuse it clearly: not supported by this version.
+    pub locked: Option<Spanned<toml::Value>>,
+    /// Parsed only to refuse it clearly: not supported by this version.
+    pub allowed_macs: Option<Spanned<toml::Value>>,
+}

@@ -1,0 +1,109 @@
+//! The switch configuration: a TOML file, parsed and validated before anything is created.
+
+mod file;
+mod validate;
+
+use std::{net::IpAddr, path::Path};
+
+pub use validate::{ConfigError, DEFAULT_NAME, check_instance_name};
+
+/// The built-in demo configuration, used by `vswitch run` without `--config`.
+pub const DEMO: &str = include_str!("demo.toml");
+
+/// Where the demo configuration says it comes from in error messages.
+pub const DEMO_PATH: &str = "<built-in demo>";
+
+/// A validated switch configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Instance name, also the pin directory's name.
+    pub name: String,
+    /// Learned address lifetime, in seconds.
+    pub ageing_secs: u64,
+    /// Ports in the order they were configured.
+    pub ports: Vec<PortSpec>,
+}
+
+/// Which hook a port's frames are switched at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Hook {
+    /// TCX ingress: for ports facing a container's stack (GSO and checksum state survive).
+    Tc,
+    /// XDP: for ports whose frames arrive as XDP frames (NICs, uplinks).
+    Xdp,
+}
+
+/// How a port takes part in VLANs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VlanMode {
+    /// Untagged frames in one VLAN.
+    Access(u16),
+    /// Tagged frames of several VLANs, and untagged ones in the native VLAN if any.
+    Trunk {
+        /// VLANs carried tagged.
+        vlans: Vec<u16>,
+        /// VLAN of untagged frames.
+        native: Option<u16>,
+    },
+}
+
+impl VlanMode {
+    /// Every VLAN the port is a member of, tagged or not.
+    pub fn members(&self) -> Vec<u16> {
+        match self {
+            Self::Access(vid) => vec![*vid],
+            Self::Trunk { vlans, native } => native.iter().chain(vlans).copied().collect(),
+        }
+    }
+}
+
+/// One port of the switch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortSpec {
+    /// Interface name on the switch side.
+    pub name: String,
+    /// Where the port comes from.
+    pub kind: PortKind,
+    /// VLAN membership.
+    pub vlan: VlanMode,
+    /// Hook the datapath attaches at.
+    pub hook: Hook,
+    /// Whether source addresses are learned on this port.
+    pub learning: bool,
+}
+
+/// Where a port's interface comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortKind {
+    /// A veth pair created by the switch, whose peer is moved into `netns` and named `eth0`.
+    Veth {
+        /// Network namespace of the peer; created if missing.
+        netns: String,
+        /// Addresses with prefix length on the peer.
+        addresses: Vec<(IpAddr, u8)>,
+    },
+    /// An interface that already exists in the switch's namespace.
+    Existing,
+}
+
+impl Config {
+    /// Parses and validates `text`, which came from `path` (used in error messages).
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        validate::validate(path, text)
+    }
+
+    /// Reads, parses and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// The built-in demo configuration.
+    pub fn demo() -> Self {
+        Self::parse(Path::new(DEMO_PATH), DEMO).expect("the built-in demo config is valid")
+    }
+}

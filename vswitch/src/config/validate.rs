@@ -1,0 +1,429 @@
+//! Turning the file as written into a [`Config`], or into `FILE:LINE: reason`.
+
+use std::{
+    collections::HashSet,
+    net::IpAddr,
+    ops::Range,
+    path::{Path, PathBuf},
+};
+
+use toml::Spanned;
+use vswitch_common::{MAX_FLOOD_PORTS, MAX_PORTS, vlan};
+
+use super::{
+    Config, Hook, PortKind, PortSpec, VlanMode,
+    file::{File, PortSection},
+};
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid, at a known line.
+    #[error("{}:{line}: {reason}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+}
+
+/// Default instance name.
+pub const DEFAULT_NAME: &str = "vsw0";
+/// Default learned-address lifetime in seconds.
+pub const DEFAULT_AGEING_SECS: u64 = 300;
+/// Longest interface name Linux accepts.
+const IFNAME_MAX: usize = 15;
+
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    fn error(&self, span: Range<usize>, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: self.line_of(span.start),
+            reason: reason.into(),
+        }
+    }
+}
+
+pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let source = Source { path, text };
+    let file: File = toml::from_str(text).map_err(|error| {
+        let span = error.span().unwrap_or(0..0);
+        source.error(span, error.message().trim_end().to_string())
+    })?;
+    if let Some(vxlan) = &file.vxlan {
+        return Err(source.error(vxlan.span(), "[[vxlan]] is not supported by this version yet"));
+    }
+    if let Some(macvlan) = &file.macvlan {
+        return Err(source.error(
+            macvlan.span(),
+            "[[macvlan]] is not supported by this version yet",
+        ));
+    }
+    let (name, ageing_secs) = match &file.switch {
+        Some(switch) => {
+            let switch = switch.get_ref();
+            let name = match &switch.name {
+                Some(name) => {
+                    check_instance_name(name.get_ref())
+                        .map_err(|reason| source.error(name.span(), reason))?;
+                    name.get_ref().clone()
+                }
+                None => DEFAULT_NAME.to_string(),
+            };
+            let ageing_secs = match &switch.ageing_secs {
+                Some(secs) => u64::try_from(*secs.get_ref())
+                    .ok()
+                    .filter(|secs| (1..=1_000_000).contains(secs))
+                    .ok_or_else(|| {
+                        source.error(secs.span(), "ageing_secs must be from 1 to 1000000")
+                    })?,
+                None => DEFAULT_AGEING_SECS,
+            };
+            (name, ageing_secs)
+        }
+        None => (DEFAULT_NAME.to_string(), DEFAULT_AGEING_SECS),
+    };
+    if file.port.len() >= MAX_PORTS as usize {
+        return Err(source.error(
+            file.port[0].span(),
+            format!("at most {} ports are supported", MAX_PORTS - 1),
+        ));
+    }
+    let mut names = HashSet::new();
+    let mut namespaces = HashSet::new();
+    let mut members = std::collections::HashMap::new();
+    let mut ports = Vec::with_capacity(file.port.len());
+    for section in &file.port {
+        let port = port(&source, section)?;
+        if !names.insert(port.name.clone()) {
+            return Err(source.error(
+                section.get_ref().name.span(),
+                format!("port {} is configured twice", port.name),
+            ));
+        }
+        if let PortKind::Veth { netns, .. } = &port.kind
+            && !namespaces.insert(netns.clone())
+        {
+            return Err(source.error(
+                section.span(),
+                format!("netns {netns} already holds another port's eth0; use one port per netns"),
+            ));
+        }
+        for vid in port.vlan.members() {
+            let count = members.entry(vid).or_insert(0usize);
+            *count += 1;
+            if *count > MAX_FLOOD_PORTS {
+                return Err(source.error(
+                    section.span(),
+                    format!("VLAN {vid} has more than {MAX_FLOOD_PORTS} ports"),
+                ));
+            }
+        }
+        ports.push(port);
+    }
+    Ok(Config {
+        name,
+        ageing_secs,
+        ports,
+    })
+}
+
+fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec, ConfigError> {
+    let span = section.span();
+    let section = section.get_ref();
+    for (value, key) in [
+        (&section.max_macs, "max_macs"),
+        (&section.locked, "locked"),
+        (&section.allowed_macs, "allowed_macs"),
+    ] {
+        if let Some(value) = value {
+            return Err(source.error(
+                value.span(),
+                format!("{key} is not supported by this version yet"),
+            ));
+        }
+    }
+    let name = section.name.get_ref().clone();
+    check_ifname(&name).map_err(|reason| source.error(section.name.span(), reason))?;
+    let existing = section.existing.as_ref().is_some_and(|e| *e.get_ref());
+    let kind = match (&section.netns, existing) {
+        (Some(netns), true) => {
+            return Err(source.error(
+                netns.span(),
+                "an existing port has no netns: drop `netns` or `existing`",
+            ));
+        }
+        (None, true) => {
+            if let Some(address) = section.address.first() {
+                return Err(source.error(
+                    address.span(),
+                    "addresses are only set on ports the switch creates",
+                ));
+            }
+            PortKind::Existing
+        }
+        (None, false) => {
+            return Err(source.error(
+                span,
+                format!("port {name} needs `netns = \"...\"`, or `existing = true`"),
+            ));
+        }
+        (Some(netns), false) => {
+            check_netns_name(netns.get_ref())
+                .map_err(|reason| source.error(netns.span(), reason))?;
+            let addresses = section
+                .address
+                .iter()
+                .map(|address| {
+                    parse_cidr(address.get_ref())
+                        .map_err(|reason| source.error(address.span(), reason))
+                })
+                .collect::<Result<_, _>>()?;
+            PortKind::Veth {
+                netns: netns.get_ref().clone(),
+                addresses,
+            }
+        }
+    };
+    let vlan = vlan_mode(source, section)?;
+    let hook = match &section.hook {
+        Some(hook) => match hook.get_ref().as_str() {
+            "tc" => Hook::Tc,
+            "xdp" => Hook::Xdp,
+            other => {
+                return Err(source.error(
+                    hook.span(),
+                    format!("hook must be \"tc\" or \"xdp\", not {other:?}"),
+                ));
+            }
+        },
+        None if existing => Hook::Xdp,
+        None => Hook::Tc,
+    };
+    Ok(PortSpec {
+        name,
+        kind,
+        vlan,
+        hook,
+        learning: section.learning.unwrap_or(true),
+    })
+}
+
+fn vlan_mode(source: &Source<'_>, section: &PortSection) -> Result<VlanMode, ConfigError> {
+    let vid = |value: &Spanned<i64>| {
+        u16::try_from(*value.get_ref())
+            .ok()
+            .filter(|vid| vlan::is_valid_vid(*vid))
+            .ok_or_else(|| source.error(value.span(), "a VLAN ID must be from 1 to 4094"))
+    };
+    match (&section.vlan, &section.trunk, &section.native_vlan) {
+        (Some(access), Some(_), _) => Err(source.error(
+            access.span(),
+            "a port is either an access port (`vlan`) or a trunk (`trunk`), not both",
+        )),
+        (_, None, Some(native)) => Err(source.error(
+            native.span(),
+            "native_vlan only applies to a trunk port",
+        )),
+        (Some(access), None, None) => Ok(VlanMode::Access(vid(access)?)),
+        (None, None, None) => Ok(VlanMode::Access(vlan::DEFAULT_VLAN)),
+        (None, Some(trunk), native) => {
+            let mut vlans = trunk
+                .get_ref()
+                .iter()
+                .map(vid)
+                .collect::<Result<Vec<_>, _>>()?;
+            if vlans.is_empty() {
+                return Err(source.error(trunk.span(), "a trunk needs at least one VLAN"));
+            }
+            vlans.sort_unstable();
+            vlans.dedup();
+            let native = native.as_ref().map(vid).transpose()?;
+            if let (Some(native_vid), Some(span)) = (native, section.native_vlan.as_ref()) {
+                if vlans.contains(&native_vid) {
+                    return Err(source.error(
+                        span.span(),
+                        "native_vlan must not also be a tagged VLAN of the trunk",
+                    ));
+                }
+            }
+            Ok(VlanMode::Trunk { vlans, native })
+        }
+    }
+}
+
+/// Checks an interface name the way the kernel does.
+pub fn check_ifname(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > IFNAME_MAX {
+        return Err(format!(
+            "interface name {name:?} must be 1 to {IFNAME_MAX} bytes"
+        ));
+    }
+    if name == "." || name == ".." || name.contains(['/', ':']) || name.contains(char::is_whitespace)
+    {
+        return Err(format!(
+            "interface name {name:?} must not contain '/', ':' or spaces"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an instance name: it names a directory and prefixes nothing else.
+pub fn check_instance_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "switch name {name:?} must be 1 to 32 letters, digits, '-' or '_'"
+        ))
+    }
+}
+
+fn check_netns_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name != "."
+        && name != ".."
+        && !name.contains('/');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("netns name {name:?} must be 1 to 64 bytes without '/'"))
+    }
+}
+
+fn parse_cidr(text: &str) -> Result<(IpAddr, u8), String> {
+    let invalid = || format!("address {text:?} must look like 10.0.0.1/24 or fd00::1/64");
+    let (address, prefix) = text.split_once('/').ok_or_else(invalid)?;
+    let address: IpAddr = address.parse().map_err(|_| invalid())?;
+    let prefix: u8 = prefix.parse().map_err(|_| invalid())?;
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    if prefix > max {
+        return Err(format!("prefix length /{prefix} is longer than {max}"));
+    }
+    Ok((address, prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        validate(Path::new("t.toml"), text).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn demo_config_is_valid_and_has_three_hosts() {
+        let config = Config::demo();
+        assert_eq!(config.ports.len(), 3);
+        assert!(config.ports.iter().all(|port| port.hook == Hook::Tc));
+    }
+
+    #[test]
+    fn empty_config_is_an_empty_switch() {
+        let config = parse("").unwrap();
+        assert_eq!(config.name, DEFAULT_NAME);
+        assert!(config.ports.is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let text = "[switch]\nname = \"a\"\n\n[[port]]\nname = \"p1\"\nnetns = \"n\"\nvlan = 5000\n";
+        assert_eq!(
+            parse(text).unwrap_err(),
+            "t.toml:7: a VLAN ID must be from 1 to 4094"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let error = parse("[switch]\nname = \n").unwrap_err();
+        assert!(error.starts_with("t.toml:2: "), "{error}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let error = parse("[[port]]\nname = \"p\"\nnetns = \"n\"\ncolour = 1\n").unwrap_err();
+        assert!(error.starts_with("t.toml:4: unknown field `colour`"), "{error}");
+    }
+
+    #[test]
+    fn duplicate_ports_and_netns_are_refused() {
+        let twice = "[[port]]\nname = \"p\"\nnetns = \"a\"\n[[port]]\nname = \"p\"\nnetns = \"b\"\n";
+        assert_eq!(parse(twice).unwrap_err(), "t.toml:5: port p is configured twice");
+        let shared = "[[port]]\nname = \"p\"\nnetns = \"a\"\n[[port]]\nname = \"q\"\nnetns = \"a\"\n";
+        assert!(parse(shared).unwrap_err().starts_with("t.toml:4: netns a"));
+    }
+
+    #[test]
+    fn trunk_and_access_are_exclusive_and_trunks_are_sorted() {
+        let both = "[[port]]\nname = \"p\"\nnetns = \"a\"\nvlan = 2\ntrunk = [3]\n";
+        assert!(parse(both).unwrap_err().starts_with("t.toml:4: a port is either"));
+        let trunk = "[[port]]\nname = \"p\"\nnetns = \"a\"\ntrunk = [20, 10, 20]\nnative_vlan = 1\n";
+        assert_eq!(
+            parse(trunk).unwrap().ports[0].vlan,
+            VlanMode::Trunk {
+                vlans: vec![10, 20],
+                native: Some(1)
+            }
+        );
+    }
+
+    #[test]
+    fn bad_names_and_addresses_are_refused() {
+        let long = "[[port]]\nname = \"abcdefghijklmnop\"\nnetns = \"a\"\n";
+        assert!(parse(long).unwrap_err().starts_with("t.toml:2: interface name"));
+        let address = "[[port]]\nname = \"p\"\nnetns = \"a\"\naddress = [\"10.0.0.1\"]\n";
+        assert!(parse(address).unwrap_err().starts_with("t.toml:4: address"));
+        let prefix = "[[port]]\nname = \"p\"\nnetns = \"a\"\naddress = [\"10.0.0.1/33\"]\n";
+        assert!(parse(prefix).unwrap_err().starts_with("t.toml:4: prefix length"));
+    }
+
+    #[test]
+    fn features_not_built_yet_are_refused_clearly() {
+        let vxlan = "[[vxlan]]\nvni = 1\n";
+        assert_eq!(
+            parse(vxlan).unwrap_err(),
+            "t.toml:1: [[vxlan]] is not supported by this version yet"
+        );
+        let locked = "[[port]]\nname = \"p\"\nnetns = \"a\"\nlocked = true\n";
+        assert_eq!(
+            parse(locked).unwrap_err(),
+            "t.toml:4: locked is not supported by this version yet"
+        );
+    }
+
+    #[test]
+    fn existing_ports_default_to_xdp_and_refuse_netns() {
+        let config = parse("[[port]]\nname = \"up0\"\nexisting = true\n").unwrap();
+        assert_eq!(config.ports[0].kind, PortKind::Existing);
+        assert_eq!(config.ports[0].hook, Hook::Xdp);
+        let both = "[[port]]\nname = \"up0\"\nexisting = true\nnetns = \"a\"\n";
+        assert!(parse(both).unwrap_err().starts_with("t.toml:4: an existing port"));
+    }
+}

@@ -1,0 +1,182 @@
+//! Typed access to the switch's maps, from the agent that loaded them or from another process.
+
+use std::collections::BTreeMap;
+
+use aya::{
+    Ebpf,
+    maps::{Array, HashMap, Map, MapData, PerCpuArray, xdp::DevMapHash},
+    programs::ProgramFd,
+};
+use vswitch_common::{
+    fdb::{FdbEntry, FdbKey},
+    map_names,
+    port::{FloodSet, PortConfig},
+    stats::PortStats,
+    switch::SwitchConfig,
+};
+
+use super::DatapathError;
+
+/// Kernel IDs of the maps, recorded so other processes can open them from any mount namespace.
+pub type MapIds = BTreeMap<String, u32>;
+
+/// The switch's maps.
+pub struct Maps {
+    /// Port configuration by ifindex.
+    pub ports: HashMap<MapData, u32, PortConfig>,
+    /// The forwarding database.
+    pub fdb: HashMap<MapData, FdbKey, FdbEntry>,
+    /// Per-CPU counters by slot.
+    pub stats: PerCpuArray<MapData, PortStats>,
+    /// Flood sets of the TCX path by VLAN.
+    pub flood: Array<MapData, FloodSet>,
+    /// Ports for XDP redirects.
+    pub tx_ports: DevMapHash<MapData>,
+    /// Switch-wide settings.
+    pub switch: Array<MapData, SwitchConfig>,
+}
+
+impl Maps {
+    /// Takes the maps out of a freshly loaded object and pins each under `dir`, which must be
+    /// on a BPF filesystem. Returns them with their kernel IDs.
+    pub fn take_pinned(
+        ebpf: &mut Ebpf,
+        dir: &std::path::Path,
+    ) -> Result<(Self, MapIds), DatapathError> {
+        let mut ids = MapIds::new();
+        let mut take = |name: &'static str| -> Result<Map, DatapathError> {
+            let map = ebpf.take_map(name).ok_or(DatapathError::Missing(name))?;
+            let path = dir.join(name);
+            map.pin(&path).map_err(|error| DatapathError::Map {
+                what: format!("pinning {name} under {}", dir.display()),
+                source: aya::maps::MapError::PinError {
+                    name: Some(name.to_string()),
+                    error,
+                },
+            })?;
+            let info = MapData::from_pin(&path)
+                .and_then(|data| data.info())
+                .map_err(DatapathError::map(format!("reading the id of {name}")))?;
+            ids.insert(name.to_string(), info.id());
+            Ok(map)
+        };
+        let maps = Self::from_maps(
+            take(map_names::PORTS)?,
+            take(map_names::FDB)?,
+            take(map_names::PORT_STATS)?,
+            take(map_names::FLOOD)?,
+            take(map_names::TX_PORTS)?,
+            take(map_names::SWITCH)?,
+        )?;
+        Ok((maps, ids))
+    }
+
+    /// Opens the maps of a running switch by their kernel IDs.
+    pub fn open(ids: &MapIds) -> Result<Self, DatapathError> {
+        let open = |name: &'static str| -> Result<Map, DatapathError> {
+            let id = *ids.get(name).ok_or(DatapathError::Missing(name))?;
+            let data = MapData::from_id(id).map_err(DatapathError::map(format!("opening {name}")))?;
+            Map::from_map_data(data).map_err(DatapathError::map(format!("opening {name}")))
+        };
+        Self::from_maps(
+            open(map_names::PORTS)?,
+            open(map_names::FDB)?,
+            open(map_names::PORT_STATS)?,
+            open(map_names::FLOOD)?,
+            open(map_names::TX_PORTS)?,
+            open(map_names::SWITCH)?,
+        )
+    }
+
+    fn from_maps(
+        ports: Map,
+        fdb: Map,
+        stats: Map,
+        flood: Map,
+        tx_ports: Map,
+        switch: Map,
+    ) -> Result<Self, DatapathError> {
+        Ok(Self {
+            ports: ports.try_into().map_err(DatapathError::map(map_names::PORTS))?,
+            fdb: fdb.try_into().map_err(DatapathError::map(map_names::FDB))?,
+            stats: stats
+                .try_into()
+                .map_err(DatapathError::map(map_names::PORT_STATS))?,
+            flood: flood.try_into().map_err(DatapathError::map(map_names::FLOOD))?,
+            tx_ports: tx_ports
+                .try_into()
+                .map_err(DatapathError::map(map_names::TX_PORTS))?,
+            switch: switch
+                .try_into()
+                .map_err(DatapathError::map(map_names::SWITCH))?,
+        })
+    }
+
+    /// Writes the switch-wide settings.
+    pub fn set_switch(&mut self, config: SwitchConfig) -> Result<(), DatapathError> {
+        self.switch
+            .set(0, config, 0)
+            .map_err(DatapathError::map("writing switch settings"))
+    }
+
+    /// Adds or replaces a port: its configuration and its devmap entry.
+    pub fn set_port(
+        &mut self,
+        ifindex: u32,
+        config: PortConfig,
+        egress: &ProgramFd,
+    ) -> Result<(), DatapathError> {
+        self.ports
+            .insert(ifindex, config, 0)
+            .map_err(DatapathError::map(format!("adding port {ifindex}")))?;
+        self.tx_ports
+            .insert(ifindex, ifindex, Some(egress), 0)
+            .map_err(|source| DatapathError::DevMap {
+                what: format!("adding port {ifindex} to {}", map_names::TX_PORTS),
+                source,
+            })
+    }
+
+    /// Writes the flood set of `vlan`.
+    pub fn set_flood(&mut self, vlan: u16, set: FloodSet) -> Result<(), DatapathError> {
+        self.flood
+            .set(u32::from(vlan), set, 0)
+            .map_err(DatapathError::map(format!("writing the flood set of VLAN {vlan}")))
+    }
+
+    /// Counters of the port in `slot`, summed over CPUs.
+    pub fn port_stats(&self, slot: u32) -> Result<PortStats, DatapathError> {
+        let per_cpu = self
+            .stats
+            .get(&slot, 0)
+            .map_err(DatapathError::map(format!("reading counters of slot {slot}")))?;
+        let mut sum = PortStats::default();
+        for stats in per_cpu.iter() {
+            sum.accumulate(stats);
+        }
+        Ok(sum)
+    }
+
+    /// Every FDB entry.
+    pub fn fdb_entries(&self) -> Result<Vec<(FdbKey, FdbEntry)>, DatapathError> {
+        self.fdb
+            .iter()
+            .collect::<Result<_, _>>()
+            .map_err(DatapathError::map("reading the FDB"))
+    }
+
+    /// Adds or replaces an FDB entry.
+    pub fn set_fdb(&mut self, key: FdbKey, entry: FdbEntry) -> Result<(), DatapathError> {
+        self.fdb
+            .insert(key, entry, 0)
+            .map_err(DatapathError::map("writing an FDB entry"))
+    }
+
+    /// Removes an FDB entry; one that is already gone is not an error.
+    pub fn remove_fdb(&mut self, key: &FdbKey) -> Result<(), DatapathError> {
+        match self.fdb.remove(key) {
+            Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+            Err(source) => Err(DatapathError::map("removing an FDB entry")(source)),
+        }
+    }
+}

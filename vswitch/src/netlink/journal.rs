@@ -1,0 +1,45 @@
+//! What the switch created, so that a failed setup or a shutdown removes exactly that.
+
+use super::{Links, NetlinkError, netns};
+
+/// One thing the switch created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Created {
+    /// A named network namespace.
+    Netns(String),
+    /// An interface in the switch's namespace, by name.
+    Link(String),
+}
+
+/// The things created so far, undone in reverse order.
+#[derive(Debug, Default)]
+pub struct Journal {
+    entries: Vec<Created>,
+}
+
+impl Journal {
+    /// Records that `created` now exists.
+    pub fn record(&mut self, created: Created) {
+        self.entries.push(created);
+    }
+
+    /// Removes everything recorded, newest first. Carries on past failures and returns them.
+    pub async fn undo(&mut self, links: &Links) -> Vec<NetlinkError> {
+        let mut errors = Vec::new();
+        while let Some(created) = self.entries.pop() {
+            let result = match &created {
+                Created::Netns(name) => netns::delete(name),
+                Created::Link(name) => match links.index(name).await {
+                    Ok(Some(index)) => links.delete(index).await,
+                    // Gone already, e.g. with its peer's namespace.
+                    Ok(None) => Ok(()),
+                    Err(error) => Err(error),
+                },
+            };
+            if let Err(error) = result {
+                errors.push(error);
+            }
+        }
+        errors
+    }
+}

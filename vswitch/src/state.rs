@@ -1,0 +1,144 @@
+//! The record of a running instance, which the `show` commands read from any namespace.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{config::Hook, datapath::MapIds};
+
+/// Directory of instance records; `/run` is shared by every mount namespace that `ip netns exec`
+/// creates, unlike `/sys/fs/bpf`.
+pub const RUN_DIR: &str = "/run/vswitch";
+
+/// Where the pins of instance `name` live.
+pub fn pin_dir(name: &str) -> PathBuf {
+    PathBuf::from("/sys/fs/bpf/vswitch").join(name)
+}
+
+/// What a running instance publishes about itself.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InstanceState {
+    /// The agent's process ID.
+    pub pid: u32,
+    /// Kernel IDs of the maps.
+    pub maps: MapIds,
+    /// The ports.
+    pub ports: Vec<PortRecord>,
+}
+
+/// One port of a running instance.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PortRecord {
+    /// Interface name.
+    pub name: String,
+    /// Interface index.
+    pub ifindex: u32,
+    /// Counter slot.
+    pub slot: u32,
+    /// "access" or "trunk".
+    pub mode: String,
+    /// Access VLAN, or the trunk's native VLAN.
+    pub vlan: Option<u16>,
+    /// Tagged VLANs of a trunk.
+    pub trunk: Vec<u16>,
+    /// Hook the datapath runs at.
+    pub hook: Hook,
+}
+
+/// Why an instance record could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// No record, or its agent is gone.
+    #[error("switch {0} is not running (start it with `vswitch run --name {0}`)")]
+    NotRunning(String),
+    /// Another agent runs under this name.
+    #[error("switch {name} is already running as process {pid}")]
+    AlreadyRunning {
+        /// Instance name.
+        name: String,
+        /// Its agent.
+        pid: u32,
+    },
+    /// Reading or writing the record failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The record's path.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The record is not valid JSON.
+    #[error("{path}: {source}")]
+    Json {
+        /// The record's path.
+        path: String,
+        /// The error.
+        source: serde_json::Error,
+    },
+}
+
+impl InstanceState {
+    fn path(name: &str) -> PathBuf {
+        PathBuf::from(RUN_DIR).join(format!("{name}.json"))
+    }
+
+    /// Reads the record of instance `name`, if its agent is alive.
+    pub fn read(name: &str) -> Result<Self, StateError> {
+        let path = Self::path(name);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StateError::NotRunning(name.to_string()));
+            }
+            Err(source) => {
+                return Err(StateError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let state: Self = serde_json::from_str(&text).map_err(|source| StateError::Json {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if !process_alive(state.pid) {
+            return Err(StateError::NotRunning(name.to_string()));
+        }
+        Ok(state)
+    }
+
+    /// Fails if a live agent already runs as `name`.
+    pub fn ensure_not_running(name: &str) -> Result<(), StateError> {
+        match Self::read(name) {
+            Ok(state) => Err(StateError::AlreadyRunning {
+                name: name.to_string(),
+                pid: state.pid,
+            }),
+            Err(StateError::NotRunning(_) | StateError::Json { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Publishes the record of instance `name`.
+    pub fn write(&self, name: &str) -> Result<(), StateError> {
+        let path = Self::path(name);
+        let io = |source| StateError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(RUN_DIR).map_err(io)?;
+        let text = serde_json::to_string_pretty(self).expect("the record serializes");
+        let partial = path.with_extension("json.tmp");
+        std::fs::write(&partial, text).map_err(io)?;
+        std::fs::rename(&partial, &path).map_err(io)
+    }
+
+    /// Removes the record of instance `name`.
+    pub fn remove(name: &str) {
+        let _ = std::fs::remove_file(Self::path(name));
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    PathBuf::from(format!("/proc/{pid}")).exists()
+}

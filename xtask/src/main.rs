@@ -1,0 +1,34 @@
+//! Developer commands for vswitch: `cargo xtask run`, `cargo xtask test`.
+
+mod prerequisites;
+mod run;
+mod test;
+mod vm;
+
+use clap::{Parser, Subcommand};
+
+/// Developer commands for the vswitch workspace.
+#[derive(Debug, Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install what is missing, build, and run the demo switch.
+    Run(run::Options),
+    /// Install what is missing, then run the unit, BPF_PROG_TEST_RUN and namespace tests.
+    Test(test::Options),
+    /// Boot Debian's kernel under QEMU to run commands on kernel features this host lacks.
+    #[command(subcommand)]
+    Vm(vm::Command),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Run(options) => run::run(&options),
+        Command::Test(options) => test::run(&options),
+        Command::Vm(command) => vm::run(command),
+    }
+}
