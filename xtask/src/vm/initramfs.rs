@@ -21,7 +21,13 @@ const BUSYBOX: &str = "/bin/busybox";
 /// Modules that the initramfs loads, in this order after their
 /// dependencies: PCI virtio, the serial ports for the command's output,
 /// 9p for the host root, and overlayfs for the writable layer.
-const MODULES: &[&str] = &["virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay"];
+const MODULES: &[&str] = &[
+    "virtio_pci",
+    "virtio_console",
+    "9pnet_virtio",
+    "9p",
+    "overlay",
+];
 
 /// Writes `guest.initramfs`, unless it already holds the same bytes.
 pub fn write(guest: &Guest) -> anyhow::Result<()> {
@@ -154,7 +160,8 @@ impl Cpio {
         ];
         self.bytes.extend_from_slice(b"070701");
         for field in fields {
-            self.bytes.extend_from_slice(format!("{field:08x}").as_bytes());
+            self.bytes
+                .extend_from_slice(format!("{field:08x}").as_bytes());
         }
         self.bytes.extend_from_slice(name.as_bytes());
         self.bytes.push(0);

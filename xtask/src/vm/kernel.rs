@@ -48,11 +48,7 @@ impl Release {
             .find_map(|line| line.strip_prefix("Version: "))
             .with_context(|| format!("apt-cache show {image} gives no version"))?
             .to_owned();
-        let series = abi
-            .split('.')
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(".");
+        let series = abi.split('.').take(2).collect::<Vec<_>>().join(".");
         Ok(Self {
             abi,
             version,
@@ -102,8 +98,8 @@ pub fn fetch(cache: &Path, dir: &Path, release: &Release) -> anyhow::Result<()> 
     // The headers' Makefile includes the common headers by absolute path.
     let usr_src = root.join("usr/src");
     let makefile = usr_src.join(format!("linux-headers-{}/Makefile", release.name()));
-    let text = fs::read_to_string(&makefile)
-        .with_context(|| format!("reading {}", makefile.display()))?;
+    let text =
+        fs::read_to_string(&makefile).with_context(|| format!("reading {}", makefile.display()))?;
     let text = text.replace("/usr/src/", &format!("{}/", usr_src.display()));
     fs::write(&makefile, text).with_context(|| format!("writing {}", makefile.display()))?;
 
@@ -152,7 +148,12 @@ fn download(debs_dir: &Path, package: &str, version: &str) -> anyhow::Result<Pat
             .current_dir(debs_dir)
             .args(["download", &format!("{package}={version}")]),
     )?;
-    find()?.with_context(|| format!("apt-get download left no {package} in {}", debs_dir.display()))
+    find()?.with_context(|| {
+        format!(
+            "apt-get download left no {package} in {}",
+            debs_dir.display()
+        )
+    })
 }
 
 /// Runs `depmod` on the unpacked module tree of `release` in `dir/root`.

@@ -8,8 +8,10 @@
 //! command in the guest and hands back its exit status, stdout and stderr.
 //! It also works as a cargo runner:
 //! `CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="<xtask binary> vm run --"`.
-//! Other xtask code calls [`run_in_guest`].
+//! Other xtask code calls [`run_in_guest`], or [`test`] for the VM test
+//! group.
 
+mod group;
 mod initramfs;
 mod kernel;
 mod netdevsim;
@@ -17,15 +19,13 @@ mod qemu;
 mod setup;
 
 use std::{
-    ffi::OsString,
-    os::unix::process::ExitStatusExt as _,
-    path::PathBuf,
-    process::ExitStatus,
+    ffi::OsString, os::unix::process::ExitStatusExt as _, path::PathBuf, process::ExitStatus,
     time::Duration,
 };
 
 use anyhow::Context as _;
 
+pub use group::test;
 pub use setup::setup;
 
 /// The `cargo xtask vm` subcommands.

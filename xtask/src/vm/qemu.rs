@@ -120,7 +120,9 @@ fn boot(guest: &Guest, command: &VmCommand) -> anyhow::Result<Option<i32>> {
 fn prepare_run(run_dir: &Path, command: &VmCommand) -> anyhow::Result<String> {
     let path = run_dir.to_string_lossy();
     if path.contains([',', ' ', '\t', '\n']) {
-        bail!("the VM's cache path {path} has a comma or a space, which QEMU or the kernel command line cannot take");
+        bail!(
+            "the VM's cache path {path} has a comma or a space, which QEMU or the kernel command line cannot take"
+        );
     }
     if run_dir.exists() {
         fs::remove_dir_all(run_dir).with_context(|| format!("removing {path}"))?;
@@ -131,10 +133,12 @@ fn prepare_run(run_dir: &Path, command: &VmCommand) -> anyhow::Result<String> {
     File::open("/dev/urandom")
         .and_then(|mut urandom| urandom.read_exact(&mut random))
         .context("reading /dev/urandom")?;
-    let token = random.iter().fold(String::from("vswitch-vm-end-"), |mut token, byte| {
-        let _ = write!(token, "{byte:02x}");
-        token
-    });
+    let token = random
+        .iter()
+        .fold(String::from("vswitch-vm-end-"), |mut token, byte| {
+            let _ = write!(token, "{byte:02x}");
+            token
+        });
     fs::write(run_dir.join("token"), &token).context("writing the token")?;
     fs::write(run_dir.join("command"), script(command)?).context("writing the command")?;
     for (id, _) in PORTS {
@@ -157,7 +161,9 @@ fn script(command: &VmCommand) -> anyhow::Result<Vec<u8>> {
     for (name, value) in std::env::vars_os() {
         let Some(name) = name.to_str() else { continue };
         let forwarded = FORWARDED.contains(&name)
-            || FORWARDED_PREFIXES.iter().any(|prefix| name.starts_with(prefix));
+            || FORWARDED_PREFIXES
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
         let valid = name
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
@@ -218,7 +224,14 @@ impl Qemu {
         );
         let mut qemu = Command::new("qemu-system-x86_64");
         qemu.args(["-accel", "tcg", "-cpu", "max", "-m", "2G", "-smp", "2"])
-            .args(["-nodefaults", "-no-reboot", "-display", "none", "-serial", "stdio"])
+            .args([
+                "-nodefaults",
+                "-no-reboot",
+                "-display",
+                "none",
+                "-serial",
+                "stdio",
+            ])
             .arg("-kernel")
             .arg(&guest.vmlinux)
             .arg("-initrd")
@@ -342,7 +355,10 @@ fn spawn_console(
     thread::spawn(move || {
         let mut reader = BufReader::new(output);
         let mut line = Vec::new();
-        while reader.read_until(b'\n', &mut line).is_ok_and(|read| read > 0) {
+        while reader
+            .read_until(b'\n', &mut line)
+            .is_ok_and(|read| read > 0)
+        {
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end();
             if verbose {
@@ -386,7 +402,9 @@ fn spawn_stream<W: Write + 'static>(
             let keep = if done { token.len() } else { token.len() - 1 };
             let flush = pending.len().saturating_sub(keep);
             let mut output = output();
-            let _ = output.write_all(&pending[..flush]).and_then(|()| output.flush());
+            let _ = output
+                .write_all(&pending[..flush])
+                .and_then(|()| output.flush());
             pending.drain(..flush);
             if done {
                 let _ = events.send(Event::StreamDone);

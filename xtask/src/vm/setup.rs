@@ -99,8 +99,7 @@ fn prepare(cache: &Path, release: &kernel::Release, guest: &Guest) -> anyhow::Re
         release.version,
         guest.dir.display()
     );
-    fs::create_dir_all(&guest.dir)
-        .with_context(|| format!("creating {}", guest.dir.display()))?;
+    fs::create_dir_all(&guest.dir).with_context(|| format!("creating {}", guest.dir.display()))?;
     kernel::fetch(cache, &guest.dir, release)?;
     netdevsim::install(&guest.dir, &guest.release)?;
     kernel::extract_vmlinux(&guest.dir, &guest.release, &guest.vmlinux)?;
