@@ -1,1 +1,13 @@
+//! Test support for vswitch's end-to-end suites: namespaces, switch processes and raw frames,
+//! each a guard that removes what it made when dropped, also when a test fails.
+//!
+//! Every name starts with a per-process prefix, so parallel runs and leftovers never collide
+//! with anything else on the machine. Test drivers panic with context instead of returning
+//! errors, so a failure says where it happened.
 
+pub mod command;
+pub mod frames;
+pub mod names;
+pub mod netns;
+pub mod raw;
+pub mod switch;

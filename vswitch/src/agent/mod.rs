@@ -1,7 +1,7 @@
 //! The running switch: sets up devices, programs and maps; keeps the FDB aged; tears down.
 
 mod ageing;
-mod bpffs;
+pub mod bpffs;
 mod ports;
 
 use std::{path::PathBuf, time::Duration};

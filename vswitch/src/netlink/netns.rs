@@ -82,7 +82,7 @@ pub fn run_in<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> Result<T, Ne
                 Ok(f())
             })
             .join()
-            .unwrap_or_else(|_| Err(io::Error::other("namespace thread panicked")))
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
     .map_err(NetlinkError::io(format!("entering netns {name}")))
 }

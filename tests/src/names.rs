@@ -1,0 +1,33 @@
+//! Unique, short names for namespaces, interfaces and switch instances.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A name no other test or process uses: `vt<pid in base 36><counter><tag>`, at most 15 bytes
+/// so it is also a valid interface name.
+pub fn unique(tag: &str) -> String {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = format!("vt{}{n}{tag}", base36(std::process::id()));
+    assert!(name.len() <= 15, "name {name} is too long for an interface");
+    name
+}
+
+/// The prefix of every name this process makes.
+pub fn process_prefix() -> String {
+    format!("vt{}", base36(std::process::id()))
+}
+
+fn base36(mut value: u32) -> String {
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(digits[(value % 36) as usize]);
+        value /= 36;
+        if value == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII digits")
+}

@@ -1,0 +1,72 @@
+//! Network namespaces that a test owns, and veth pairs inside them.
+
+use crate::command::{output, run, run_in};
+
+/// A network namespace created by the test and deleted, with its devices, on drop.
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Creates a namespace called `name` with its loopback up.
+    pub fn new(name: &str) -> Self {
+        run("ip", &["netns", "add", name]);
+        let netns = Self {
+            name: name.to_string(),
+        };
+        run_in(name, &["ip", "link", "set", "lo", "up"]);
+        netns
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Creates a veth pair: `name` here and `peer_name` in `peer`, both up.
+    pub fn veth_to(&self, name: &str, peer: &Netns, peer_name: &str) {
+        run_in(
+            &self.name,
+            &[
+                "ip", "link", "add", name, "type", "veth", "peer", "name", peer_name, "netns",
+                &peer.name,
+            ],
+        );
+        run_in(&self.name, &["ip", "link", "set", name, "up"]);
+        run_in(&peer.name, &["ip", "link", "set", peer_name, "up"]);
+    }
+
+    /// Adds `cidr` to interface `ifname` in this namespace.
+    pub fn address(&self, ifname: &str, cidr: &str) {
+        run_in(&self.name, &["ip", "addr", "add", cidr, "dev", ifname]);
+    }
+
+    /// The MAC address of `ifname` in this namespace, as `aa:bb:cc:dd:ee:ff`.
+    pub fn mac(&self, ifname: &str) -> String {
+        let json = run_in(&self.name, &["ip", "-j", "link", "show", ifname]);
+        let links: serde_json::Value = serde_json::from_str(&json).expect("ip -j prints JSON");
+        links[0]["address"]
+            .as_str()
+            .expect("a link has an address")
+            .to_string()
+    }
+
+    /// Names of the interfaces in this namespace.
+    pub fn links(&self) -> Vec<String> {
+        let json = run_in(&self.name, &["ip", "-j", "link", "show"]);
+        let links: serde_json::Value = serde_json::from_str(&json).expect("ip -j prints JSON");
+        links
+            .as_array()
+            .expect("an array of links")
+            .iter()
+            .filter_map(|link| link["ifname"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = output("ip", &["netns", "del", &self.name]);
+    }
+}

@@ -1,0 +1,302 @@
+//! BPF_PROG_TEST_RUN on crafted frames, one test per datapath branch.
+//!
+//! Each test loads the real object, configures three ports on veths in its own namespace
+//! (`p1`..`p3`, peers `q1`..`q3` in a second namespace), runs one frame through the XDP or TCX
+//! program and checks the verdict, the counters and the FDB.
+
+use std::time::Duration;
+
+use aya::programs::{SchedClassifier, TestRun, TestRunOptions, Xdp};
+use tests::{
+    frames::{ethernet, has_marker, station, tagged},
+    names,
+    netns::Netns,
+    raw::RawSocket,
+};
+use vswitch::{
+    agent::{Port, bpffs, flood_sets, monotonic_ns},
+    config::{Hook, PortKind, PortSpec, VlanMode},
+    datapath::{Maps, Programs},
+    state,
+};
+use vswitch_common::{
+    fdb::{FdbEntry, FdbKey},
+    program_names,
+    stats::{DropReason, PortStats},
+    switch::SwitchConfig,
+};
+
+const XDP_DROP: u32 = 1;
+const XDP_REDIRECT: u32 = 4;
+const TC_ACT_SHOT: u32 = 2;
+const TC_ACT_REDIRECT: u32 = 7;
+const AGEING_NS: u64 = 300 * 1_000_000_000;
+/// `sizeof(struct __sk_buff)`, and the offset of its `ifindex` field.
+const SKB_CTX_LEN: usize = 192;
+const SKB_IFINDEX_OFFSET: usize = 40;
+
+/// Three configured ports and the loaded datapath, all inside a test namespace.
+struct Fixture {
+    programs: Programs,
+    maps: Maps,
+    ports: Vec<Port>,
+    peers: String,
+}
+
+impl Fixture {
+    fn ifindex(&self, port: usize) -> u32 {
+        self.ports[port].ifindex
+    }
+
+    fn stats(&self, port: usize) -> PortStats {
+        self.maps.port_stats(self.ports[port].slot).expect("reading counters")
+    }
+
+    fn learn(&mut self, mac: [u8; 6], port: usize, last_seen_ns: u64) {
+        let entry = FdbEntry {
+            ifindex: self.ifindex(port),
+            flags: 0,
+            last_seen_ns,
+        };
+        self.maps.set_fdb(FdbKey { mac, vlan: 1 }, entry).expect("writing the FDB");
+    }
+
+    fn fdb(&self, mac: [u8; 6]) -> Option<FdbEntry> {
+        self.maps
+            .fdb_entries()
+            .expect("reading the FDB")
+            .into_iter()
+            .find(|(key, _)| key.mac == mac && key.vlan == 1)
+            .map(|(_, entry)| entry)
+    }
+
+    /// Runs `frame` through the XDP program as if received on `ingress`.
+    fn xdp(&mut self, ingress: u32, frame: &[u8]) -> u32 {
+        // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress.
+        let mut ctx = [0u8; 24];
+        ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
+        ctx[12..16].copy_from_slice(&ingress.to_ne_bytes());
+        let program: &mut Xdp = self
+            .programs
+            .ebpf_mut()
+            .program_mut(program_names::XDP_INGRESS)
+            .expect("program")
+            .try_into()
+            .expect("an XDP program");
+        let mut out = vec![0u8; frame.len() + 64];
+        program
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                ctx_in: Some(&ctx),
+                ..TestRunOptions::default()
+            })
+            .expect("BPF_PROG_TEST_RUN")
+            .return_value
+    }
+
+    /// Runs `frame` through the TCX program as if received on `ingress`.
+    fn tc(&mut self, ingress: u32, frame: &[u8]) -> u32 {
+        let mut ctx = [0u8; SKB_CTX_LEN];
+        ctx[SKB_IFINDEX_OFFSET..SKB_IFINDEX_OFFSET + 4].copy_from_slice(&ingress.to_ne_bytes());
+        let program: &mut SchedClassifier = self
+            .programs
+            .ebpf_mut()
+            .program_mut(program_names::TC_INGRESS)
+            .expect("program")
+            .try_into()
+            .expect("a classifier");
+        let mut out = vec![0u8; frame.len() + 64];
+        program
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                ctx_in: Some(&ctx),
+                ..TestRunOptions::default()
+            })
+            .expect("BPF_PROG_TEST_RUN")
+            .return_value
+    }
+}
+
+/// Builds the fixture in fresh namespaces and runs `test` on it there.
+fn with_datapath(vlans: [VlanMode; 3], test: impl FnOnce(&mut Fixture) + Send) {
+    let switch_ns = Netns::new(&names::unique("d"));
+    let peers_ns = Netns::new(&names::unique("e"));
+    for n in 1..=3 {
+        switch_ns.veth_to(&format!("p{n}"), &peers_ns, &format!("q{n}"));
+    }
+    let peers = peers_ns.name().to_string();
+    let pins = state::pin_dir(switch_ns.name());
+    vswitch::netlink::netns::run_in(switch_ns.name(), || {
+        bpffs::prepare(&pins).expect("preparing the pin directory");
+        let mut programs = Programs::load(0).expect("loading the datapath");
+        let egress = programs.egress_fd().expect("egress program").try_clone().unwrap();
+        let (mut maps, _) = Maps::take_pinned(programs.ebpf_mut(), &pins).expect("maps");
+        maps.set_switch(SwitchConfig { ageing_ns: AGEING_NS }).unwrap();
+        let mut ports = Vec::new();
+        for (n, vlan) in (1..=3).zip(vlans) {
+            let name = format!("p{n}");
+            let ifindex = nix_ifindex(&name);
+            let port = Port {
+                spec: PortSpec {
+                    name,
+                    kind: PortKind::Existing,
+                    vlan,
+                    hook: Hook::Tc,
+                    learning: true,
+                },
+                ifindex,
+                slot: n,
+            };
+            maps.set_port(ifindex, port.config(), &egress).unwrap();
+            ports.push(port);
+        }
+        for (vid, set) in flood_sets(&ports) {
+            maps.set_flood(vid, set).unwrap();
+        }
+        let mut fixture = Fixture {
+            programs,
+            maps,
+            ports,
+            peers,
+        };
+        test(&mut fixture);
+        bpffs::remove(&pins);
+    })
+    .expect("entering the test namespace");
+}
+
+fn nix_ifindex(name: &str) -> u32 {
+    let name = std::ffi::CString::new(name).unwrap();
+    // SAFETY: a valid C string.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    assert_ne!(index, 0, "no interface {name:?}");
+    index
+}
+
+fn access() -> [VlanMode; 3] {
+    [VlanMode::Access(1), VlanMode::Access(1), VlanMode::Access(1)]
+}
+
+#[test]
+fn unknown_destination_is_flooded_and_source_learned() {
+    with_datapath(access(), |fx| {
+        let p1 = fx.ifindex(0);
+        let verdict = fx.xdp(p1, &ethernet(station(9), station(1), 1));
+        assert_eq!(verdict, XDP_REDIRECT);
+        assert_eq!(fx.stats(0).flooded, 1);
+        assert_eq!(fx.stats(0).learned, 1);
+        assert_eq!(fx.fdb(station(1)).map(|entry| entry.ifindex), Some(p1));
+    });
+}
+
+#[test]
+fn known_unicast_goes_to_its_port_only() {
+    with_datapath(access(), |fx| {
+        fx.learn(station(2), 1, monotonic_ns());
+        let verdict = fx.xdp(fx.ifindex(0), &ethernet(station(2), station(1), 2));
+        assert_eq!(verdict, XDP_REDIRECT);
+        assert_eq!(fx.stats(0).forwarded, 1);
+        assert_eq!(fx.stats(0).flooded, 0);
+    });
+}
+
+#[test]
+fn destination_on_the_ingress_port_is_dropped() {
+    with_datapath(access(), |fx| {
+        fx.learn(station(2), 0, monotonic_ns());
+        let verdict = fx.xdp(fx.ifindex(0), &ethernet(station(2), station(1), 3));
+        assert_eq!(verdict, XDP_DROP);
+        assert_eq!(fx.stats(0).drops[DropReason::Hairpin as usize], 1);
+        assert_eq!(fx.stats(0).forwarded + fx.stats(0).flooded, 0);
+    });
+}
+
+#[test]
+fn aged_entry_is_treated_as_unknown() {
+    with_datapath(access(), |fx| {
+        let long_ago = monotonic_ns() - AGEING_NS - 1_000_000_000;
+        fx.learn(station(2), 1, long_ago);
+        let verdict = fx.xdp(fx.ifindex(0), &ethernet(station(2), station(1), 4));
+        assert_eq!(verdict, XDP_REDIRECT);
+        assert_eq!(fx.stats(0).flooded, 1);
+        assert_eq!(fx.stats(0).forwarded, 0);
+    });
+}
+
+#[test]
+fn truncated_and_malformed_frames_are_dropped_and_counted() {
+    with_datapath(access(), |fx| {
+        let p1 = fx.ifindex(0);
+        let mut truncated = tagged(station(2), station(1), 1, 5);
+        truncated.truncate(16);
+        assert_eq!(fx.xdp(p1, &truncated), XDP_DROP);
+        assert_eq!(fx.stats(0).drops[DropReason::TruncatedTag as usize], 1);
+        let mut group_source = ethernet(station(2), station(1), 6);
+        group_source[6] |= 1;
+        assert_eq!(fx.xdp(p1, &group_source), XDP_DROP);
+        assert_eq!(fx.stats(0).drops[DropReason::InvalidSource as usize], 1);
+        assert_eq!(fx.stats(0).forwarded + fx.stats(0).flooded, 0);
+        assert!(fx.fdb(station(1)).is_none(), "a dropped frame must not teach the FDB");
+    });
+}
+
+#[test]
+fn vlan_not_allowed_on_the_port_is_dropped() {
+    with_datapath(access(), |fx| {
+        let verdict = fx.xdp(fx.ifindex(0), &tagged(station(2), station(1), 10, 8));
+        assert_eq!(verdict, XDP_DROP);
+        assert_eq!(fx.stats(0).drops[DropReason::VlanIngress as usize], 1);
+    });
+}
+
+#[test]
+fn frame_from_an_interface_that_is_not_a_port_is_dropped() {
+    with_datapath(access(), |fx| {
+        let loopback = 1;
+        assert_eq!(fx.xdp(loopback, &ethernet(station(2), station(1), 9)), XDP_DROP);
+        let stray = fx.maps.port_stats(0).unwrap();
+        assert_eq!(stray.drops[DropReason::NotAPort as usize], 1);
+    });
+}
+
+#[test]
+fn tc_redirects_known_unicast() {
+    with_datapath(access(), |fx| {
+        fx.learn(station(2), 1, monotonic_ns());
+        let verdict = fx.tc(fx.ifindex(0), &ethernet(station(2), station(1), 10));
+        assert_eq!(verdict, TC_ACT_REDIRECT);
+        assert_eq!(fx.stats(0).forwarded, 1);
+        assert_eq!(fx.stats(1).tx_packets, 1);
+        assert_eq!(fx.stats(2).tx_packets, 0);
+    });
+}
+
+#[test]
+fn tc_flood_sends_a_copy_to_every_other_port_of_the_vlan() {
+    let vlans = [VlanMode::Access(1), VlanMode::Access(1), VlanMode::Access(2)];
+    with_datapath(vlans, |fx| {
+        let q2 = RawSocket::open(&fx.peers, "q2");
+        let q3 = RawSocket::open(&fx.peers, "q3");
+        let frame = ethernet(station(9), station(1), 11);
+        assert_eq!(fx.tc(fx.ifindex(0), &frame), TC_ACT_SHOT);
+        assert_eq!(fx.stats(0).flooded, 1);
+        assert_eq!(fx.stats(0).tx_packets, 0, "never back out of the ingress port");
+        assert_eq!(fx.stats(1).tx_packets, 1);
+        assert_eq!(fx.stats(2).tx_packets, 0, "p3 is in another VLAN");
+        let within = Duration::from_secs(1);
+        assert!(q2.receives(within, |got| has_marker(got, 11)));
+        assert!(!q3.receives(within, |got| has_marker(got, 11)));
+    });
+}
+
+#[test]
+fn tc_hairpin_is_dropped() {
+    with_datapath(access(), |fx| {
+        fx.learn(station(2), 0, monotonic_ns());
+        let verdict = fx.tc(fx.ifindex(0), &ethernet(station(2), station(1), 12));
+        assert_eq!(verdict, TC_ACT_SHOT);
+        assert_eq!(fx.stats(0).drops[DropReason::Hairpin as usize], 1);
+    });
+}

@@ -1,0 +1,108 @@
+//! Installs what building and testing need on a fresh machine, or stops with a clear message.
+
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+/// The bpf-linker that links with rustc's own LLVM; later versions need a system LLVM 22+.
+const BPF_LINKER_VERSION: &str = "0.10.3";
+
+/// Debian packages the namespace tests run, by the command they provide.
+const TEST_PACKAGES: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("ping", "iputils-ping"),
+    ("iperf3", "iperf3"),
+];
+
+/// Makes sure the eBPF build chain is there: nightly with rust-src, and bpf-linker.
+pub fn build_chain() -> anyhow::Result<()> {
+    let installed = output("rustup", &["component", "list", "--toolchain", "nightly", "--installed"])
+        .unwrap_or_default();
+    if !installed.lines().any(|line| line.starts_with("rust-src")) {
+        println!("xtask: installing the nightly toolchain's rust-src (the eBPF build needs it)");
+        run(
+            "rustup",
+            &["toolchain", "install", "nightly", "--profile", "minimal", "--component", "rust-src"],
+        )?;
+    }
+    let version = output("bpf-linker", &["--version"]).unwrap_or_default();
+    if !version.contains(BPF_LINKER_VERSION) {
+        println!("xtask: installing bpf-linker {BPF_LINKER_VERSION} (about 2 minutes)");
+        run(
+            "cargo",
+            &["install", &format!("bpf-linker@{BPF_LINKER_VERSION}"), "--locked"],
+        )?;
+    }
+    Ok(())
+}
+
+/// Makes sure the commands the namespace tests run are installed.
+pub fn test_tools() -> anyhow::Result<()> {
+    let missing: Vec<&str> = TEST_PACKAGES
+        .iter()
+        .filter(|(command, _)| which(command).is_none())
+        .map(|(_, package)| *package)
+        .collect();
+    apt_install(&missing)
+}
+
+/// Installs Debian packages with apt-get, refreshing the package lists first.
+pub fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    if packages.is_empty() {
+        return Ok(());
+    }
+    println!("xtask: installing {}", packages.join(" "));
+    if !is_root() {
+        bail!(
+            "installing {} needs root: run as root or install them yourself",
+            packages.join(" ")
+        );
+    }
+    run("apt-get", &["update", "-q"])?;
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend_from_slice(packages);
+    run("apt-get", &args)
+}
+
+/// Fails unless running as root: the switch loads BPF programs and creates namespaces.
+pub fn require_root() -> anyhow::Result<()> {
+    if is_root() {
+        Ok(())
+    } else {
+        bail!("vswitch loads BPF programs and creates network namespaces: run this as root")
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: getuid cannot fail.
+    unsafe { libc::getuid() == 0 }
+}
+
+/// The path of `command` on PATH.
+pub fn which(command: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(command))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Runs a command, failing with its name if it fails.
+pub fn run(program: &str, args: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .with_context(|| format!("running {program}: is it installed?"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed with {status}", args.join(" "));
+    }
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! `cargo xtask test`: the one test command of the README and CI.
+
+use anyhow::Context as _;
+
+use crate::{prerequisites, vm};
+
+/// Options of `cargo xtask test`.
+#[derive(Debug, clap::Args)]
+pub struct Options {
+    /// Also run the VM group: the suites that need Debian's kernel under QEMU.
+    #[arg(long)]
+    pub vm: bool,
+    /// Skip `cargo fmt --check` and clippy.
+    #[arg(long)]
+    pub no_lint: bool,
+}
+
+/// Installs what is missing, lints, then runs unit, BPF_PROG_TEST_RUN and namespace tests.
+pub fn run(options: &Options) -> anyhow::Result<()> {
+    prerequisites::require_root()?;
+    prerequisites::build_chain()?;
+    prerequisites::test_tools()?;
+    if !options.no_lint {
+        prerequisites::run("cargo", &["fmt", "--all", "--", "--check"])
+            .context("formatting differs: run `cargo fmt --all`")?;
+        prerequisites::run(
+            "cargo",
+            &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        )?;
+    }
+    prerequisites::run("cargo", &["build", "--package", "vswitch"])?;
+    let binary = crate::workspace_root().join("target/debug/vswitch");
+    // SAFETY: single-threaded here; the tests find the binary through this variable.
+    unsafe { std::env::set_var("VSWITCH_BIN", &binary) };
+    prerequisites::run(
+        "cargo",
+        &["test", "--workspace", "--exclude", "tests", "--", "--test-threads=2"],
+    )?;
+    // The namespace suites share the machine's two cores and measure nothing: run them in turn.
+    prerequisites::run(
+        "cargo",
+        &[
+            "test", "--package", "tests", "--test", "datapath", "--test", "switching", "--",
+            "--test-threads=1",
+        ],
+    )?;
+    if options.vm {
+        vm::test()?;
+    }
+    Ok(())
+}
