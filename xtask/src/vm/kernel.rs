@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::{Context as _, bail};
 
-use super::setup::{check, output};
+use super::setup::{Apt, check, output};
 
 /// Debian's current kernel, as apt names it.
 #[derive(Debug)]
@@ -23,11 +23,12 @@ pub struct Release {
 
 impl Release {
     /// Asks apt which kernel `linux-image-amd64` depends on and at which
-    /// version, refreshing apt's lists once if it does not know.
-    pub fn resolve() -> anyhow::Result<Self> {
+    /// version, refreshing apt's lists first if it does not know.
+    pub fn resolve(apt: &Apt) -> anyhow::Result<Self> {
         Self::from_apt().or_else(|error| {
-            eprintln!("vm: {error:#}; refreshing apt's lists");
-            check(Command::new("apt-get").arg("update"))?;
+            if !apt.update()? {
+                return Err(error);
+            }
             Self::from_apt()
         })
     }
@@ -146,7 +147,9 @@ fn download(debs_dir: &Path, package: &str, version: &str) -> anyhow::Result<Pat
     check(
         Command::new("apt-get")
             .current_dir(debs_dir)
-            .args(["download", &format!("{package}={version}")]),
+            // The cache may be unreadable to apt's sandbox user.
+            .args(["-o", "APT::Sandbox::User=root", "download"])
+            .arg(format!("{package}={version}")),
     )?;
     find()?.with_context(|| {
         format!(

@@ -1,6 +1,7 @@
 //! `cargo xtask vm setup`: host packages, then each cached step in order.
 
 use std::{
+    cell::Cell,
     fs,
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -50,7 +51,8 @@ pub struct Guest {
 /// complete, so that a run costs no apt look-up. The initramfs is
 /// rewritten only when its content changed.
 pub fn setup(resolve: bool) -> anyhow::Result<Guest> {
-    install_packages()?;
+    let apt = Apt::default();
+    install_packages(&apt)?;
     let cache = cache_dir();
     fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
     let cache = cache
@@ -64,9 +66,14 @@ pub fn setup(resolve: bool) -> anyhow::Result<Guest> {
     let guest = match known {
         Some(release) if !resolve => guest(&cache, &release),
         _ => {
-            let release = kernel::Release::resolve()?;
+            let mut release = kernel::Release::resolve(&apt)?;
+            let ready = |release: &kernel::Release| cache.join(release.name()).join(READY).exists();
+            // A kernel to download: with fresh lists, as old ones disappear.
+            if !ready(&release) && apt.update()? {
+                release = kernel::Release::resolve(&apt)?;
+            }
             let guest = guest(&cache, &release.name());
-            if !guest.dir.join(READY).exists() {
+            if !ready(&release) {
                 prepare(&cache, &release, &guest)?;
             }
             fs::write(&current, &guest.release)
@@ -107,9 +114,27 @@ fn prepare(cache: &Path, release: &kernel::Release, guest: &Guest) -> anyhow::Re
     fs::write(&ready, "").with_context(|| format!("writing {}", ready.display()))
 }
 
+/// apt's package lists, refreshed at most once by a setup.
+#[derive(Default)]
+pub struct Apt {
+    /// Whether `apt-get update` ran.
+    updated: Cell<bool>,
+}
+
+impl Apt {
+    /// Runs `apt-get update` unless it ran already; says whether it ran.
+    pub fn update(&self) -> anyhow::Result<bool> {
+        if self.updated.replace(true) {
+            return Ok(false);
+        }
+        check(Command::new("apt-get").arg("update"))?;
+        Ok(true)
+    }
+}
+
 /// Installs the missing ones of [`PACKAGES`] with apt, without
-/// recommended packages; refreshes apt's lists once if that fails.
-fn install_packages() -> anyhow::Result<()> {
+/// recommended packages, after refreshing apt's lists.
+fn install_packages(apt: &Apt) -> anyhow::Result<()> {
     let missing: Vec<&str> = PACKAGES
         .iter()
         .copied()
@@ -119,18 +144,13 @@ fn install_packages() -> anyhow::Result<()> {
         return Ok(());
     }
     eprintln!("vm: installing {}", missing.join(" "));
-    let install = || {
-        let mut apt = Command::new("apt-get");
-        apt.env("DEBIAN_FRONTEND", "noninteractive")
+    apt.update()?;
+    check(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
             .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing);
-        check(&mut apt)
-    };
-    if install().is_err() {
-        check(Command::new("apt-get").arg("update"))?;
-        install()?;
-    }
-    Ok(())
+            .args(&missing),
+    )
 }
 
 /// Whether dpkg reports `package` as installed.
