@@ -25,6 +25,14 @@ enum Command {
     Vm(vm::Command),
 }
 
+/// The workspace's root directory.
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Run(options) => run::run(&options),
