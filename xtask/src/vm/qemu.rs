@@ -14,7 +14,7 @@ use std::{
     fmt::Write as _,
     fs::{self, File, OpenOptions},
     io::{self, BufRead as _, BufReader, Read as _, Write},
-    os::unix::{ffi::OsStrExt as _, fs::OpenOptionsExt as _},
+    os::unix::{ffi::OsStrExt as _, fs::OpenOptionsExt as _, process::CommandExt as _},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{
@@ -27,7 +27,11 @@ use std::{
 };
 
 use anyhow::{Context as _, bail};
-use nix::{fcntl::OFlag, sys::stat::Mode, unistd::mkfifo};
+use nix::{
+    fcntl::OFlag,
+    sys::{prctl::set_pdeathsig, signal::Signal, stat::Mode},
+    unistd::mkfifo,
+};
 
 use super::{VmCommand, setup::Guest};
 
@@ -95,6 +99,7 @@ fn boot(guest: &Guest, command: &VmCommand) -> anyhow::Result<Option<i32>> {
         .parent()
         .context("the release directory has a parent")?
         .join("runs");
+    remove_stale_runs(&runs);
     let run_dir = runs.join(format!(
         "{}-{}",
         std::process::id(),
@@ -113,6 +118,23 @@ fn boot(guest: &Guest, command: &VmCommand) -> anyhow::Result<Option<i32>> {
         eprintln!("vm: guest console:\n{console}");
     }
     outcome
+}
+
+/// Removes the run directories that processes no longer running left in
+/// `runs` (killed before they could clean up).
+fn remove_stale_runs(runs: &Path) {
+    let Ok(entries) = fs::read_dir(runs) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name.to_str().and_then(|name| name.split_once('-'));
+        if let Some((pid, _)) = pid
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Creates `run_dir` with the command script, a fresh token and the
@@ -250,6 +272,12 @@ impl Qemu {
                 .arg(format!("pipe,id={id},path={}", run_dir.join(id).display()))
                 .arg("-device")
                 .arg(format!("virtserialport,chardev={id},name={name}"));
+        }
+        // SAFETY: the closure only makes the prctl system call, which is
+        // async-signal-safe, between fork and exec.
+        unsafe {
+            // QEMU must not outlive us (say, when a CI job is killed).
+            qemu.pre_exec(|| set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from));
         }
         let mut child = qemu
             .stdin(Stdio::null())
