@@ -72,8 +72,14 @@ impl RawSocket {
     /// Sends one frame out of the interface.
     pub fn send(&self, frame: &[u8]) {
         // SAFETY: a valid buffer on a bound socket.
-        let sent = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-        assert_eq!(sent, frame.len() as isize, "sending a frame: {}", io::Error::last_os_error());
+        let sent =
+            unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+        assert_eq!(
+            sent,
+            frame.len() as isize,
+            "sending a frame: {}",
+            io::Error::last_os_error()
+        );
     }
 
     /// Whether a frame arriving on the interface (not sent from it) matches `wanted` within
@@ -97,7 +103,7 @@ impl RawSocket {
                 )
             };
             if len > 0
-                && from.sll_pkttype != libc::PACKET_OUTGOING as u8
+                && from.sll_pkttype != libc::PACKET_OUTGOING
                 && wanted(&buffer[..len as usize])
             {
                 return true;

@@ -72,7 +72,11 @@ impl Switch {
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("vswitch run exited during start-up with {status}");
             }
             if self.vswitch(&["port", "show"]).status.success() {

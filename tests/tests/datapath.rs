@@ -49,7 +49,9 @@ impl Fixture {
     }
 
     fn stats(&self, port: usize) -> PortStats {
-        self.maps.port_stats(self.ports[port].slot).expect("reading counters")
+        self.maps
+            .port_stats(self.ports[port].slot)
+            .expect("reading counters")
     }
 
     fn learn(&mut self, mac: [u8; 6], port: usize, last_seen_ns: u64) {
@@ -58,7 +60,9 @@ impl Fixture {
             flags: 0,
             last_seen_ns,
         };
-        self.maps.set_fdb(FdbKey { mac, vlan: 1 }, entry).expect("writing the FDB");
+        self.maps
+            .set_fdb(FdbKey { mac, vlan: 1 }, entry)
+            .expect("writing the FDB");
     }
 
     fn fdb(&self, mac: [u8; 6]) -> Option<FdbEntry> {
@@ -131,9 +135,16 @@ fn with_datapath(vlans: [VlanMode; 3], test: impl FnOnce(&mut Fixture) + Send) {
     vswitch::netlink::netns::run_in(switch_ns.name(), || {
         bpffs::prepare(&pins).expect("preparing the pin directory");
         let mut programs = Programs::load(0).expect("loading the datapath");
-        let egress = programs.egress_fd().expect("egress program").try_clone().unwrap();
+        let egress = programs
+            .egress_fd()
+            .expect("egress program")
+            .try_clone()
+            .unwrap();
         let (mut maps, _) = Maps::take_pinned(programs.ebpf_mut(), &pins).expect("maps");
-        maps.set_switch(SwitchConfig { ageing_ns: AGEING_NS }).unwrap();
+        maps.set_switch(SwitchConfig {
+            ageing_ns: AGEING_NS,
+        })
+        .unwrap();
         let mut ports = Vec::new();
         for (n, vlan) in (1..=3).zip(vlans) {
             let name = format!("p{n}");
@@ -176,7 +187,11 @@ fn nix_ifindex(name: &str) -> u32 {
 }
 
 fn access() -> [VlanMode; 3] {
-    [VlanMode::Access(1), VlanMode::Access(1), VlanMode::Access(1)]
+    [
+        VlanMode::Access(1),
+        VlanMode::Access(1),
+        VlanMode::Access(1),
+    ]
 }
 
 #[test]
@@ -238,7 +253,10 @@ fn truncated_and_malformed_frames_are_dropped_and_counted() {
         assert_eq!(fx.xdp(p1, &group_source), XDP_DROP);
         assert_eq!(fx.stats(0).drops[DropReason::InvalidSource as usize], 1);
         assert_eq!(fx.stats(0).forwarded + fx.stats(0).flooded, 0);
-        assert!(fx.fdb(station(1)).is_none(), "a dropped frame must not teach the FDB");
+        assert!(
+            fx.fdb(station(1)).is_none(),
+            "a dropped frame must not teach the FDB"
+        );
     });
 }
 
@@ -255,7 +273,10 @@ fn vlan_not_allowed_on_the_port_is_dropped() {
 fn frame_from_an_interface_that_is_not_a_port_is_dropped() {
     with_datapath(access(), |fx| {
         let loopback = 1;
-        assert_eq!(fx.xdp(loopback, &ethernet(station(2), station(1), 9)), XDP_DROP);
+        assert_eq!(
+            fx.xdp(loopback, &ethernet(station(2), station(1), 9)),
+            XDP_DROP
+        );
         let stray = fx.maps.port_stats(0).unwrap();
         assert_eq!(stray.drops[DropReason::NotAPort as usize], 1);
     });
@@ -275,14 +296,22 @@ fn tc_redirects_known_unicast() {
 
 #[test]
 fn tc_flood_sends_a_copy_to_every_other_port_of_the_vlan() {
-    let vlans = [VlanMode::Access(1), VlanMode::Access(1), VlanMode::Access(2)];
+    let vlans = [
+        VlanMode::Access(1),
+        VlanMode::Access(1),
+        VlanMode::Access(2),
+    ];
     with_datapath(vlans, |fx| {
         let q2 = RawSocket::open(&fx.peers, "q2");
         let q3 = RawSocket::open(&fx.peers, "q3");
         let frame = ethernet(station(9), station(1), 11);
         assert_eq!(fx.tc(fx.ifindex(0), &frame), TC_ACT_SHOT);
         assert_eq!(fx.stats(0).flooded, 1);
-        assert_eq!(fx.stats(0).tx_packets, 0, "never back out of the ingress port");
+        assert_eq!(
+            fx.stats(0).tx_packets,
+            0,
+            "never back out of the ingress port"
+        );
         assert_eq!(fx.stats(1).tx_packets, 1);
         assert_eq!(fx.stats(2).tx_packets, 0, "p3 is in another VLAN");
         let within = Duration::from_secs(1);

@@ -27,7 +27,9 @@ struct Lab {
 impl Lab {
     fn new(count: usize) -> Self {
         Self {
-            hosts: (0..count).map(|_| Netns::new(&names::unique("h"))).collect(),
+            hosts: (0..count)
+                .map(|_| Netns::new(&names::unique("h")))
+                .collect(),
             ports: (0..count).map(|_| names::unique("p")).collect(),
             switch_ns: Netns::new(&names::unique("s")),
         }
@@ -89,7 +91,10 @@ fn fdb_shows_each_host_on_its_port() {
     }
     for (host, port) in lab.hosts.iter().zip(&lab.ports) {
         let mac = host.mac("eth0");
-        assert_eq!(Lab::fdb_port_of(&switch, &mac).as_deref(), Some(port.as_str()));
+        assert_eq!(
+            Lab::fdb_port_of(&switch, &mac).as_deref(),
+            Some(port.as_str())
+        );
     }
     let entry = switch.json(&["fdb", "show"])[0].clone();
     assert_eq!(entry["vlan"], 1);
@@ -125,9 +130,15 @@ fn moved_mac_is_relearned() {
     let roaming = station(7);
     let mac = "02:00:5e:10:00:07";
     RawSocket::open(lab.hosts[0].name(), "eth0").send(&ethernet(station(98), roaming, 1));
-    assert_eq!(Lab::fdb_port_of(&switch, mac).as_deref(), Some(lab.ports[0].as_str()));
+    assert_eq!(
+        Lab::fdb_port_of(&switch, mac).as_deref(),
+        Some(lab.ports[0].as_str())
+    );
     RawSocket::open(lab.hosts[2].name(), "eth0").send(&ethernet(station(98), roaming, 2));
-    assert_eq!(Lab::fdb_port_of(&switch, mac).as_deref(), Some(lab.ports[2].as_str()));
+    assert_eq!(
+        Lab::fdb_port_of(&switch, mac).as_deref(),
+        Some(lab.ports[2].as_str())
+    );
     // Traffic to the station now goes to its new port.
     let old = RawSocket::open(lab.hosts[0].name(), "eth0");
     let new = RawSocket::open(lab.hosts[2].name(), "eth0");
@@ -150,15 +161,28 @@ fn vlans_isolate_hosts() {
 fn tcp_works_with_default_offloads() {
     let lab = Lab::new(2);
     let _switch = lab.start();
-    run_in(lab.hosts[1].name(), &["iperf3", "--server", "--one-off", "--daemon"]);
+    run_in(
+        lab.hosts[1].name(),
+        &["iperf3", "--server", "--one-off", "--daemon"],
+    );
     std::thread::sleep(Duration::from_millis(300));
     let report = run_in(
         lab.hosts[0].name(),
-        &["iperf3", "--client", &Lab::address(1), "--time", "2", "--json"],
+        &[
+            "iperf3",
+            "--client",
+            &Lab::address(1),
+            "--time",
+            "2",
+            "--json",
+        ],
     );
     let report: serde_json::Value = serde_json::from_str(&report).expect("iperf3 JSON");
     let received = report["end"]["sum_received"]["bytes"].as_u64().unwrap_or(0);
-    assert!(received > 10_000_000, "only {received} bytes of TCP went through");
+    assert!(
+        received > 10_000_000,
+        "only {received} bytes of TCP went through"
+    );
 }
 
 #[test]
@@ -168,7 +192,10 @@ fn xdp_uplink_switches_to_tc_ports() {
     let uplink = names::unique("u");
     lab.switch_ns.veth_to(&uplink, &remote, "eth0");
     remote.address("eth0", "10.77.0.200/24");
-    let config = format!("{}\n[[port]]\nname = \"{uplink}\"\nexisting = true\n", lab.config(|_| 1));
+    let config = format!(
+        "{}\n[[port]]\nname = \"{uplink}\"\nexisting = true\n",
+        lab.config(|_| 1)
+    );
     let switch = Switch::start(&lab.switch_ns, &config);
     let ports = switch.json(&["port", "show"]);
     let uplink_row = ports
@@ -189,14 +216,21 @@ fn stop_removes_every_device_and_namespace_it_created() {
     let switch_ns = Netns::new(&names::unique("s"));
     let host = names::unique("c");
     let port = names::unique("p");
-    let config = format!("[[port]]\nname = \"{port}\"\nnetns = \"{host}\"\naddress = [\"10.77.0.1/24\"]\n");
+    let config =
+        format!("[[port]]\nname = \"{port}\"\nnetns = \"{host}\"\naddress = [\"10.77.0.1/24\"]\n");
     let switch = Switch::start(&switch_ns, &config);
     assert!(switch_ns.links().contains(&port));
     assert!(std::path::Path::new("/run/netns").join(&host).exists());
     let name = switch.name().to_string();
     assert!(switch.stop().success());
-    assert!(!switch_ns.links().contains(&port), "the port's veth is left behind");
-    assert!(!std::path::Path::new("/run/netns").join(&host).exists(), "netns left behind");
+    assert!(
+        !switch_ns.links().contains(&port),
+        "the port's veth is left behind"
+    );
+    assert!(
+        !std::path::Path::new("/run/netns").join(&host).exists(),
+        "netns left behind"
+    );
     let show = vswitch_in(switch_ns.name(), &["--name", &name, "port", "show"]);
     assert_eq!(show.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&show.stderr).contains("is not running"));
@@ -207,7 +241,10 @@ fn bad_config_exits_2_with_file_and_line_and_creates_nothing() {
     let switch_ns = Netns::new(&names::unique("s"));
     let path = std::env::temp_dir().join(format!("{}.toml", names::unique("bad")));
     let host = names::unique("c");
-    let text = format!("[[port]]\nname = \"{}\"\nnetns = \"{host}\"\n\n[[port]]\nname = \"x\"\nnetns = \"y\"\nvlan = 4095\n", names::unique("p"));
+    let text = format!(
+        "[[port]]\nname = \"{}\"\nnetns = \"{host}\"\n\n[[port]]\nname = \"x\"\nnetns = \"y\"\nvlan = 4095\n",
+        names::unique("p")
+    );
     std::fs::write(&path, text).unwrap();
     let path_text = path.display().to_string();
     for command in [["check", "--config"], ["run", "--config"]] {
@@ -240,13 +277,25 @@ fn failed_setup_rolls_back_what_it_created() {
     std::fs::write(&path, config).unwrap();
     let output = vswitch_in(
         switch_ns.name(),
-        &["--name", &names::unique("sw"), "run", "--config", &path.display().to_string()],
+        &[
+            "--name",
+            &names::unique("sw"),
+            "run",
+            "--config",
+            &path.display().to_string(),
+        ],
     );
     std::fs::remove_file(&path).unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("already exists"));
     let links = switch_ns.links();
-    assert!(!links.contains(&first), "the first port was not rolled back: {links:?}");
-    assert!(links.contains(&taken), "the interface that was there must stay");
+    assert!(
+        !links.contains(&first),
+        "the first port was not rolled back: {links:?}"
+    );
+    assert!(
+        links.contains(&taken),
+        "the interface that was there must stay"
+    );
     assert!(!std::path::Path::new("/run/netns").join(&host).exists());
 }

@@ -141,7 +141,10 @@ mod tests {
     #[test]
     fn static_entry_is_never_moved_or_aged() {
         let pinned = entry(7, FDB_F_STATIC, 0);
-        assert_eq!(learn(Some(&pinned), 8, 2 * AGEING, AGEING), Learning::Unchanged);
+        assert_eq!(
+            learn(Some(&pinned), 8, 2 * AGEING, AGEING),
+            Learning::Unchanged
+        );
         assert!(pinned.is_live(u64::MAX, AGEING));
     }
 }

@@ -94,7 +94,10 @@ mod tests {
     #[test]
     fn aged_entry_counts_as_unknown_but_static_never_ages() {
         let aged = entry(3, 0, 0);
-        assert_eq!(decide(1, &STATION, Some(&aged), AGEING + 1, AGEING), Verdict::Flood);
+        assert_eq!(
+            decide(1, &STATION, Some(&aged), AGEING + 1, AGEING),
+            Verdict::Flood
+        );
         let pinned = entry(3, FDB_F_STATIC, 0);
         assert_eq!(
             decide(1, &STATION, Some(&pinned), 10 * AGEING, AGEING),

@@ -11,7 +11,9 @@ pub const NOT_A_PORT_SLOT: u32 = 0;
 #[inline(always)]
 pub fn of(slot: u32) -> Option<&'static mut PortStats> {
     // SAFETY: per-CPU values are only touched by this CPU, and programs do not nest.
-    PORT_STATS.get_ptr_mut(slot).map(|stats| unsafe { &mut *stats })
+    PORT_STATS
+        .get_ptr_mut(slot)
+        .map(|stats| unsafe { &mut *stats })
 }
 
 /// Counts a received frame of `len` bytes.

@@ -49,7 +49,10 @@ pub fn ingress<C: EbpfContext, F: Frame>(
         Ok(decision) => Ok(decision),
         Err(reason) => {
             counters::dropped(port.slot, reason);
-            debug!(ctx, "vswitch: drop on ifindex {}: reason {}", ifindex, reason as u32);
+            debug!(
+                ctx,
+                "vswitch: drop on ifindex {}: reason {}", ifindex, reason as u32
+            );
             Err(())
         }
     }
@@ -75,7 +78,7 @@ fn classify<F: Frame>(
         vlan,
     };
     // SAFETY: entries are plain data; a racing update yields the old or the new entry.
-    let entry = unsafe { FDB.get(&dst) };
+    let entry = unsafe { FDB.get(dst) };
     match forward::decide(ifindex, &header.dst, entry, now_ns, ageing_ns) {
         Verdict::Drop(reason) => Err(reason),
         verdict => Ok(Decision {
@@ -100,14 +103,14 @@ fn learn(
         vlan,
     };
     // SAFETY: as for the destination lookup.
-    let existing = unsafe { FDB.get(&src) };
+    let existing = unsafe { FDB.get(src) };
     match fdb::learn(existing, ifindex, now_ns, ageing_ns) {
         Learning::Unchanged => {}
         Learning::Refreshed(entry) => {
-            let _ = FDB.insert(&src, &entry, 0);
+            let _ = FDB.insert(src, entry, 0);
         }
         Learning::Learned(entry) => {
-            if FDB.insert(&src, &entry, 0).is_ok()
+            if FDB.insert(src, entry, 0).is_ok()
                 && let Some(stats) = counters::of(port.slot)
             {
                 stats.learned += 1;

@@ -27,7 +27,7 @@ pub fn ingress(ctx: &TcContext) -> i32 {
     // SAFETY: `skb` is the program's context pointer.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
     let Ok(decision) = pipeline::ingress(ctx, &SkbFrame(ctx), ifindex, u64::from(ctx.len())) else {
-        return TC_ACT_SHOT as i32;
+        return TC_ACT_SHOT;
     };
     match decision.verdict {
         Verdict::Forward { ifindex: out } => forward(ctx, &decision, out),
@@ -41,11 +41,11 @@ fn forward(ctx: &TcContext, decision: &Decision, out: u32) -> i32 {
     // SAFETY: see `pipeline::ingress`.
     let Some(target) = (unsafe { PORTS.get(out) }) else {
         counters::dropped(slot, DropReason::NotAPort);
-        return TC_ACT_SHOT as i32;
+        return TC_ACT_SHOT;
     };
     if let Err(reason) = set_tag(ctx, target.egress(decision.vlan), decision.vlan) {
         counters::dropped(slot, reason);
-        return TC_ACT_SHOT as i32;
+        return TC_ACT_SHOT;
     }
     let len = u64::from(ctx.len());
     // SAFETY: plain helper calls on an ifindex.
@@ -58,13 +58,13 @@ fn forward(ctx: &TcContext, decision: &Decision, out: u32) -> i32 {
     };
     if action != i64::from(TC_ACT_REDIRECT) {
         counters::dropped(slot, DropReason::HelperFailed);
-        return TC_ACT_SHOT as i32;
+        return TC_ACT_SHOT;
     }
     if let Some(stats) = counters::of(slot) {
         stats.forwarded += 1;
     }
     counters::transmitted(target.slot, len);
-    TC_ACT_REDIRECT as i32
+    TC_ACT_REDIRECT
 }
 
 /// Sends a clone to every other port of the frame's VLAN, then drops the original.
@@ -74,7 +74,7 @@ fn flood(ctx: &TcContext, decision: &Decision, ingress_ifindex: u32) -> i32 {
         stats.flooded += 1;
     }
     let Some(set) = FLOOD.get(u32::from(decision.vlan)) else {
-        return TC_ACT_SHOT as i32;
+        return TC_ACT_SHOT;
     };
     for index in 0..MAX_FLOOD_PORTS {
         if index as u32 >= set.len {
@@ -96,7 +96,7 @@ fn flood(ctx: &TcContext, decision: &Decision, ingress_ifindex: u32) -> i32 {
             counters::transmitted(target.slot, u64::from(ctx.len()));
         }
     }
-    TC_ACT_SHOT as i32
+    TC_ACT_SHOT
 }
 
 /// Makes the frame carry the outer tag that `egress` asks for.

@@ -16,13 +16,24 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
 
 /// Makes sure the eBPF build chain is there: nightly with rust-src, and bpf-linker.
 pub fn build_chain() -> anyhow::Result<()> {
-    let installed = output("rustup", &["component", "list", "--toolchain", "nightly", "--installed"])
-        .unwrap_or_default();
+    let installed = output(
+        "rustup",
+        &["component", "list", "--toolchain", "nightly", "--installed"],
+    )
+    .unwrap_or_default();
     if !installed.lines().any(|line| line.starts_with("rust-src")) {
         println!("xtask: installing the nightly toolchain's rust-src (the eBPF build needs it)");
         run(
             "rustup",
-            &["toolchain", "install", "nightly", "--profile", "minimal", "--component", "rust-src"],
+            &[
+                "toolchain",
+                "install",
+                "nightly",
+                "--profile",
+                "minimal",
+                "--component",
+                "rust-src",
+            ],
         )?;
     }
     let version = output("bpf-linker", &["--version"]).unwrap_or_default();
@@ -30,7 +41,11 @@ pub fn build_chain() -> anyhow::Result<()> {
         println!("xtask: installing bpf-linker {BPF_LINKER_VERSION} (about 2 minutes)");
         run(
             "cargo",
-            &["install", &format!("bpf-linker@{BPF_LINKER_VERSION}"), "--locked"],
+            &[
+                "install",
+                &format!("bpf-linker@{BPF_LINKER_VERSION}"),
+                "--locked",
+            ],
         )?;
     }
     Ok(())

@@ -20,9 +20,6 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     prerequisites::build_chain()?;
     prerequisites::run("cargo", &["build", "--release", "--package", "vswitch"])?;
     let binary = crate::workspace_root().join("target/release/vswitch");
-    let error = Command::new(&binary)
-        .arg("run")
-        .args(&options.args)
-        .exec();
+    let error = Command::new(&binary).arg("run").args(&options.args).exec();
     Err(error).with_context(|| format!("starting {}", binary.display()))
 }

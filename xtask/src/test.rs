@@ -25,7 +25,14 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             .context("formatting differs: run `cargo fmt --all`")?;
         prerequisites::run(
             "cargo",
-            &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
         )?;
     }
     prerequisites::run("cargo", &["build", "--package", "vswitch"])?;
@@ -34,13 +41,27 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     unsafe { std::env::set_var("VSWITCH_BIN", &binary) };
     prerequisites::run(
         "cargo",
-        &["test", "--workspace", "--exclude", "tests", "--", "--test-threads=2"],
+        &[
+            "test",
+            "--workspace",
+            "--exclude",
+            "tests",
+            "--",
+            "--test-threads=2",
+        ],
     )?;
     // The namespace suites share the machine's two cores and measure nothing: run them in turn.
     prerequisites::run(
         "cargo",
         &[
-            "test", "--package", "tests", "--test", "datapath", "--test", "switching", "--",
+            "test",
+            "--package",
+            "tests",
+            "--test",
+            "datapath",
+            "--test",
+            "switching",
+            "--",
             "--test-threads=1",
         ],
     )?;

@@ -43,6 +43,5 @@ fn is_bpffs(path: &Path) -> io::Result<bool> {
     if unsafe { libc::statfs(path.as_ptr(), &mut stat) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    #[expect(clippy::unnecessary_cast, reason = "f_type's width differs between targets")]
-    Ok(stat.f_type as i64 == BPF_FS_MAGIC)
+    Ok(stat.f_type == BPF_FS_MAGIC)
 }

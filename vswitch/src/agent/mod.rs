@@ -142,7 +142,11 @@ impl Switch {
         spec: &crate::config::PortSpec,
         xdp_stub: bool,
     ) -> Result<u32, AgentError> {
-        let PortKind::Veth { netns: ns, addresses } = &spec.kind else {
+        let PortKind::Veth {
+            netns: ns,
+            addresses,
+        } = &spec.kind
+        else {
             let ifindex = self.links.require(&spec.name).await?;
             self.links.set_up(ifindex).await?;
             return Ok(ifindex);
@@ -152,7 +156,10 @@ impl Switch {
             self.journal.record(Created::Netns(ns.clone()));
         }
         let ns_file = netns::open(ns)?;
-        let ifindex = self.links.create_veth(&spec.name, &ns_file, PEER_NAME).await?;
+        let ifindex = self
+            .links
+            .create_veth(&spec.name, &ns_file, PEER_NAME)
+            .await?;
         self.journal.record(Created::Link(spec.name.clone()));
         let inside = Links::connect_in(ns)?;
         let peer = inside.require(PEER_NAME).await?;
@@ -194,10 +201,8 @@ impl Switch {
         };
         let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
         let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
-        let period = Duration::from_nanos(self.ageing_ns / 2).clamp(
-            Duration::from_secs(1),
-            Duration::from_secs(30),
-        );
+        let period = Duration::from_nanos(self.ageing_ns / 2)
+            .clamp(Duration::from_secs(1), Duration::from_secs(30));
         let mut ticker = tokio::time::interval(period);
         loop {
             tokio::select! {

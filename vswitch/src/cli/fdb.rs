@@ -65,7 +65,12 @@ fn show(name: &str, as_json: bool) -> Result<(), Failure> {
                 row["mac"].as_str().unwrap_or_default().to_string(),
                 row["vlan"].to_string(),
                 row["port"].as_str().unwrap_or_default().to_string(),
-                if row["static"] == true { "static" } else { "learned" }.to_string(),
+                if row["static"] == true {
+                    "static"
+                } else {
+                    "learned"
+                }
+                .to_string(),
                 row["age_secs"]
                     .as_u64()
                     .map_or_else(|| "-".to_string(), |age| format!("{age}s")),

@@ -59,7 +59,10 @@ fn show(name: &str, as_json: bool) -> Result<(), Failure> {
                 "access" => port.vlan.map(|vid| vid.to_string()).unwrap_or_default(),
                 _ => {
                     let tagged: Vec<String> = port.trunk.iter().map(u16::to_string).collect();
-                    let native = port.vlan.map(|vid| format!(" native {vid}")).unwrap_or_default();
+                    let native = port
+                        .vlan
+                        .map(|vid| format!(" native {vid}"))
+                        .unwrap_or_default();
                     format!("{}{native}", tagged.join(","))
                 }
             };

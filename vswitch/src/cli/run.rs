@@ -58,7 +58,10 @@ fn override_name(config: &mut Config, name: &str) -> Result<(), Failure> {
 
 fn forward_datapath_logs(switch: &mut Switch) -> Result<(), Failure> {
     let logger = aya_log::EbpfLogger::init(switch.ebpf_mut())?;
-    #[expect(deprecated, reason = "facts.md: the replacement needs tokio internals we do not use")]
+    #[expect(
+        deprecated,
+        reason = "facts.md: the replacement needs tokio internals we do not use"
+    )]
     let mut logger =
         tokio::io::unix::AsyncFd::with_interest(logger, tokio::io::Interest::READABLE)?;
     tokio::spawn(async move {

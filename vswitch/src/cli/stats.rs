@@ -28,7 +28,9 @@ pub fn run(name: &str, args: &Args) -> Result<(), Failure> {
     }
     if args.json {
         json(&Value::Array(
-            rows.iter().map(|(port, stats)| to_json(port, stats)).collect(),
+            rows.iter()
+                .map(|(port, stats)| to_json(port, stats))
+                .collect(),
         ));
         return Ok(());
     }
@@ -55,7 +57,12 @@ pub fn run(name: &str, args: &Args) -> Result<(), Failure> {
 fn to_json(port: &str, stats: &PortStats) -> Value {
     let drops: Map<String, Value> = DropReason::ALL
         .iter()
-        .map(|reason| (reason.name().to_string(), stats.drops[*reason as usize].into()))
+        .map(|reason| {
+            (
+                reason.name().to_string(),
+                stats.drops[*reason as usize].into(),
+            )
+        })
         .collect();
     json!({
         "port": port,

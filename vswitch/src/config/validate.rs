@@ -52,7 +52,10 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 
     fn error(&self, span: Range<usize>, reason: impl Into<String>) -> ConfigError {
@@ -71,7 +74,10 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         source.error(span, error.message().trim_end().to_string())
     })?;
     if let Some(vxlan) = &file.vxlan {
-        return Err(source.error(vxlan.span(), "[[vxlan]] is not supported by this version yet"));
+        return Err(source.error(
+            vxlan.span(),
+            "[[vxlan]] is not supported by this version yet",
+        ));
     }
     if let Some(macvlan) = &file.macvlan {
         return Err(source.error(
@@ -241,10 +247,9 @@ fn vlan_mode(source: &Source<'_>, section: &PortSection) -> Result<VlanMode, Con
             access.span(),
             "a port is either an access port (`vlan`) or a trunk (`trunk`), not both",
         )),
-        (_, None, Some(native)) => Err(source.error(
-            native.span(),
-            "native_vlan only applies to a trunk port",
-        )),
+        (_, None, Some(native)) => {
+            Err(source.error(native.span(), "native_vlan only applies to a trunk port"))
+        }
         (Some(access), None, None) => Ok(VlanMode::Access(vid(access)?)),
         (None, None, None) => Ok(VlanMode::Access(vlan::DEFAULT_VLAN)),
         (None, Some(trunk), native) => {
@@ -259,13 +264,13 @@ fn vlan_mode(source: &Source<'_>, section: &PortSection) -> Result<VlanMode, Con
             vlans.sort_unstable();
             vlans.dedup();
             let native = native.as_ref().map(vid).transpose()?;
-            if let (Some(native_vid), Some(span)) = (native, section.native_vlan.as_ref()) {
-                if vlans.contains(&native_vid) {
-                    return Err(source.error(
-                        span.span(),
-                        "native_vlan must not also be a tagged VLAN of the trunk",
-                    ));
-                }
+            if let (Some(native_vid), Some(span)) = (native, section.native_vlan.as_ref())
+                && vlans.contains(&native_vid)
+            {
+                return Err(source.error(
+                    span.span(),
+                    "native_vlan must not also be a tagged VLAN of the trunk",
+                ));
             }
             Ok(VlanMode::Trunk { vlans, native })
         }
@@ -279,7 +284,10 @@ pub fn check_ifname(name: &str) -> Result<(), String> {
             "interface name {name:?} must be 1 to {IFNAME_MAX} bytes"
         ));
     }
-    if name == "." || name == ".." || name.contains(['/', ':']) || name.contains(char::is_whitespace)
+    if name == "."
+        || name == ".."
+        || name.contains(['/', ':'])
+        || name.contains(char::is_whitespace)
     {
         return Err(format!(
             "interface name {name:?} must not contain '/', ':' or spaces"
@@ -305,15 +313,14 @@ pub fn check_instance_name(name: &str) -> Result<(), String> {
 }
 
 fn check_netns_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && name != "."
-        && name != ".."
-        && !name.contains('/');
+    let valid =
+        !name.is_empty() && name.len() <= 64 && name != "." && name != ".." && !name.contains('/');
     if valid {
         Ok(())
     } else {
-        Err(format!("netns name {name:?} must be 1 to 64 bytes without '/'"))
+        Err(format!(
+            "netns name {name:?} must be 1 to 64 bytes without '/'"
+        ))
     }
 }
 
@@ -353,7 +360,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_file_and_line() {
-        let text = "[switch]\nname = \"a\"\n\n[[port]]\nname = \"p1\"\nnetns = \"n\"\nvlan = 5000\n";
+        let text =
+            "[switch]\nname = \"a\"\n\n[[port]]\nname = \"p1\"\nnetns = \"n\"\nvlan = 5000\n";
         assert_eq!(
             parse(text).unwrap_err(),
             "t.toml:7: a VLAN ID must be from 1 to 4094"
@@ -369,22 +377,35 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused() {
         let error = parse("[[port]]\nname = \"p\"\nnetns = \"n\"\ncolour = 1\n").unwrap_err();
-        assert!(error.starts_with("t.toml:4: unknown field `colour`"), "{error}");
+        assert!(
+            error.starts_with("t.toml:4: unknown field `colour`"),
+            "{error}"
+        );
     }
 
     #[test]
     fn duplicate_ports_and_netns_are_refused() {
-        let twice = "[[port]]\nname = \"p\"\nnetns = \"a\"\n[[port]]\nname = \"p\"\nnetns = \"b\"\n";
-        assert_eq!(parse(twice).unwrap_err(), "t.toml:5: port p is configured twice");
-        let shared = "[[port]]\nname = \"p\"\nnetns = \"a\"\n[[port]]\nname = \"q\"\nnetns = \"a\"\n";
+        let twice =
+            "[[port]]\nname = \"p\"\nnetns = \"a\"\n[[port]]\nname = \"p\"\nnetns = \"b\"\n";
+        assert_eq!(
+            parse(twice).unwrap_err(),
+            "t.toml:5: port p is configured twice"
+        );
+        let shared =
+            "[[port]]\nname = \"p\"\nnetns = \"a\"\n[[port]]\nname = \"q\"\nnetns = \"a\"\n";
         assert!(parse(shared).unwrap_err().starts_with("t.toml:4: netns a"));
     }
 
     #[test]
     fn trunk_and_access_are_exclusive_and_trunks_are_sorted() {
         let both = "[[port]]\nname = \"p\"\nnetns = \"a\"\nvlan = 2\ntrunk = [3]\n";
-        assert!(parse(both).unwrap_err().starts_with("t.toml:4: a port is either"));
-        let trunk = "[[port]]\nname = \"p\"\nnetns = \"a\"\ntrunk = [20, 10, 20]\nnative_vlan = 1\n";
+        assert!(
+            parse(both)
+                .unwrap_err()
+                .starts_with("t.toml:4: a port is either")
+        );
+        let trunk =
+            "[[port]]\nname = \"p\"\nnetns = \"a\"\ntrunk = [20, 10, 20]\nnative_vlan = 1\n";
         assert_eq!(
             parse(trunk).unwrap().ports[0].vlan,
             VlanMode::Trunk {
@@ -397,11 +418,19 @@ mod tests {
     #[test]
     fn bad_names_and_addresses_are_refused() {
         let long = "[[port]]\nname = \"abcdefghijklmnop\"\nnetns = \"a\"\n";
-        assert!(parse(long).unwrap_err().starts_with("t.toml:2: interface name"));
+        assert!(
+            parse(long)
+                .unwrap_err()
+                .starts_with("t.toml:2: interface name")
+        );
         let address = "[[port]]\nname = \"p\"\nnetns = \"a\"\naddress = [\"10.0.0.1\"]\n";
         assert!(parse(address).unwrap_err().starts_with("t.toml:4: address"));
         let prefix = "[[port]]\nname = \"p\"\nnetns = \"a\"\naddress = [\"10.0.0.1/33\"]\n";
-        assert!(parse(prefix).unwrap_err().starts_with("t.toml:4: prefix length"));
+        assert!(
+            parse(prefix)
+                .unwrap_err()
+                .starts_with("t.toml:4: prefix length")
+        );
     }
 
     #[test]
@@ -424,6 +453,10 @@ mod tests {
         assert_eq!(config.ports[0].kind, PortKind::Existing);
         assert_eq!(config.ports[0].hook, Hook::Xdp);
         let both = "[[port]]\nname = \"up0\"\nexisting = true\nnetns = \"a\"\n";
-        assert!(parse(both).unwrap_err().starts_with("t.toml:4: an existing port"));
+        assert!(
+            parse(both)
+                .unwrap_err()
+                .starts_with("t.toml:4: an existing port")
+        );
     }
 }

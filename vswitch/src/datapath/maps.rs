@@ -75,7 +75,8 @@ impl Maps {
     pub fn open(ids: &MapIds) -> Result<Self, DatapathError> {
         let open = |name: &'static str| -> Result<Map, DatapathError> {
             let id = *ids.get(name).ok_or(DatapathError::Missing(name))?;
-            let data = MapData::from_id(id).map_err(DatapathError::map(format!("opening {name}")))?;
+            let data =
+                MapData::from_id(id).map_err(DatapathError::map(format!("opening {name}")))?;
             Map::from_map_data(data).map_err(DatapathError::map(format!("opening {name}")))
         };
         Self::from_maps(
@@ -97,12 +98,16 @@ impl Maps {
         switch: Map,
     ) -> Result<Self, DatapathError> {
         Ok(Self {
-            ports: ports.try_into().map_err(DatapathError::map(map_names::PORTS))?,
+            ports: ports
+                .try_into()
+                .map_err(DatapathError::map(map_names::PORTS))?,
             fdb: fdb.try_into().map_err(DatapathError::map(map_names::FDB))?,
             stats: stats
                 .try_into()
                 .map_err(DatapathError::map(map_names::PORT_STATS))?,
-            flood: flood.try_into().map_err(DatapathError::map(map_names::FLOOD))?,
+            flood: flood
+                .try_into()
+                .map_err(DatapathError::map(map_names::FLOOD))?,
             tx_ports: tx_ports
                 .try_into()
                 .map_err(DatapathError::map(map_names::TX_PORTS))?,
@@ -141,7 +146,9 @@ impl Maps {
     pub fn set_flood(&mut self, vlan: u16, set: FloodSet) -> Result<(), DatapathError> {
         self.flood
             .set(u32::from(vlan), set, 0)
-            .map_err(DatapathError::map(format!("writing the flood set of VLAN {vlan}")))
+            .map_err(DatapathError::map(format!(
+                "writing the flood set of VLAN {vlan}"
+            )))
     }
 
     /// Counters of the port in `slot`, summed over CPUs.
@@ -149,7 +156,9 @@ impl Maps {
         let per_cpu = self
             .stats
             .get(&slot, 0)
-            .map_err(DatapathError::map(format!("reading counters of slot {slot}")))?;
+            .map_err(DatapathError::map(format!(
+                "reading counters of slot {slot}"
+            )))?;
         let mut sum = PortStats::default();
         for stats in per_cpu.iter() {
             sum.accumulate(stats);

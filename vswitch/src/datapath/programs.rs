@@ -96,25 +96,21 @@ impl Programs {
 
     /// Attaches the pass-through XDP program to interface `ifindex` in namespace `netns_name`,
     /// so that native XDP redirects into its veth peer are delivered.
-    pub fn attach_pass_in(
-        &mut self,
-        netns_name: &str,
-        ifindex: u32,
-    ) -> Result<(), DatapathError> {
+    pub fn attach_pass_in(&mut self, netns_name: &str, ifindex: u32) -> Result<(), DatapathError> {
         let what = format!(
             "attaching {} to interface {ifindex} in netns {netns_name}",
             program_names::XDP_PASS
         );
         let program = self.program::<Xdp>(program_names::XDP_PASS)?;
-        netns::run_in(netns_name, || program.attach_to_if_index(ifindex, XdpMode::default()))
-            .map_err(|error: NetlinkError| DatapathError::Program {
-                what: what.clone(),
-                source: aya::programs::ProgramError::IOError(std::io::Error::other(
-                    error.to_string(),
-                )),
-            })?
-            .map(drop)
-            .map_err(DatapathError::program(what))
+        netns::run_in(netns_name, || {
+            program.attach_to_if_index(ifindex, XdpMode::default())
+        })
+        .map_err(|error: NetlinkError| DatapathError::Program {
+            what: what.clone(),
+            source: aya::programs::ProgramError::IOError(std::io::Error::other(error.to_string())),
+        })?
+        .map(drop)
+        .map_err(DatapathError::program(what))
     }
 
     fn program<'a, P>(&'a mut self, name: &'static str) -> Result<&'a mut P, DatapathError>

@@ -30,7 +30,9 @@ impl Links {
             let _entered = runtime.enter();
             rtnetlink::new_connection()
         })?
-        .map_err(NetlinkError::io(format!("opening a netlink socket in netns {name}")))?;
+        .map_err(NetlinkError::io(format!(
+            "opening a netlink socket in netns {name}"
+        )))?;
         tokio::spawn(connection);
         Ok(Self { handle })
     }
@@ -41,9 +43,7 @@ impl Links {
         request.message_mut().header.index = 0;
         match request.execute().try_next().await {
             Ok(link) => Ok(link.map(|link| link.header.index)),
-            Err(rtnetlink::Error::NetlinkError(message))
-                if message.raw_code() == -libc::ENODEV =>
-            {
+            Err(rtnetlink::Error::NetlinkError(message)) if message.raw_code() == -libc::ENODEV => {
                 Ok(None)
             }
             Err(source) => Err(NetlinkError::Request {
@@ -80,7 +80,9 @@ impl Links {
             .set(LinkUnspec::new_with_index(index).up().build())
             .execute()
             .await
-            .map_err(NetlinkError::request(format!("bringing interface {index} up")))
+            .map_err(NetlinkError::request(format!(
+                "bringing interface {index} up"
+            )))
     }
 
     /// Deletes the interface with `index`.
@@ -141,9 +143,12 @@ impl Links {
     /// The MAC address of the interface with `index`.
     pub async fn mac(&self, index: u32) -> Result<Option<[u8; 6]>, NetlinkError> {
         let link = self.get(index).await?;
-        Ok(link.attributes.iter().find_map(|attribute| match attribute {
-            LinkAttribute::Address(bytes) => bytes.as_slice().try_into().ok(),
-            _ => None,
-        }))
+        Ok(link
+            .attributes
+            .iter()
+            .find_map(|attribute| match attribute {
+                LinkAttribute::Address(bytes) => bytes.as_slice().try_into().ok(),
+                _ => None,
+            }))
     }
 }

@@ -7,7 +7,10 @@
 //! with the host root visible read-only under a tmpfs overlay, runs the
 //! command in the guest and hands back its exit status, stdout and stderr.
 //! It also works as a cargo runner:
-//! `CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="<xtask binary> vm run --"`.
+//! `CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="<xtask binary> vm run --"`
+//! (or `env -u CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER cargo xtask vm
+//! run --`: without the `env -u`, cargo would run xtask itself through the
+//! runner and stop on the recursion).
 //! Other xtask code calls [`run_in_guest`], or [`test`] for the VM test
 //! group.
 
