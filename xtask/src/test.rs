@@ -39,6 +39,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     let binary = crate::workspace_root().join("target/debug/vswitch");
     // SAFETY: single-threaded here; the tests find the binary through this variable.
     unsafe { std::env::set_var("VSWITCH_BIN", &binary) };
+    // The eBPF crate's logic is tested through vswitch-common and the datapath suite.
     prerequisites::run(
         "cargo",
         &[
@@ -46,6 +47,8 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "--workspace",
             "--exclude",
             "tests",
+            "--exclude",
+            "vswitch-ebpf",
             "--",
             "--test-threads=2",
         ],
