@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use aya::programs::{SchedClassifier, TestRun, TestRunOptions, Xdp};
+use aya::programs::{
+    Program, ProgramError, SchedClassifier, TestRun, TestRunOptions, TestRunResult, Xdp,
+};
 use tests::{
     frames::{ethernet, has_marker, station, tagged},
     names,
@@ -55,11 +57,7 @@ impl Fixture {
     }
 
     fn learn(&mut self, mac: [u8; 6], port: usize, last_seen_ns: u64) {
-        let entry = FdbEntry {
-            ifindex: self.ifindex(port),
-            flags: 0,
-            last_seen_ns,
-        };
+        let entry = FdbEntry::learned(self.ifindex(port), last_seen_ns);
         self.maps
             .set_fdb(FdbKey { mac, vlan: 1 }, entry)
             .expect("writing the FDB");
@@ -80,42 +78,35 @@ impl Fixture {
         let mut ctx = [0u8; 24];
         ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
         ctx[12..16].copy_from_slice(&ingress.to_ne_bytes());
-        let program: &mut Xdp = self
-            .programs
-            .ebpf_mut()
-            .program_mut(program_names::XDP_INGRESS)
-            .expect("program")
-            .try_into()
-            .expect("an XDP program");
-        let mut out = vec![0u8; frame.len() + 64];
-        program
-            .test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut out),
-                ctx_in: Some(&ctx),
-                ..TestRunOptions::default()
-            })
-            .expect("BPF_PROG_TEST_RUN")
-            .return_value
+        self.run::<Xdp>(program_names::XDP_INGRESS, frame, &ctx)
     }
 
     /// Runs `frame` through the TCX program as if received on `ingress`.
     fn tc(&mut self, ingress: u32, frame: &[u8]) -> u32 {
         let mut ctx = [0u8; SKB_CTX_LEN];
         ctx[SKB_IFINDEX_OFFSET..SKB_IFINDEX_OFFSET + 4].copy_from_slice(&ingress.to_ne_bytes());
-        let program: &mut SchedClassifier = self
+        self.run::<SchedClassifier>(program_names::TC_INGRESS, frame, &ctx)
+    }
+
+    /// Runs program `name` once on `frame` with context `ctx`; returns its verdict.
+    fn run<P>(&mut self, name: &str, frame: &[u8], ctx: &[u8]) -> u32
+    where
+        P: for<'a> TestRun<Opts<'a> = TestRunOptions<'a>, Result = TestRunResult>,
+        for<'a> &'a mut P: TryFrom<&'a mut Program, Error = ProgramError>,
+    {
+        let program: &mut P = self
             .programs
             .ebpf_mut()
-            .program_mut(program_names::TC_INGRESS)
-            .expect("program")
+            .program_mut(name)
+            .expect("the object has the program")
             .try_into()
-            .expect("a classifier");
+            .expect("the program has the expected type");
         let mut out = vec![0u8; frame.len() + 64];
         program
             .test_run(TestRunOptions {
                 data_in: Some(frame),
                 data_out: Some(&mut out),
-                ctx_in: Some(&ctx),
+                ctx_in: Some(ctx),
                 ..TestRunOptions::default()
             })
             .expect("BPF_PROG_TEST_RUN")

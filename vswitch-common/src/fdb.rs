@@ -32,6 +32,25 @@ pub struct FdbEntry {
 }
 
 impl FdbEntry {
+    /// An entry learned on `ifindex` at `now_ns`.
+    #[inline(always)]
+    pub const fn learned(ifindex: u32, now_ns: u64) -> Self {
+        Self {
+            ifindex,
+            flags: 0,
+            last_seen_ns: now_ns,
+        }
+    }
+
+    /// A static entry on `ifindex`.
+    pub const fn fixed(ifindex: u32) -> Self {
+        Self {
+            ifindex,
+            flags: FDB_F_STATIC,
+            last_seen_ns: 0,
+        }
+    }
+
     /// Whether the entry is static.
     #[inline(always)]
     pub const fn is_static(&self) -> bool {
@@ -65,11 +84,7 @@ pub enum Learning {
 /// Decides how a frame from a source address received on `ifindex` updates its entry.
 #[inline(always)]
 pub fn learn(existing: Option<&FdbEntry>, ifindex: u32, now_ns: u64, ageing_ns: u64) -> Learning {
-    let fresh = FdbEntry {
-        ifindex,
-        flags: 0,
-        last_seen_ns: now_ns,
-    };
+    let fresh = FdbEntry::learned(ifindex, now_ns);
     match existing {
         Some(entry) if entry.is_static() => Learning::Unchanged,
         Some(entry) if entry.ifindex == ifindex && entry.is_live(now_ns, ageing_ns) => {
@@ -96,51 +111,46 @@ mod tests {
 
     const AGEING: u64 = 300 * 1_000_000_000;
 
-    fn entry(ifindex: u32, flags: u32, last_seen_ns: u64) -> FdbEntry {
-        FdbEntry {
-            ifindex,
-            flags,
-            last_seen_ns,
-        }
-    }
-
     #[test]
     fn new_station_is_learned() {
-        assert_eq!(learn(None, 7, 5, AGEING), Learning::Learned(entry(7, 0, 5)));
+        assert_eq!(
+            learn(None, 7, 5, AGEING),
+            Learning::Learned(FdbEntry::learned(7, 5))
+        );
     }
 
     #[test]
     fn same_port_refreshes_only_after_the_refresh_interval() {
-        let old = entry(7, 0, 1_000);
+        let old = FdbEntry::learned(7, 1_000);
         assert_eq!(learn(Some(&old), 7, 2_000, AGEING), Learning::Unchanged);
         let later = 1_000 + REFRESH_NS;
         assert_eq!(
             learn(Some(&old), 7, later, AGEING),
-            Learning::Refreshed(entry(7, 0, later))
+            Learning::Refreshed(FdbEntry::learned(7, later))
         );
     }
 
     #[test]
     fn moved_station_is_relearned() {
-        let old = entry(7, 0, 1_000);
+        let old = FdbEntry::learned(7, 1_000);
         assert_eq!(
             learn(Some(&old), 8, 2_000, AGEING),
-            Learning::Learned(entry(8, 0, 2_000))
+            Learning::Learned(FdbEntry::learned(8, 2_000))
         );
     }
 
     #[test]
     fn aged_entry_is_learned_again() {
-        let old = entry(7, 0, 0);
+        let old = FdbEntry::learned(7, 0);
         assert_eq!(
             learn(Some(&old), 7, AGEING + 1, AGEING),
-            Learning::Learned(entry(7, 0, AGEING + 1))
+            Learning::Learned(FdbEntry::learned(7, AGEING + 1))
         );
     }
 
     #[test]
     fn static_entry_is_never_moved_or_aged() {
-        let pinned = entry(7, FDB_F_STATIC, 0);
+        let pinned = FdbEntry::fixed(7);
         assert_eq!(
             learn(Some(&pinned), 8, 2 * AGEING, AGEING),
             Learning::Unchanged

@@ -50,22 +50,13 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fdb::FDB_F_STATIC;
 
     const AGEING: u64 = 1_000;
     const STATION: MacAddr = [0x02, 0, 0, 0, 0, 9];
 
-    fn entry(ifindex: u32, flags: u32, last_seen_ns: u64) -> FdbEntry {
-        FdbEntry {
-            ifindex,
-            flags,
-            last_seen_ns,
-        }
-    }
-
     #[test]
     fn known_unicast_goes_to_its_port() {
-        let known = entry(3, 0, 100);
+        let known = FdbEntry::learned(3, 100);
         assert_eq!(
             decide(1, &STATION, Some(&known), 200, AGEING),
             Verdict::Forward { ifindex: 3 }
@@ -75,7 +66,7 @@ mod tests {
     #[test]
     fn unknown_unicast_and_group_addresses_flood() {
         assert_eq!(decide(1, &STATION, None, 0, AGEING), Verdict::Flood);
-        let known = entry(3, 0, 0);
+        let known = FdbEntry::learned(3, 0);
         assert_eq!(
             decide(1, &mac::BROADCAST, Some(&known), 0, AGEING),
             Verdict::Flood
@@ -84,7 +75,7 @@ mod tests {
 
     #[test]
     fn destination_on_the_ingress_port_is_dropped() {
-        let known = entry(1, 0, 0);
+        let known = FdbEntry::learned(1, 0);
         assert_eq!(
             decide(1, &STATION, Some(&known), 0, AGEING),
             Verdict::Drop(DropReason::Hairpin)
@@ -93,12 +84,12 @@ mod tests {
 
     #[test]
     fn aged_entry_counts_as_unknown_but_static_never_ages() {
-        let aged = entry(3, 0, 0);
+        let aged = FdbEntry::learned(3, 0);
         assert_eq!(
             decide(1, &STATION, Some(&aged), AGEING + 1, AGEING),
             Verdict::Flood
         );
-        let pinned = entry(3, FDB_F_STATIC, 0);
+        let pinned = FdbEntry::fixed(3);
         assert_eq!(
             decide(1, &STATION, Some(&pinned), 10 * AGEING, AGEING),
             Verdict::Forward { ifindex: 3 }
