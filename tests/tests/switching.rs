@@ -299,3 +299,36 @@ fn failed_setup_rolls_back_what_it_created() {
     );
     assert!(!std::path::Path::new("/run/netns").join(&host).exists());
 }
+
+#[test]
+fn port_whose_interface_disappears_is_dropped() {
+    let mut lab = Lab::new(3);
+    let switch = lab.start();
+    assert!(pings(lab.hosts[0].name(), &Lab::address(1)));
+    assert!(pings(lab.hosts[0].name(), &Lab::address(2)));
+    let gone_mac = lab.hosts[1].mac("eth0");
+    // Deleting the namespace deletes its eth0 and with it the switch's end of the veth.
+    drop(lab.hosts.remove(1));
+    let gone = lab.ports.remove(1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let ports = switch.json(&["port", "show"]);
+        let names: Vec<&str> = ports
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|port| port["name"].as_str())
+            .collect();
+        if !names.contains(&gone.as_str()) {
+            assert_eq!(names, [lab.ports[0].as_str(), lab.ports[1].as_str()]);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "port {gone} is still listed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(Lab::fdb_port_of(&switch, &gone_mac), None);
+    assert!(pings(lab.hosts[0].name(), &Lab::address(2)));
+}

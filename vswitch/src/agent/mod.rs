@@ -8,12 +8,12 @@ use std::{path::PathBuf, time::Duration};
 
 pub use ageing::{expired, monotonic_ns};
 pub use ports::{Port, flood_sets};
-use vswitch_common::switch::SwitchConfig;
+use vswitch_common::{port::FloodSet, switch::SwitchConfig};
 
 use crate::{
     config::{Config, Hook, PortKind},
     datapath::{DatapathError, Maps, Programs},
-    netlink::{Created, Journal, Links, NetlinkError, netns},
+    netlink::{Created, Journal, LinkEvents, Links, NetlinkError, netns},
     state::{self, InstanceState, StateError},
 };
 
@@ -46,6 +46,7 @@ pub enum AgentError {
 pub struct Switch {
     name: String,
     ageing_ns: u64,
+    map_ids: crate::datapath::MapIds,
     programs: Programs,
     maps: Maps,
     ports: Vec<Port>,
@@ -72,15 +73,15 @@ impl Switch {
                 return Err(error.into());
             }
         };
-        let maps = match Maps::take_pinned(programs.ebpf_mut(), &pins) {
+        let (maps, map_ids) = match Maps::take_pinned(programs.ebpf_mut(), &pins) {
             Ok(maps) => maps,
             Err(error) => {
                 bpffs::remove(&pins);
                 return Err(error.into());
             }
         };
-        let (maps, map_ids) = maps;
         let mut switch = Self {
+            map_ids,
             name: config.name.clone(),
             ageing_ns: config.ageing_secs * 1_000_000_000,
             programs,
@@ -89,23 +90,45 @@ impl Switch {
             links,
             journal: Journal::default(),
         };
-        match switch.build(config).await {
-            Ok(()) => {}
-            Err(error) => {
-                switch.teardown(false).await;
-                return Err(error);
-            }
+        if let Err(error) = switch.build(config).await {
+            switch.teardown(false).await;
+            return Err(error);
         }
-        let record = InstanceState {
-            pid: std::process::id(),
-            maps: map_ids,
-            ports: switch.ports.iter().map(Port::record).collect(),
-        };
-        if let Err(error) = record.write(&switch.name) {
+        if let Err(error) = switch.publish() {
             switch.teardown(false).await;
             return Err(error.into());
         }
         Ok(switch)
+    }
+
+    /// Writes the instance record that the `show` commands read.
+    fn publish(&self) -> Result<(), StateError> {
+        InstanceState {
+            pid: std::process::id(),
+            maps: self.map_ids.clone(),
+            ports: self.ports.iter().map(Port::record).collect(),
+        }
+        .write(&self.name)
+    }
+
+    /// Forgets the port whose interface was deleted, e.g. with its container's namespace.
+    fn port_removed(&mut self, ifindex: u32) -> Result<(), AgentError> {
+        let Some(position) = self.ports.iter().position(|port| port.ifindex == ifindex) else {
+            return Ok(());
+        };
+        let port = self.ports.remove(position);
+        log::warn!(
+            "port {} disappeared; removing it from the switch",
+            port.spec.name
+        );
+        self.maps.remove_port(ifindex)?;
+        let sets = flood_sets(&self.ports);
+        for vid in port.spec.vlan.members() {
+            self.maps
+                .set_flood(vid, sets.get(&vid).copied().unwrap_or(FloodSet::EMPTY))?;
+        }
+        self.publish()?;
+        Ok(())
     }
 
     async fn build(&mut self, config: &Config) -> Result<(), AgentError> {
@@ -192,7 +215,7 @@ impl Switch {
         &self.ports
     }
 
-    /// Runs until SIGINT or SIGTERM, ageing the FDB meanwhile.
+    /// Runs until SIGINT or SIGTERM, ageing the FDB and dropping ports whose interface goes away.
     pub async fn run_until_signal(&mut self) -> Result<(), AgentError> {
         use tokio::signal::unix::{SignalKind, signal};
         let signal_error = |source| NetlinkError::Io {
@@ -204,10 +227,12 @@ impl Switch {
         let period = Duration::from_nanos(self.ageing_ns / 2)
             .clamp(Duration::from_secs(1), Duration::from_secs(30));
         let mut ticker = tokio::time::interval(period);
+        let mut events = LinkEvents::subscribe()?;
         loop {
             tokio::select! {
                 _ = interrupt.recv() => return Ok(()),
                 _ = terminate.recv() => return Ok(()),
+                Some(ifindex) = events.next_removed() => self.port_removed(ifindex)?,
                 _ = ticker.tick() => {
                     let removed = ageing::sweep(&mut self.maps, self.ageing_ns)?;
                     if removed > 0 {

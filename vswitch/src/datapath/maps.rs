@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aya::{
     Ebpf,
-    maps::{Array, HashMap, Map, MapData, PerCpuArray, xdp::DevMapHash},
+    maps::{Array, HashMap, Map, MapData, MapError, PerCpuArray, xdp::DevMapHash},
     programs::ProgramFd,
 };
 use vswitch_common::{
@@ -49,7 +49,7 @@ impl Maps {
             let path = dir.join(name);
             map.pin(&path).map_err(|error| DatapathError::Map {
                 what: format!("pinning {name} under {}", dir.display()),
-                source: aya::maps::MapError::PinError {
+                source: MapError::PinError {
                     name: Some(name.to_string()),
                     error,
                 },
@@ -142,6 +142,24 @@ impl Maps {
             })
     }
 
+    /// Removes a port: its configuration, its devmap entry and every FDB entry behind it.
+    pub fn remove_port(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        let what = format!("removing port {ifindex}");
+        // The kernel drops devmap entries of unregistered devices by itself.
+        unless_missing(self.ports.remove(&ifindex)).map_err(DatapathError::map(&what))?;
+        unless_missing(self.tx_ports.remove(ifindex)).map_err(DatapathError::map(what))?;
+        let behind: Vec<FdbKey> = self
+            .fdb_entries()?
+            .into_iter()
+            .filter(|(_, entry)| entry.ifindex == ifindex)
+            .map(|(key, _)| key)
+            .collect();
+        for key in &behind {
+            self.remove_fdb(key)?;
+        }
+        Ok(())
+    }
+
     /// Writes the flood set of `vlan`.
     pub fn set_flood(&mut self, vlan: u16, set: FloodSet) -> Result<(), DatapathError> {
         self.flood
@@ -183,9 +201,19 @@ impl Maps {
 
     /// Removes an FDB entry; one that is already gone is not an error.
     pub fn remove_fdb(&mut self, key: &FdbKey) -> Result<(), DatapathError> {
-        match self.fdb.remove(key) {
-            Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
-            Err(source) => Err(DatapathError::map("removing an FDB entry")(source)),
+        unless_missing(self.fdb.remove(key)).map_err(DatapathError::map("removing an FDB entry"))
+    }
+}
+
+/// A removal's result, where a key that is already gone counts as success.
+fn unless_missing(result: Result<(), MapError>) -> Result<(), MapError> {
+    match result {
+        Err(MapError::KeyNotFound) => Ok(()),
+        Err(MapError::SyscallError(error))
+            if error.io_error.raw_os_error() == Some(libc::ENOENT) =>
+        {
+            Ok(())
         }
+        other => other,
     }
 }

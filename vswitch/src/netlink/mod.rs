@@ -1,9 +1,11 @@
 //! Devices and network namespaces over rtnetlink, with a journal that undoes what was created.
 
+mod events;
 mod journal;
 mod link;
 pub mod netns;
 
+pub use events::LinkEvents;
 pub use journal::{Created, Journal};
 pub use link::Links;
 
