@@ -94,9 +94,11 @@ fn print_ready(switch: &Switch, config: &Config) {
         })
         .collect();
     if let [(from, _), (_, to), ..] = hosts.as_slice() {
+        let binary = std::env::current_exe()
+            .map_or_else(|_| "vswitch".to_string(), |path| path.display().to_string());
         println!("Try it:");
         println!("  ip netns exec {from} ping -c 3 {to}");
-        println!("  vswitch --name {} fdb show", switch.name());
-        println!("  vswitch --name {} stats", switch.name());
+        println!("  {binary} --name {} fdb show", switch.name());
+        println!("  {binary} --name {} stats", switch.name());
     }
 }
