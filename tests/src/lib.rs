@@ -5,6 +5,7 @@
 //! with anything else on the machine. Test drivers panic with context instead of returning
 //! errors, so a failure says where it happened.
 
+pub mod bench;
 pub mod command;
 pub mod frames;
 pub mod names;

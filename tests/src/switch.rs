@@ -48,6 +48,31 @@ pub struct Switch {
 impl Switch {
     /// Starts `vswitch run` with `config` inside `netns` and waits until it serves `port show`.
     pub fn start(netns: &Netns, config: &str) -> Self {
+        let mut switch = Self::spawn(netns, config);
+        switch.wait_ready();
+        switch
+    }
+
+    /// Starts `vswitch run` like [`Switch::start`] and returns how long the agent took until it
+    /// published its instance record, which it does once every port is up; polled every
+    /// millisecond.
+    pub fn start_timed(netns: &Netns, config: &str) -> (Self, Duration) {
+        let started = Instant::now();
+        let mut switch = Self::spawn(netns, config);
+        while vswitch::state::InstanceState::read(&switch.name).is_err() {
+            switch.assert_alive();
+            assert!(
+                started.elapsed() < START_TIMEOUT,
+                "vswitch did not come up in time"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        let elapsed = started.elapsed();
+        switch.wait_ready();
+        (switch, elapsed)
+    }
+
+    fn spawn(netns: &Netns, config: &str) -> Self {
         let name = names::unique("sw");
         let path = std::env::temp_dir().join(format!("{name}.toml"));
         std::fs::write(&path, config).expect("writing the test config");
@@ -59,26 +84,28 @@ impl Switch {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("starting vswitch run");
-        let mut switch = Self {
+        Self {
             child: Some(child),
             name,
             netns: netns.name().to_string(),
             config: path,
-        };
-        switch.wait_ready();
-        switch
+        }
+    }
+
+    fn assert_alive(&mut self) {
+        if let Some(status) = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+        {
+            panic!("vswitch run exited during start-up with {status}");
+        }
     }
 
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!("vswitch run exited during start-up with {status}");
-            }
+            self.assert_alive();
             if self.vswitch(&["port", "show"]).status.success() {
                 return;
             }

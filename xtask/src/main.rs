@@ -1,5 +1,6 @@
 //! Developer commands for vswitch: `cargo xtask run`, `cargo xtask test`.
 
+mod bench;
 mod prerequisites;
 mod run;
 mod test;
@@ -23,6 +24,8 @@ enum Command {
     /// Boot Debian's kernel under QEMU to run commands on kernel features this host lacks.
     #[command(subcommand)]
     Vm(vm::Command),
+    /// Benchmark vswitch against the Linux bridge, macvlan and a plain XDP redirect.
+    Bench(bench::Options),
 }
 
 /// The workspace's root directory.
@@ -38,5 +41,6 @@ fn main() -> anyhow::Result<()> {
         Command::Run(options) => run::run(&options),
         Command::Test(options) => test::run(&options),
         Command::Vm(command) => vm::run(command),
+        Command::Bench(options) => bench::run(&options),
     }
 }

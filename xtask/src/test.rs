@@ -68,6 +68,11 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "--test-threads=1",
         ],
     )?;
+    // Benchmark smoke (issue 3): every benchmarked path forwards traffic; no speed threshold.
+    crate::bench::run(&crate::bench::Options {
+        quick: true,
+        ..crate::bench::Options::default()
+    })?;
     if options.vm {
         vm::test()?;
     }

@@ -2,9 +2,12 @@
 
 mod maps;
 mod programs;
+mod static_fdb;
+mod trafficgen;
 
 pub use maps::{MapIds, Maps};
 pub use programs::Programs;
+pub use trafficgen::TRAFFICGEN;
 
 /// The compiled eBPF object, built by `build.rs` from `vswitch-ebpf`.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vswitch"));

@@ -1,0 +1,191 @@
+//! One measurement of one topology: packet rates, TCP throughput, ping latency.
+
+use std::{
+    process::{Child, Command, Stdio},
+    thread,
+    time::Duration,
+};
+
+use super::{
+    cpu::CpuTimes,
+    link,
+    samples::Samples,
+    stackgen,
+    topology::{IFNAME, Topology},
+    udp::{self, Flow},
+};
+use crate::command::{output, pings};
+
+/// Time for frames still in flight to arrive before the counters are read.
+const DRAIN: Duration = Duration::from_millis(100);
+/// Distinct frames the stack generator cycles through (one flow each).
+const STACK_FLOWS: u16 = 64;
+/// The broadcast address, for floods.
+pub const BROADCAST: [u8; 6] = [0xff; 6];
+
+/// One rate measurement.
+#[derive(Clone, Copy, Debug)]
+pub struct Rate {
+    /// Frames per second received by the sinks together.
+    pub pps: f64,
+    /// The same per busy core (all cores' busy time over the run, from `/proc/stat`).
+    pub per_core: f64,
+    /// Frames the generator handed over.
+    pub sent: u64,
+    /// The generator interface's tx_dropped over the run.
+    pub tx_dropped: u64,
+}
+
+fn flow(topology: &Topology, dst_mac: [u8; 6]) -> Flow {
+    let sink = &topology.sinks[0];
+    Flow {
+        dst_mac,
+        src_mac: topology.generator.mac,
+        src_ip: topology.generator.ip,
+        dst_ip: sink.ip,
+    }
+}
+
+/// The namespaces whose counters a rate is read from.
+struct Ends {
+    generator: String,
+    sinks: Vec<String>,
+}
+
+impl Ends {
+    fn of(topology: &Topology) -> Self {
+        Self {
+            generator: topology.generator.name().to_string(),
+            sinks: topology
+                .sinks
+                .iter()
+                .map(|sink| sink.name().to_string())
+                .collect(),
+        }
+    }
+
+    /// Frames the sinks received, and the generator's tx_dropped.
+    fn counters(&self) -> (u64, u64) {
+        let received = self
+            .sinks
+            .iter()
+            .map(|sink| link::counters(sink, IFNAME).rx_packets)
+            .sum();
+        (received, link::counters(&self.generator, IFNAME).tx_dropped)
+    }
+
+    fn measure(&self, generate: impl FnOnce(&str) -> (u64, Duration)) -> Rate {
+        let (received_before, dropped_before) = self.counters();
+        let cpu = CpuTimes::now();
+        let (sent, elapsed) = generate(&self.generator);
+        let busy = cpu.busy_cores_since();
+        thread::sleep(DRAIN);
+        let (received_after, dropped_after) = self.counters();
+        let pps = (received_after - received_before) as f64 / elapsed.as_secs_f64();
+        Rate {
+            pps,
+            per_core: if busy > 0.0 { pps / busy } else { 0.0 },
+            sent,
+            tx_dropped: dropped_after - dropped_before,
+        }
+    }
+}
+
+/// XDP-sourced 64-byte frames to `dst_mac` (the first sink, or [`BROADCAST`]) for `duration`.
+pub fn xdp_rate(topology: &mut Topology, dst_mac: [u8; 6], duration: Duration) -> Rate {
+    let frame = udp::frame(&flow(topology, dst_mac), 10_000);
+    Ends::of(topology).measure(|generator| {
+        topology
+            .trafficgen
+            .generate(generator, IFNAME, &frame, duration)
+    })
+}
+
+/// Stack-sourced 64-byte frames to the first sink for `duration`.
+pub fn stack_rate(topology: &Topology, duration: Duration) -> Rate {
+    let flow = flow(topology, topology.sinks[0].mac);
+    let frames: Vec<Vec<u8>> = (0..STACK_FLOWS)
+        .map(|n| udp::frame(&flow, 10_000 + n))
+        .collect();
+    Ends::of(topology).measure(|generator| stackgen::generate(generator, IFNAME, &frames, duration))
+}
+
+/// An iperf3 server in a namespace, killed on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// TCP throughput from the generator to the first sink with iperf3, default offloads, in
+/// Gbit/s; or why there is none.
+pub fn tcp(topology: &Topology, seconds: u32) -> Result<f64, String> {
+    let sink = &topology.sinks[0];
+    let _server = Server(
+        Command::new("ip")
+            .args(["netns", "exec", sink.name(), "iperf3", "-s", "-1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting iperf3 -s"),
+    );
+    let address = sink.ip.to_string();
+    let seconds = seconds.to_string();
+    let mut error = String::new();
+    for _ in 0..50 {
+        let result = output(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                topology.generator.name(),
+                "iperf3",
+                "-c",
+                &address,
+                "-t",
+                &seconds,
+                "-J",
+            ],
+        );
+        let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap_or_default();
+        if let Some(bits) = report["end"]["sum_received"]["bits_per_second"].as_f64() {
+            return Ok(bits / 1e9);
+        }
+        error = report["error"].as_str().unwrap_or("no result").to_string();
+        thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("iperf3: {error}"))
+}
+
+/// Ping round-trip times from the generator to the first sink, in microseconds, after a
+/// warm-up that resolves ARP; empty if nothing came back.
+pub fn ping(topology: &Topology, count: u32) -> Samples {
+    let generator = topology.generator.name();
+    let address = topology.sinks[0].ip.to_string();
+    if !pings(generator, &address) {
+        return Samples::default();
+    }
+    let count = count.to_string();
+    let result = output(
+        "ip",
+        &[
+            "netns", "exec", generator, "ping", "-n", "-c", &count, "-i", "0.002", "-W", "1",
+            &address,
+        ],
+    );
+    let mut rtts = Samples::default();
+    for line in String::from_utf8_lossy(&result.stdout).lines() {
+        if let Some(ms) = line
+            .split("time=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|ms| ms.parse::<f64>().ok())
+        {
+            rtts.push(ms * 1000.0);
+        }
+    }
+    rtts
+}

@@ -1,0 +1,394 @@
+//! The results of a run: the table, the JSON record, the targets and the smoke check.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::{samples::Samples, topology::Peer};
+
+/// What a row measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// XDP-sourced 64-byte frames delivered per second.
+    XdpRate,
+    /// Stack-sourced 64-byte frames delivered per second.
+    StackRate,
+    /// Broadcast XDP-sourced frames delivered per second, all sinks together.
+    Flood,
+    /// iperf3 TCP throughput.
+    Tcp,
+    /// Median ping round trip.
+    PingP50,
+    /// 99th percentile ping round trip.
+    PingP99,
+}
+
+impl Metric {
+    /// Every metric, in report order.
+    pub const ALL: [Self; 6] = [
+        Self::XdpRate,
+        Self::StackRate,
+        Self::Flood,
+        Self::Tcp,
+        Self::PingP50,
+        Self::PingP99,
+    ];
+
+    /// Name in the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::XdpRate => "64 B, XDP-sourced",
+            Self::StackRate => "64 B, stack-sourced",
+            Self::Flood => "flood to 4 ports, XDP-sourced",
+            Self::Tcp => "TCP, iperf3",
+            Self::PingP50 => "ping p50",
+            Self::PingP99 => "ping p99",
+        }
+    }
+
+    /// Key in the JSON record.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::XdpRate => "xdp_rate",
+            Self::StackRate => "stack_rate",
+            Self::Flood => "flood_rate",
+            Self::Tcp => "tcp",
+            Self::PingP50 => "ping_p50",
+            Self::PingP99 => "ping_p99",
+        }
+    }
+
+    /// Unit of the values.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::XdpRate | Self::StackRate | Self::Flood => "Mpps",
+            Self::Tcp => "Gbit/s",
+            Self::PingP50 | Self::PingP99 => "µs",
+        }
+    }
+
+    /// Whether more is better (rates) or less (latency).
+    pub fn higher_is_better(self) -> bool {
+        !matches!(self, Self::PingP50 | Self::PingP99)
+    }
+}
+
+/// The values of one metric for one peer.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// What was measured.
+    pub metric: Metric,
+    /// On what.
+    pub peer: Peer,
+    /// One value per repetition, in the metric's unit.
+    pub values: Samples,
+    /// For rates: Mpps per busy core, per repetition.
+    pub per_core: Samples,
+    /// For rates: the generator's tx_dropped, summed over repetitions.
+    pub tx_dropped: u64,
+}
+
+/// A named series of repeated measurements outside the peer table.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// What was measured.
+    pub name: String,
+    /// Unit of the values.
+    pub unit: &'static str,
+    /// One value per repetition.
+    pub values: Samples,
+}
+
+/// One target of issue 3 and whether this run met it.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// What is required.
+    pub requirement: &'static str,
+    /// What was measured.
+    pub measured: String,
+    /// Whether it was met; `None` if it could not be evaluated.
+    pub met: Option<bool>,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Kernel, CPU, bridge netfilter.
+    pub environment: Value,
+    /// The 1-minute load average before and after the run.
+    pub load: (f64, f64),
+    /// Whether this was a `--quick` run.
+    pub quick: bool,
+    /// Peer comparisons.
+    pub rows: Vec<Row>,
+    /// Scale, install and start-up series.
+    pub scale: Vec<Series>,
+    /// Per-branch `BPF_PROG_TEST_RUN` cost.
+    pub branches: Vec<Series>,
+    /// What was not measured, and why.
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// The row of `metric` for `peer`.
+    pub fn row(&self, metric: Metric, peer: Peer) -> Option<&Row> {
+        self.rows
+            .iter()
+            .find(|row| row.metric == metric && row.peer == peer)
+    }
+
+    /// The median of `metric` for `peer`.
+    pub fn median(&self, metric: Metric, peer: Peer) -> Option<f64> {
+        self.row(metric, peer)
+            .map(|row| row.values.median())
+            .filter(|value| value.is_finite())
+    }
+
+    /// The reference peer: the default Linux bridge, or without bridge netfilter the other.
+    pub fn baseline_peer(&self) -> Peer {
+        if self.rows.iter().any(|row| row.peer == Peer::BridgeNf) {
+            Peer::BridgeNf
+        } else {
+            Peer::Bridge
+        }
+    }
+
+    /// How much better than the reference bridge a row is: its median over the bridge's for
+    /// rates, the bridge's over its own for latency.
+    pub fn ratio(&self, row: &Row) -> Option<f64> {
+        let base = self.median(row.metric, self.baseline_peer())?;
+        let value = row.values.median();
+        let ratio = if row.metric.higher_is_better() {
+            value / base
+        } else {
+            base / value
+        };
+        ratio.is_finite().then_some(ratio)
+    }
+
+    /// The table as Markdown.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let base = self.baseline_peer().label();
+        let _ = writeln!(
+            out,
+            "| metric | peer | median | min | max | × {base} | per busy core |"
+        );
+        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
+        for row in &self.rows {
+            let unit = row.metric.unit();
+            let ratio = self
+                .ratio(row)
+                .map_or_else(|| "—".to_string(), |ratio| format!("{ratio:.2}"));
+            let per_core = if row.per_core.0.is_empty() {
+                "—".to_string()
+            } else {
+                format!("{:.2} Mpps", row.per_core.median())
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} {unit} | {} | {} | {ratio} | {per_core} |",
+                row.metric.label(),
+                row.peer.label(),
+                number(row.values.median()),
+                number(row.values.min()),
+                number(row.values.max()),
+            );
+        }
+        for (title, series) in [("scale", &self.scale), ("per-branch cost", &self.branches)] {
+            let _ = writeln!(
+                out,
+                "\n| {title} | median | min | max |\n|---|---:|---:|---:|"
+            );
+            for entry in series {
+                let unit = entry.unit;
+                let _ = writeln!(
+                    out,
+                    "| {} | {} {unit} | {} | {} |",
+                    entry.name,
+                    number(entry.values.median()),
+                    number(entry.values.min()),
+                    number(entry.values.max()),
+                );
+            }
+        }
+        out
+    }
+
+    /// The targets of issue 3, evaluated on the medians.
+    pub fn targets(&self) -> Vec<Target> {
+        let base = self.baseline_peer();
+        let get = |metric, peer| self.median(metric, peer);
+        let ratio_target = |requirement, value: Option<f64>, against: Option<f64>, need: f64| {
+            let ratio = value.zip(against).map(|(value, against)| value / against);
+            Target {
+                requirement,
+                measured: ratio.map_or("not measured".to_string(), |ratio| format!("{ratio:.2}×")),
+                met: ratio.map(|ratio| ratio >= need),
+            }
+        };
+        let scale = |name: &str| {
+            self.scale
+                .iter()
+                .find(|series| series.name == name)
+                .map(|series| series.values.median())
+        };
+        let fdb_loss = scale("FDB 1k entries, XDP-sourced")
+            .zip(scale("FDB 1M entries, XDP-sourced"))
+            .map(|(small, big)| 1.0 - big / small);
+        let install = scale("install 100k static FDB entries");
+        vec![
+            ratio_target(
+                "XDP-sourced: ≥ 0.90 × plain XDP redirect",
+                get(Metric::XdpRate, Peer::Vswitch),
+                get(Metric::XdpRate, Peer::XdpRedirect),
+                0.9,
+            ),
+            ratio_target(
+                "XDP-sourced: ≥ 5 × default bridge",
+                get(Metric::XdpRate, Peer::Vswitch),
+                get(Metric::XdpRate, base),
+                5.0,
+            ),
+            ratio_target(
+                "stack-sourced: ≥ macvlan",
+                get(Metric::StackRate, Peer::Vswitch),
+                get(Metric::StackRate, Peer::Macvlan),
+                1.0,
+            ),
+            ratio_target(
+                "stack-sourced: ≥ 2 × default bridge",
+                get(Metric::StackRate, Peer::Vswitch),
+                get(Metric::StackRate, base),
+                2.0,
+            ),
+            ratio_target(
+                "TCP: ≥ macvlan",
+                get(Metric::Tcp, Peer::Vswitch),
+                get(Metric::Tcp, Peer::Macvlan),
+                1.0,
+            ),
+            ratio_target(
+                "TCP: ≥ 1.15 × default bridge",
+                get(Metric::Tcp, Peer::Vswitch),
+                get(Metric::Tcp, base),
+                1.15,
+            ),
+            ratio_target(
+                "ping p99: no worse than the default bridge (bridge / vswitch ≥ 1)",
+                get(Metric::PingP99, base),
+                get(Metric::PingP99, Peer::Vswitch),
+                1.0,
+            ),
+            Target {
+                requirement: "1M FDB entries: < 10 % rate loss against 1k",
+                measured: fdb_loss.map_or("not measured".to_string(), |loss| {
+                    format!("{:.1} % loss", loss * 100.0)
+                }),
+                met: fdb_loss.map(|loss| loss < 0.10),
+            },
+            Target {
+                requirement: "100k static FDB entries install in < 1 s",
+                measured: install.map_or("not measured".to_string(), |ms| format!("{ms:.0} ms")),
+                met: install.map(|ms| ms < 1000.0),
+            },
+        ]
+    }
+
+    /// The targets as Markdown.
+    pub fn targets_table(&self) -> String {
+        let mut out = String::from("| target | measured | met |\n|---|---:|---|\n");
+        for target in self.targets() {
+            let met = match target.met {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "—",
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {met} |",
+                target.requirement, target.measured
+            );
+        }
+        out
+    }
+
+    /// The paths that forwarded nothing: empty when every measured path carried traffic.
+    pub fn silent_paths(&self) -> Vec<String> {
+        self.rows
+            .iter()
+            .filter(|row| {
+                row.values.0.is_empty() || row.values.min().is_nan() || row.values.min() <= 0.0
+            })
+            .map(|row| format!("{} through {}", row.metric.label(), row.peer.label()))
+            .collect()
+    }
+
+    /// The machine-readable record.
+    pub fn json(&self) -> Value {
+        let series = |list: &[Series]| -> Vec<Value> {
+            list.iter()
+                .map(|entry| {
+                    json!({
+                        "name": entry.name,
+                        "unit": entry.unit,
+                        "values": entry.values.0,
+                        "median": entry.values.median(),
+                        "min": entry.values.min(),
+                        "max": entry.values.max(),
+                    })
+                })
+                .collect()
+        };
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|row| {
+                json!({
+                    "metric": row.metric.key(),
+                    "peer": row.peer.key(),
+                    "unit": row.metric.unit(),
+                    "values": row.values.0,
+                    "median": row.values.median(),
+                    "min": row.values.min(),
+                    "max": row.values.max(),
+                    "ratio_vs_bridge": self.ratio(row),
+                    "mpps_per_busy_core": row.per_core.0,
+                    "generator_tx_dropped": row.tx_dropped,
+                })
+            })
+            .collect();
+        let targets: Vec<Value> = self
+            .targets()
+            .into_iter()
+            .map(|target| {
+                json!({"target": target.requirement, "measured": target.measured, "met": target.met})
+            })
+            .collect();
+        json!({
+            "environment": self.environment,
+            "loadavg_before": self.load.0,
+            "loadavg_after": self.load.1,
+            "quick": self.quick,
+            "baseline": self.baseline_peer().key(),
+            "results": rows,
+            "scale": series(&self.scale),
+            "per_branch_ns": series(&self.branches),
+            "targets": targets,
+            "notes": self.notes,
+        })
+    }
+}
+
+/// Three significant digits, more for small numbers.
+fn number(value: f64) -> String {
+    if !value.is_finite() {
+        "—".to_string()
+    } else if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}

@@ -1,0 +1,350 @@
+//! The peers under test and the namespaces each one is measured in: a generator namespace, one
+//! or more sink namespaces, and a core namespace that holds the bridge, the macvlan lower
+//! device, the XDP forwarder or the vswitch instance.
+
+use std::net::Ipv4Addr;
+
+use super::{
+    link,
+    trafficgen::{Program, TrafficGen},
+};
+use crate::{
+    command::run_in,
+    frames::{Mac, ethernet, tagged},
+    names,
+    netns::Netns,
+    raw::RawSocket,
+    switch::Switch,
+};
+
+/// Every endpoint's interface.
+pub const IFNAME: &str = "eth0";
+/// The VLAN of the vswitch VLAN variant: access on the generator, trunk on the sinks.
+const VLAN: u16 = 10;
+
+/// What is benchmarked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Peer {
+    /// Linux bridge with bridge netfilter on (the kernel's default).
+    BridgeNf,
+    /// Linux bridge with bridge netfilter off.
+    Bridge,
+    /// macvlan in bridge mode.
+    Macvlan,
+    /// A plain XDP redirect between two veths: the limit.
+    XdpRedirect,
+    /// vswitch in its default configuration, learning on.
+    Vswitch,
+    /// vswitch with the generator on an access port and the sinks on trunks (tag push).
+    VswitchVlan,
+}
+
+impl Peer {
+    /// Every peer, in report order.
+    pub const ALL: [Self; 6] = [
+        Self::BridgeNf,
+        Self::Bridge,
+        Self::Macvlan,
+        Self::XdpRedirect,
+        Self::Vswitch,
+        Self::VswitchVlan,
+    ];
+
+    /// Name in tables and the chart.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::BridgeNf => "bridge (nf on)",
+            Self::Bridge => "bridge (nf off)",
+            Self::Macvlan => "macvlan bridge",
+            Self::XdpRedirect => "XDP redirect",
+            Self::Vswitch => "vswitch",
+            Self::VswitchVlan => "vswitch VLAN",
+        }
+    }
+
+    /// Key in the JSON report.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::BridgeNf => "bridge_nf",
+            Self::Bridge => "bridge",
+            Self::Macvlan => "macvlan",
+            Self::XdpRedirect => "xdp_redirect",
+            Self::Vswitch => "vswitch",
+            Self::VswitchVlan => "vswitch_vlan",
+        }
+    }
+
+    /// Whether the peer can carry IP between the endpoints (ping, TCP). The VLAN variant's
+    /// sinks receive tagged frames, and this kernel has no 8021q to untag them.
+    pub fn carries_ip(self) -> bool {
+        self != Self::VswitchVlan
+    }
+
+    /// Whether the peer can deliver to more than one sink.
+    pub fn floods(self) -> bool {
+        self != Self::XdpRedirect
+    }
+}
+
+/// Where the measured frames come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// XDP frames from the live-frames generator; sinks drop at XDP. vswitch uses XDP ports.
+    Xdp,
+    /// Frames from the generator namespace's stack or an AF_PACKET socket; sinks drop the
+    /// generated frames at tc ingress and pass the rest (ping, TCP) to their stack. vswitch
+    /// uses its default TCX container ports.
+    Stack,
+}
+
+/// One end: a namespace with `eth0`.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// The namespace.
+    pub netns: Netns,
+    /// Its address, also on `eth0`.
+    pub ip: Ipv4Addr,
+    /// The MAC address of its `eth0`, known once built.
+    pub mac: Mac,
+}
+
+impl Endpoint {
+    fn new(tag: &str, host: u8) -> Self {
+        Self {
+            netns: Netns::new(&names::bench(tag)),
+            ip: Ipv4Addr::new(10, 77, 0, host),
+            mac: [0; 6],
+        }
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        self.netns.name()
+    }
+}
+
+/// A built peer between a generator and its sinks. Dropping it stops the switch, detaches the
+/// programs and deletes every namespace.
+#[derive(Debug)]
+pub struct Topology {
+    /// What is measured.
+    pub peer: Peer,
+    switch: Option<Switch>,
+    /// The generator and the stubs and sinks around the peer.
+    pub trafficgen: TrafficGen,
+    /// The sending end.
+    pub generator: Endpoint,
+    /// The receiving ends.
+    pub sinks: Vec<Endpoint>,
+    core: Netns,
+}
+
+impl Topology {
+    /// Builds `peer` for frames from `source`, with `sinks` receiving ends.
+    pub fn build(peer: Peer, source: Source, sinks: usize) -> Self {
+        let mut topology = Self {
+            peer,
+            switch: None,
+            trafficgen: TrafficGen::load(),
+            generator: Endpoint::new("g", 1),
+            sinks: (0..sinks)
+                .map(|n| Endpoint::new("s", 2 + n as u8))
+                .collect(),
+            core: Netns::new(&names::bench("c")),
+        };
+        match peer {
+            Peer::BridgeNf | Peer::Bridge => topology.bridge(source),
+            Peer::Macvlan => topology.macvlan(source),
+            Peer::XdpRedirect => topology.xdp_redirect(source),
+            Peer::Vswitch | Peer::VswitchVlan => topology.vswitch(source),
+        }
+        let addressed_by_switch =
+            matches!(peer, Peer::Vswitch | Peer::VswitchVlan) && source == Source::Stack;
+        for end in topology.ends_mut() {
+            if !addressed_by_switch {
+                end.netns.address(IFNAME, &format!("{}/24", end.ip));
+            }
+            end.mac = link::mac(end.name(), IFNAME);
+        }
+        let sinks: Vec<String> = topology
+            .sinks
+            .iter()
+            .map(|sink| sink.name().to_string())
+            .collect();
+        for sink in sinks {
+            match source {
+                Source::Xdp => {
+                    let generic = peer == Peer::Macvlan;
+                    topology
+                        .trafficgen
+                        .attach(Program::Drop, &sink, IFNAME, generic);
+                }
+                Source::Stack => topology.trafficgen.attach_sink(&sink, IFNAME),
+            }
+        }
+        topology.teach();
+        topology
+    }
+
+    /// The running vswitch instance, for the peers that are one.
+    pub fn switch(&self) -> Option<&Switch> {
+        self.switch.as_ref()
+    }
+
+    /// The namespace that holds the peer.
+    pub fn core(&self) -> &Netns {
+        &self.core
+    }
+
+    fn ends(&self) -> impl Iterator<Item = &Endpoint> {
+        std::iter::once(&self.generator).chain(&self.sinks)
+    }
+
+    fn ends_mut(&mut self) -> impl Iterator<Item = &mut Endpoint> {
+        std::iter::once(&mut self.generator).chain(&mut self.sinks)
+    }
+
+    /// A veth `p<n>` in the core namespace for each end, whose peer is the end's `eth0`.
+    fn veths(&self) -> Vec<String> {
+        self.ends()
+            .enumerate()
+            .map(|(n, end)| {
+                let name = format!("p{n}");
+                self.core.veth_to(&name, &end.netns, IFNAME);
+                name
+            })
+            .collect()
+    }
+
+    fn bridge(&mut self, source: Source) {
+        let core = self.core.name().to_string();
+        let nf = if self.peer == Peer::BridgeNf {
+            "1"
+        } else {
+            "0"
+        };
+        run_in(&core, &["ip", "link", "add", "br0", "type", "bridge"]);
+        if super::environment::br_netfilter_in(&core) {
+            for table in ["iptables", "ip6tables", "arptables"] {
+                let key = format!("net.bridge.bridge-nf-call-{table}={nf}");
+                run_in(&core, &["sysctl", "-q", "-w", &key]);
+            }
+        }
+        run_in(
+            &core,
+            &[
+                "ip",
+                "link",
+                "set",
+                "br0",
+                "type",
+                "bridge",
+                "nf_call_iptables",
+                nf,
+                "nf_call_ip6tables",
+                nf,
+                "nf_call_arptables",
+                nf,
+            ],
+        );
+        run_in(&core, &["ip", "link", "set", "br0", "up"]);
+        for port in self.veths() {
+            run_in(&core, &["ip", "link", "set", &port, "master", "br0"]);
+        }
+        if source == Source::Xdp {
+            self.trafficgen.attach(Program::Pass, &core, "p0", false);
+        }
+    }
+
+    fn macvlan(&mut self, source: Source) {
+        let core = self.core.name().to_string();
+        let children: Vec<&Endpoint> = match source {
+            // Frames from outside: the generator's veth peer is the lower device.
+            Source::Xdp => {
+                self.core.veth_to("lw", &self.generator.netns, IFNAME);
+                self.trafficgen.attach(Program::Pass, &core, "lw", false);
+                self.sinks.iter().collect()
+            }
+            // Child to child.
+            Source::Stack => {
+                self.core.veth_to("lw", &self.core, "lx");
+                self.ends().collect()
+            }
+        };
+        for (n, end) in children.into_iter().enumerate() {
+            let child = format!("m{n}");
+            run_in(
+                &core,
+                &[
+                    "ip", "link", "add", "link", "lw", "name", &child, "type", "macvlan", "mode",
+                    "bridge",
+                ],
+            );
+            run_in(&core, &["ip", "link", "set", &child, "netns", end.name()]);
+            run_in(
+                end.name(),
+                &["ip", "link", "set", &child, "name", IFNAME, "up"],
+            );
+        }
+    }
+
+    fn xdp_redirect(&mut self, source: Source) {
+        assert_eq!(self.sinks.len(), 1, "the plain forwarder joins two veths");
+        let core = self.core.name().to_string();
+        let ports = self.veths();
+        let [a, b] = [&ports[0], &ports[1]].map(|port| link::ifindex(&core, port));
+        self.trafficgen.forward(&core, a, b);
+        self.trafficgen.forward(&core, b, a);
+        for port in &ports {
+            self.trafficgen
+                .attach(Program::Redirect, &core, port, false);
+        }
+        if source == Source::Stack {
+            // Native redirects into a veth are delivered only if its peer runs XDP.
+            let ends: Vec<String> = self.ends().map(|end| end.name().to_string()).collect();
+            for end in ends {
+                self.trafficgen.attach(Program::Pass, &end, IFNAME, false);
+            }
+        }
+    }
+
+    fn vswitch(&mut self, source: Source) {
+        let vlan = self.peer == Peer::VswitchVlan;
+        let mut config = String::new();
+        let names: Vec<String> = match source {
+            Source::Xdp => self.veths(),
+            Source::Stack => (0..=self.sinks.len()).map(|n| format!("p{n}")).collect(),
+        };
+        for (n, (name, end)) in names.iter().zip(self.ends()).enumerate() {
+            config.push_str(&format!("[[port]]\nname = \"{name}\"\n"));
+            match source {
+                Source::Xdp => config.push_str("existing = true\n"),
+                Source::Stack => config.push_str(&format!(
+                    "netns = \"{}\"\naddress = [\"{}/24\"]\n",
+                    end.name(),
+                    end.ip
+                )),
+            }
+            if vlan {
+                config.push_str(&if n == 0 {
+                    format!("vlan = {VLAN}\n")
+                } else {
+                    format!("trunk = [{VLAN}]\n")
+                });
+            }
+        }
+        self.switch = Some(Switch::start(&self.core, &config));
+    }
+
+    /// Lets a learning peer learn every sink: each sends one frame to the generator.
+    pub fn teach(&self) {
+        for sink in &self.sinks {
+            let frame = if self.peer == Peer::VswitchVlan {
+                tagged(self.generator.mac, sink.mac, VLAN, 0)
+            } else {
+                ethernet(self.generator.mac, sink.mac, 0)
+            };
+            RawSocket::open(sink.name(), IFNAME).send(&frame);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! `cargo xtask bench [--quick] [--json FILE] [--chart FILE]`: builds the switch and the
+//! benchmark harness (`tests/src/bin/bench.rs`) in release mode and runs it.
+
+use std::{path::PathBuf, process::Command};
+
+use anyhow::{Context as _, bail};
+
+use crate::prerequisites;
+
+/// Options of `cargo xtask bench`.
+#[derive(Debug, Default, clap::Args)]
+pub struct Options {
+    /// About a minute, one repetition: a smoke check that every path forwards traffic.
+    #[arg(long)]
+    pub quick: bool,
+    /// Write the results and the run's environment as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Draw the PNG chart of ratios against the Linux bridge to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
+}
+
+/// Installs what is missing, builds in release mode and runs the benchmark.
+pub fn run(options: &Options) -> anyhow::Result<()> {
+    prerequisites::require_root()?;
+    prerequisites::build_chain()?;
+    prerequisites::test_tools()?;
+    prerequisites::run(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "--package",
+            "vswitch",
+            "--package",
+            "tests",
+            "--bin",
+            "vswitch",
+            "--bin",
+            "bench",
+        ],
+    )?;
+    let release = crate::workspace_root().join("target/release");
+    let mut command = Command::new(release.join("bench"));
+    command.env("VSWITCH_BIN", release.join("vswitch"));
+    if options.quick {
+        command.arg("--quick");
+    }
+    if let Some(path) = &options.json {
+        command.arg("--json").arg(path);
+    }
+    if let Some(path) = &options.chart {
+        command.arg("--chart").arg(path);
+    }
+    let status = command.status().context("running the benchmark")?;
+    if !status.success() {
+        bail!("the benchmark failed with {status}");
+    }
+    Ok(())
+}
