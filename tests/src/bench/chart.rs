@@ -47,16 +47,30 @@ fn text(area: &Area<'_>, x: i32, y: i32, text: &str, scale: i32, color: &RGBColo
         let left = x + n as i32 * 8 * scale;
         for (row, bits) in glyph.iter().enumerate() {
             for column in 0..8 {
-                if bits & (1 << column) != 0 {
-                    let px = left + column * scale;
-                    let py = y + row as i32 * scale;
-                    let _ = area.draw(&Rectangle::new(
-                        [(px, py), (px + scale - 1, py + scale - 1)],
-                        color.filled(),
-                    ));
+                if bits & (1 << column) == 0 {
+                    continue;
+                }
+                for dx in 0..scale {
+                    for dy in 0..scale {
+                        let px = left + column * scale + dx;
+                        let py = y + row as i32 * scale + dy;
+                        let _ = area.draw_pixel((px, py), color);
+                    }
                 }
             }
         }
+    }
+}
+
+/// A metric's name under its group of bars.
+fn short_label(metric: Metric) -> &'static str {
+    match metric {
+        Metric::XdpRate => "64 B, XDP-sourced",
+        Metric::StackRate => "64 B, stack-sourced",
+        Metric::Flood => "flood to 4 ports",
+        Metric::Tcp => "TCP (iperf3)",
+        Metric::PingP50 => "ping p50",
+        Metric::PingP99 => "ping p99",
     }
 }
 
@@ -146,7 +160,7 @@ pub fn draw(report: &Report, path: &Path) -> Result<(), Box<dyn std::error::Erro
                 ),
             }
         }
-        let label = metric.label();
+        let label = short_label(*metric);
         let lx = LEFT + g as i32 * group_width + (group_width - text_width(label, 1)) / 2;
         text(&area, lx, TOP + plot_height + 8, label, 1, &black);
     }
