@@ -147,6 +147,7 @@ fn with_datapath(vlans: [VlanMode; 3], test: impl FnOnce(&mut Fixture) + Send) {
                     vlan,
                     hook: Hook::Tc,
                     learning: true,
+                    offload: None,
                 },
                 ifindex,
                 slot: n,

@@ -120,21 +120,34 @@ where
          not on kernel {}",
         release.trim()
     );
-    let thread = thread::spawn(move || {
+    on_thread(move || {
         let _netns = Netns::enter(name);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("building a tokio runtime");
-        runtime.block_on(async {
-            let (connection, handle, _) = new_connection().expect("opening rtnetlink");
-            tokio::spawn(connection);
-            body(handle).await;
-        });
+        with_rtnetlink(body);
     });
-    if let Err(panic) = thread.join() {
+}
+
+/// Runs `body` on a thread of its own and joins it, passing its panic on.
+fn on_thread(body: impl FnOnce() + Send + 'static) {
+    if let Err(panic) = thread::spawn(body).join() {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// Runs `body` with an rtnetlink handle in the calling thread's network namespace.
+fn with_rtnetlink<F, Fut>(body: F)
+where
+    F: FnOnce(Handle) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("building a tokio runtime");
+    runtime.block_on(async {
+        let (connection, handle, _) = new_connection().expect("opening rtnetlink");
+        tokio::spawn(connection);
+        body(handle).await;
+    });
 }
 
 /// Adds the link `message` describes.
@@ -303,4 +316,36 @@ fn netdevsim() {
             .await
             .expect("setting the netdevsim port up");
     });
+}
+
+#[test]
+fn switch_ports_on_dummy_and_vlan_devices() {
+    let netns = tests::netns::Netns::new(&format!("vmx{}ports", std::process::id()));
+    let path = format!("/run/netns/{}", netns.name());
+    // Create the devices over rtnetlink from a thread inside the namespace.
+    on_thread(move || {
+        let file = fs::File::open(&path).expect("opening the namespace");
+        nix::sched::setns(file, CloneFlags::CLONE_NEWNET).expect("entering the namespace");
+        with_rtnetlink(|handle| async move {
+            let base = add_dummy(&handle, "vmxd0").await;
+            add(&handle, LinkVlan::new("vmxd0.10", base, 10).build()).await;
+        });
+    });
+    let config = "[[port]]\nname = \"vmxd0\"\nexisting = true\n\
+                  [[port]]\nname = \"vmxd0.10\"\nexisting = true\nhook = \"tc\"\n";
+    let switch = tests::switch::Switch::start(&netns, config);
+    let ports = switch.json(&["port", "show"]);
+    let datapaths: Vec<(&str, &str)> = ports
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|port| {
+            (
+                port["name"].as_str().expect("a name"),
+                port["datapath"].as_str().expect("a datapath"),
+            )
+        })
+        .collect();
+    // A dummy has no driver XDP: the XDP program runs in the generic path.
+    assert_eq!(datapaths, [("vmxd0", "generic"), ("vmxd0.10", "tc")]);
 }

@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod fdb;
+pub mod filter;
 pub mod forward;
 pub mod frame;
 pub mod mac;
@@ -37,6 +38,8 @@ pub mod map_names {
     pub const TX_PORTS: &str = "TX_PORTS";
     /// Switch-wide settings.
     pub const SWITCH: &str = "SWITCH";
+    /// The offloaded filter's port configuration (device-bound array, index 0).
+    pub const OFFLOAD_FILTER: &str = "OFFLOAD_FILTER";
 }
 
 /// Names of the programs in the eBPF object.
@@ -49,4 +52,8 @@ pub mod program_names {
     pub const XDP_PASS: &str = "vswitch_xdp_pass";
     /// TCX ingress for container-facing ports.
     pub const TC_INGRESS: &str = "vswitch_tc";
+    /// The filter-and-drop stage for XDP offload (object `vswitch-offload`).
+    pub const OFFLOAD_XDP: &str = "vswitch_offload_xdp";
+    /// The filter-and-drop stage as a tc classifier, for cls_bpf `skip_sw` offload.
+    pub const OFFLOAD_TC: &str = "vswitch_offload_tc";
 }

@@ -6,6 +6,7 @@
 mod counters;
 mod frame;
 mod maps;
+mod object;
 mod pipeline;
 mod tc;
 mod xdp;
@@ -39,14 +40,3 @@ pub fn vswitch_xdp_pass(_ctx: XdpContext) -> u32 {
 pub fn vswitch_tc(ctx: TcContext) -> i32 {
     tc::ingress(&ctx)
 }
-
-// Host builds (clippy over the workspace) get std's handler through feature unification.
-#[cfg(target_arch = "bpf")]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    loop {}
-}
-
-#[unsafe(link_section = "license")]
-#[unsafe(no_mangle)]
-static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

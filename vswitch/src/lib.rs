@@ -5,4 +5,5 @@ pub mod agent;
 pub mod config;
 pub mod datapath;
 pub mod netlink;
+pub mod offload;
 pub mod state;

@@ -4,7 +4,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{config::Hook, datapath::MapIds};
+use crate::{
+    config::Hook,
+    datapath::MapIds,
+    offload::{Datapath, OffloadHook},
+};
 
 /// Directory of instance records; `/run` is shared by every mount namespace that `ip netns exec`
 /// creates, unlike `/sys/fs/bpf`.
@@ -43,6 +47,21 @@ pub struct PortRecord {
     pub trunk: Vec<u16>,
     /// Hook the datapath runs at.
     pub hook: Hook,
+    /// Where the port's frames are handled (offloaded, native or generic XDP, or tc).
+    #[serde(default)]
+    pub datapath: Option<Datapath>,
+    /// The offloaded filter stage, if the device runs one.
+    #[serde(default)]
+    pub offload: Option<OffloadRecord>,
+}
+
+/// A port's offloaded filter stage.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OffloadRecord {
+    /// The hook the device runs it at.
+    pub hook: OffloadHook,
+    /// Kernel ID of its device-bound map.
+    pub map_id: u32,
 }
 
 /// Why an instance record could not be used.

@@ -14,7 +14,8 @@ use crate::{
     config::{Config, Hook, PortKind},
     datapath::{DatapathError, Maps, Programs},
     netlink::{Created, Journal, LinkEvents, Links, NetlinkError, netns},
-    state::{self, InstanceState, StateError},
+    offload::{OffloadError, PortOffloads},
+    state::{self, InstanceState, OffloadRecord, StateError},
 };
 
 /// Name of the peer interface inside a port's namespace.
@@ -32,6 +33,9 @@ pub enum AgentError {
     /// The instance record.
     #[error(transparent)]
     State(#[from] StateError),
+    /// Offloading a port's filter stage failed where offload was required.
+    #[error(transparent)]
+    Offload(#[from] OffloadError),
     /// The BPF filesystem for the pins.
     #[error("preparing {}: {source}", path.display())]
     Pins {
@@ -52,6 +56,7 @@ pub struct Switch {
     ports: Vec<Port>,
     links: Links,
     journal: Journal,
+    offloads: PortOffloads,
 }
 
 impl Switch {
@@ -80,7 +85,15 @@ impl Switch {
                 return Err(error.into());
             }
         };
+        let offloads = match PortOffloads::connect() {
+            Ok(offloads) => offloads,
+            Err(error) => {
+                bpffs::remove(&pins);
+                return Err(error.into());
+            }
+        };
         let mut switch = Self {
+            offloads,
             map_ids,
             name: config.name.clone(),
             ageing_ns: config.ageing_secs * 1_000_000_000,
@@ -106,7 +119,22 @@ impl Switch {
         InstanceState {
             pid: std::process::id(),
             maps: self.map_ids.clone(),
-            ports: self.ports.iter().map(Port::record).collect(),
+            ports: self
+                .ports
+                .iter()
+                .map(|port| {
+                    let mut record = port.record();
+                    record.datapath = self.offloads.datapath(port.ifindex);
+                    record.offload =
+                        self.offloads
+                            .offloaded(port.ifindex)
+                            .map(|offloaded| OffloadRecord {
+                                hook: offloaded.hook(),
+                                map_id: offloaded.map_id(),
+                            });
+                    record
+                })
+                .collect(),
         }
         .write(&self.name)
     }
@@ -151,6 +179,15 @@ impl Switch {
                 Hook::Tc => self.programs.attach_tc(&spec.name)?,
                 Hook::Xdp => self.programs.attach_xdp(ifindex)?,
             }
+            self.offloads
+                .apply(
+                    &spec.name,
+                    ifindex,
+                    spec.hook,
+                    config.port_offload(spec),
+                    port.config(),
+                )
+                .await?;
             self.ports.push(port);
         }
         for (vid, set) in flood_sets(&self.ports) {
@@ -251,6 +288,7 @@ impl Switch {
 
     async fn teardown(&mut self, keep: bool) {
         InstanceState::remove(&self.name);
+        self.offloads.detach_all().await;
         if !keep {
             for error in self.journal.undo(&self.links).await {
                 log::warn!("cleaning up: {error}");

@@ -60,6 +60,8 @@ impl Port {
             vlan,
             trunk,
             hook: self.spec.hook,
+            datapath: None,
+            offload: None,
         }
     }
 }
@@ -94,6 +96,7 @@ mod tests {
                 vlan,
                 hook: Hook::Xdp,
                 learning: true,
+                offload: None,
             },
             ifindex,
             slot: ifindex,

@@ -30,11 +30,26 @@ fn show(name: &str, as_json: bool) -> Result<(), Failure> {
     let mut rows = Vec::new();
     for port in &instance.state.ports {
         let stats = instance.maps.port_stats(port.slot)?;
+        let offload = match &port.offload {
+            Some(offload) => {
+                // Read back from the device: the kernel asks the driver for the map's value.
+                let filter = vswitch::offload::read_filter(offload.map_id)?;
+                json!({
+                    "hook": offload.hook,
+                    "map_id": offload.map_id,
+                    "pvid": filter.pvid,
+                    "tagged": filter.tagged.iter().collect::<Vec<u16>>(),
+                })
+            }
+            None => serde_json::Value::Null,
+        };
         rows.push(json!({
             "name": port.name,
             "ifindex": port.ifindex,
             "mode": port.mode,
             "hook": port.hook,
+            "datapath": port.datapath,
+            "offload": offload,
             "vlan": if port.mode == "access" { port.vlan } else { None },
             "trunk": port.trunk,
             "native_vlan": if port.mode == "trunk" { port.vlan } else { None },
@@ -71,6 +86,7 @@ fn show(name: &str, as_json: bool) -> Result<(), Failure> {
                 port.ifindex.to_string(),
                 port.mode.clone(),
                 row["hook"].as_str().unwrap_or_default().to_string(),
+                row["datapath"].as_str().unwrap_or_default().to_string(),
                 vlans,
                 row["rx_packets"].to_string(),
                 row["tx_packets"].to_string(),
@@ -82,8 +98,8 @@ fn show(name: &str, as_json: bool) -> Result<(), Failure> {
         .collect();
     table(
         &[
-            "NAME", "IFINDEX", "MODE", "HOOK", "VLANS", "RX_PKTS", "TX_PKTS", "RX_BYTES",
-            "TX_BYTES", "DROPS",
+            "NAME", "IFINDEX", "MODE", "HOOK", "DATAPATH", "VLANS", "RX_PKTS", "TX_PKTS",
+            "RX_BYTES", "TX_BYTES", "DROPS",
         ],
         &cells,
     );

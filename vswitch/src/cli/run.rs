@@ -18,6 +18,10 @@ pub struct Args {
     /// Datapath log level (aya-log): off, error, warn, info, debug or trace.
     #[arg(long, default_value = "off", value_parser = parse_level)]
     pub datapath_log: u8,
+    /// Offload for existing ports without their own `offload`: off, xdp, tc, xdp-required or
+    /// tc-required (overrides `[switch] offload`).
+    #[arg(long)]
+    pub offload: Option<vswitch::offload::Offload>,
 }
 
 fn parse_level(text: &str) -> Result<u8, String> {
@@ -33,6 +37,9 @@ fn parse_level(text: &str) -> Result<u8, String> {
 pub async fn run(name: &str, args: Args) -> Result<(), Failure> {
     let mut config = check::load(args.config.as_ref())?;
     override_name(&mut config, name)?;
+    if let Some(offload) = args.offload {
+        config.offload = offload;
+    }
     let mut switch = Switch::start(&config, args.datapath_log).await?;
     if args.datapath_log > 0 {
         forward_datapath_logs(&mut switch)?;

@@ -25,6 +25,7 @@ pub struct File {
 pub struct SwitchSection {
     pub name: Option<Spanned<String>>,
     pub ageing_secs: Option<Spanned<i64>>,
+    pub offload: Option<Spanned<String>>,
 }
 
 /// One `[[port]]`.
@@ -41,6 +42,7 @@ pub struct PortSection {
     pub existing: Option<Spanned<bool>>,
     pub hook: Option<Spanned<String>>,
     pub learning: Option<bool>,
+    pub offload: Option<Spanned<String>>,
     /// Parsed only to refuse it clearly: not supported by this version.
     pub max_macs: Option<Spanned<toml::Value>>,
     /// Parsed only to refuse it clearly: not supported by this version.

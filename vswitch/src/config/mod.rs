@@ -5,6 +5,8 @@ mod validate;
 
 use std::{net::IpAddr, path::Path};
 
+use crate::offload::Offload;
+
 pub use validate::{ConfigError, DEFAULT_NAME, check_instance_name};
 
 /// The built-in demo configuration, used by `vswitch run` without `--config`.
@@ -22,6 +24,8 @@ pub struct Config {
     pub ageing_secs: u64,
     /// Ports in the order they were configured.
     pub ports: Vec<PortSpec>,
+    /// `[switch] offload`: the default of existing ports (`vswitch run --offload` overrides it).
+    pub offload: Offload,
 }
 
 /// Which hook a port's frames are switched at.
@@ -71,6 +75,8 @@ pub struct PortSpec {
     pub hook: Hook,
     /// Whether source addresses are learned on this port.
     pub learning: bool,
+    /// The port's own `offload`, if set (only existing ports may set one).
+    pub offload: Option<Offload>,
 }
 
 /// Where a port's interface comes from.
@@ -100,6 +106,16 @@ impl Config {
             source,
         })?;
         Self::parse(path, &text)
+    }
+
+    /// What `port` offloads: its own setting, else the switch's for an existing port. Veth
+    /// ports that the switch creates have nothing to offload to.
+    pub fn port_offload(&self, port: &PortSpec) -> Offload {
+        match (port.offload, &port.kind) {
+            (Some(offload), _) => offload,
+            (None, PortKind::Existing) => self.offload,
+            (None, PortKind::Veth { .. }) => Offload::default(),
+        }
     }
 
     /// The built-in demo configuration.

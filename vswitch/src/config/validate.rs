@@ -10,6 +10,8 @@ use std::{
 use toml::Spanned;
 use vswitch_common::{MAX_FLOOD_PORTS, MAX_PORTS, vlan};
 
+use crate::offload::Offload;
+
 use super::{
     Config, Hook, PortKind, PortSpec, VlanMode,
     file::{File, PortSection},
@@ -85,7 +87,7 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
             "[[macvlan]] is not supported by this version yet",
         ));
     }
-    let (name, ageing_secs) = match &file.switch {
+    let (name, ageing_secs, offload) = match &file.switch {
         Some(switch) => {
             let switch = switch.get_ref();
             let name = match &switch.name {
@@ -105,9 +107,19 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
                     })?,
                 None => DEFAULT_AGEING_SECS,
             };
-            (name, ageing_secs)
+            let offload = switch
+                .offload
+                .as_ref()
+                .map(|offload| parse_offload(&source, offload))
+                .transpose()?
+                .unwrap_or_default();
+            (name, ageing_secs, offload)
         }
-        None => (DEFAULT_NAME.to_string(), DEFAULT_AGEING_SECS),
+        None => (
+            DEFAULT_NAME.to_string(),
+            DEFAULT_AGEING_SECS,
+            Offload::default(),
+        ),
     };
     if file.port.len() >= MAX_PORTS as usize {
         return Err(source.error(
@@ -151,6 +163,7 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         name,
         ageing_secs,
         ports,
+        offload,
     })
 }
 
@@ -226,13 +239,31 @@ fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec,
         None if existing => Hook::Xdp,
         None => Hook::Tc,
     };
+    let offload = match &section.offload {
+        Some(offload) if !existing => {
+            return Err(source.error(
+                offload.span(),
+                "offload needs a device: only `existing = true` ports can offload",
+            ));
+        }
+        Some(offload) => Some(parse_offload(source, offload)?),
+        None => None,
+    };
     Ok(PortSpec {
         name,
         kind,
         vlan,
         hook,
         learning: section.learning.unwrap_or(true),
+        offload,
     })
+}
+
+fn parse_offload(source: &Source<'_>, offload: &Spanned<String>) -> Result<Offload, ConfigError> {
+    offload
+        .get_ref()
+        .parse()
+        .map_err(|reason: String| source.error(offload.span(), reason))
 }
 
 fn vlan_mode(source: &Source<'_>, section: &PortSection) -> Result<VlanMode, ConfigError> {
@@ -444,6 +475,31 @@ mod tests {
         assert_eq!(
             parse(locked).unwrap_err(),
             "t.toml:4: locked is not supported by this version yet"
+        );
+    }
+
+    #[test]
+    fn offload_is_parsed_and_only_existing_ports_take_it() {
+        let config = parse(
+            "[switch]\noffload = \"xdp\"\n[[port]]\nname = \"up0\"\nexisting = true\n\
+             [[port]]\nname = \"up1\"\nexisting = true\noffload = \"tc-required\"\n\
+             [[port]]\nname = \"vp1\"\nnetns = \"a\"\n",
+        )
+        .unwrap();
+        let offloads: Vec<String> = config
+            .ports
+            .iter()
+            .map(|port| config.port_offload(port).to_string())
+            .collect();
+        assert_eq!(offloads, ["xdp", "tc-required", "off"]);
+        assert_eq!(
+            parse("[switch]\noffload = \"hw\"\n").unwrap_err(),
+            "t.toml:2: offload \"hw\" is not one of \"off\", \"xdp\", \"tc\", \"xdp-required\" \
+             or \"tc-required\""
+        );
+        assert_eq!(
+            parse("[[port]]\nname = \"vp1\"\nnetns = \"a\"\noffload = \"xdp\"\n").unwrap_err(),
+            "t.toml:4: offload needs a device: only `existing = true` ports can offload"
         );
     }
 

@@ -66,6 +66,9 @@ pub struct VmCommand {
     pub program: OsString,
     /// Its arguments.
     pub args: Vec<OsString>,
+    /// Further commands (program and arguments) run after it in the same boot, each whatever
+    /// the previous ones returned; the exit status is then the first nonzero one.
+    pub then: Vec<Vec<OsString>>,
     /// How long the command may run once the guest has booted.
     pub timeout: Duration,
 }
@@ -89,6 +92,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             let status = run_in_guest(&VmCommand {
                 program: program.clone(),
                 args: args.to_vec(),
+                then: Vec::new(),
                 timeout: Duration::from_secs(timeout),
             })?;
             match status.code() {

@@ -10,7 +10,7 @@
 //! messages, kept for the error report.
 
 use std::{
-    ffi::OsStr,
+    ffi::{OsStr, OsString},
     fmt::Write as _,
     fs::{self, File, OpenOptions},
     io::{self, BufRead as _, BufReader, Read as _, Write},
@@ -195,13 +195,32 @@ fn script(command: &VmCommand) -> anyhow::Result<Vec<u8>> {
             script.push(b'\n');
         }
     }
-    script.extend_from_slice(b"exec");
-    for word in std::iter::once(&command.program).chain(&command.args) {
+    let first = std::iter::once(&command.program).chain(&command.args);
+    if command.then.is_empty() {
+        script.extend_from_slice(b"exec");
+        words(&mut script, first);
+        return Ok(script);
+    }
+    script.extend_from_slice(b"status=0\n");
+    for words_of_one in
+        std::iter::once(first.collect()).chain(command.then.iter().map(|c| c.iter().collect()))
+    {
+        let words_of_one: Vec<&OsString> = words_of_one;
+        script.extend_from_slice(b"command");
+        words(&mut script, words_of_one);
+        script.extend_from_slice(b"code=$?; [ $status -ne 0 ] || status=$code\n");
+    }
+    script.extend_from_slice(b"exit $status\n");
+    Ok(script)
+}
+
+/// Appends ` 'word'...` and a newline to `script`.
+fn words<'a>(script: &mut Vec<u8>, words: impl IntoIterator<Item = &'a OsString>) {
+    for word in words {
         script.push(b' ');
-        quote(&mut script, word);
+        quote(script, word);
     }
     script.push(b'\n');
-    Ok(script)
 }
 
 /// Appends `word` to `script` in single quotes.
