@@ -116,7 +116,7 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
     let reps = plan.reps;
     let total = 2 * peers.len()
         + flooding.len()
-        + 2
+        + 1
         + reps
             * (2 * peers.len()
                 + flooding.len()
