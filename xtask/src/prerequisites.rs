@@ -12,6 +12,10 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("ip", "iproute2"),
     ("ping", "iputils-ping"),
     ("iperf3", "iperf3"),
+    // The VM group's offload tests (the guest sees the host's root).
+    ("bpftool", "bpftool"),
+    ("ethtool", "ethtool"),
+    ("devlink", "iproute2"),
 ];
 
 /// Makes sure the eBPF build chain is there: nightly with rust-src, and bpf-linker.
