@@ -52,6 +52,18 @@ impl RawSocket {
         if ret != 0 {
             return Err(io::Error::last_os_error());
         }
+        let on: libc::c_int = 1;
+        // SAFETY: a valid option value of the right length. With it, the kernel reports VLAN
+        // tags it holds outside the packet data, so frames can be seen as they were on the wire.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_AUXDATA,
+                (&raw const on).cast(),
+                size_of::<libc::c_int>() as u32,
+            )
+        };
         let timeout = libc::timeval {
             tv_sec: 0,
             tv_usec: 50_000,
@@ -83,32 +95,71 @@ impl RawSocket {
     }
 
     /// Whether a frame arriving on the interface (not sent from it) matches `wanted` within
-    /// `within`.
+    /// `within`. Frames are seen as on the wire: a VLAN tag the kernel stripped is put back.
     pub fn receives(&self, within: Duration, wanted: impl Fn(&[u8]) -> bool) -> bool {
         let deadline = Instant::now() + within;
-        let mut buffer = [0u8; 2048];
         while Instant::now() < deadline {
-            // SAFETY: sockaddr_ll is plain data.
-            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            let mut from_len = size_of::<libc::sockaddr_ll>() as u32;
-            // SAFETY: valid buffers of the given lengths.
-            let len = unsafe {
-                libc::recvfrom(
-                    self.fd.as_raw_fd(),
-                    buffer.as_mut_ptr().cast(),
-                    buffer.len(),
-                    0,
-                    (&raw mut from).cast(),
-                    &mut from_len,
-                )
-            };
-            if len > 0
-                && from.sll_pkttype != libc::PACKET_OUTGOING
-                && wanted(&buffer[..len as usize])
+            if let Some(frame) = self.receive_one()
+                && wanted(&frame)
             {
                 return true;
             }
         }
         false
     }
+
+    /// One incoming frame, or `None` on timeout or for an outgoing one.
+    fn receive_one(&self) -> Option<Vec<u8>> {
+        let mut buffer = [0u8; 2048];
+        // Control messages are read in place as `cmsghdr`, which needs 8-byte alignment.
+        let mut control = [0u64; 8];
+        // SAFETY: sockaddr_ll is plain data.
+        let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let mut iov = libc::iovec {
+            iov_base: buffer.as_mut_ptr().cast(),
+            iov_len: buffer.len(),
+        };
+        // SAFETY: msghdr is plain data; the pointers set below outlive the call.
+        let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+        message.msg_name = (&raw mut from).cast();
+        message.msg_namelen = size_of::<libc::sockaddr_ll>() as u32;
+        message.msg_iov = &raw mut iov;
+        message.msg_iovlen = 1;
+        message.msg_control = control.as_mut_ptr().cast();
+        message.msg_controllen = size_of_val(&control);
+        // SAFETY: every buffer in `message` is valid for its length.
+        let len = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &raw mut message, 0) };
+        if len <= 0 || from.sll_pkttype == libc::PACKET_OUTGOING {
+            return None;
+        }
+        let mut frame = buffer[..len as usize].to_vec();
+        if let Some(tci) = stripped_tag(&message)
+            && frame.len() >= 12
+        {
+            frame.splice(12..12, [0x81, 0x00, (tci >> 8) as u8, tci as u8]);
+        }
+        Some(frame)
+    }
+}
+
+/// The VLAN tag the kernel reported in `PACKET_AUXDATA`, if any.
+fn stripped_tag(message: &libc::msghdr) -> Option<u16> {
+    // SAFETY: walking the control messages the kernel wrote into `message`.
+    let mut header = unsafe { libc::CMSG_FIRSTHDR(message) };
+    while !header.is_null() {
+        // SAFETY: `header` points into the control buffer.
+        let cmsg = unsafe { &*header };
+        if cmsg.cmsg_level == libc::SOL_PACKET && cmsg.cmsg_type == libc::PACKET_AUXDATA {
+            // SAFETY: the kernel wrote a `tpacket_auxdata` here.
+            let aux: libc::tpacket_auxdata = unsafe {
+                libc::CMSG_DATA(header)
+                    .cast::<libc::tpacket_auxdata>()
+                    .read_unaligned()
+            };
+            return (aux.tp_status & libc::TP_STATUS_VLAN_VALID != 0).then_some(aux.tp_vlan_tci);
+        }
+        // SAFETY: as above.
+        header = unsafe { libc::CMSG_NXTHDR(message, header) };
+    }
+    None
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tests::{
     command::{pings, run_in},
-    frames::{ethernet, has_marker, station},
+    frames::{ethernet, has_marker, station, tagged},
     names,
     netns::Netns,
     raw::RawSocket,
@@ -50,6 +50,22 @@ impl Lab {
                 vlan_of(index),
             ));
         }
+        config
+    }
+
+    /// A config where the last host sits on a trunk carrying `trunk` tagged (and native VLAN 1
+    /// untagged), and the others are access ports of `vlan_of`.
+    fn trunk_config(&self, vlan_of: impl Fn(usize) -> u16, trunk: &str) -> String {
+        let last = self.hosts.len() - 1;
+        let mut config = self.config(|host| if host == last { 1 } else { vlan_of(host) });
+        let access_line = "vlan = 1\n";
+        let at = config
+            .rfind(access_line)
+            .expect("the last port has a VLAN line");
+        config.replace_range(
+            at..at + access_line.len(),
+            &format!("trunk = {trunk}\nnative_vlan = 1\n"),
+        );
         config
     }
 
@@ -331,4 +347,52 @@ fn port_whose_interface_disappears_is_dropped() {
     }
     assert_eq!(Lab::fdb_port_of(&switch, &gone_mac), None);
     assert!(pings(lab.hosts[0].name(), &Lab::address(2)));
+}
+
+/// The VLAN ID of a frame's outer tag, if it has one.
+fn vid(frame: &[u8]) -> Option<u16> {
+    (frame.get(12..14) == Some(&[0x81, 0x00]))
+        .then(|| u16::from_be_bytes([frame[14], frame[15]]) & 0x0fff)
+}
+
+#[test]
+fn trunk_carries_access_vlans_tagged() {
+    let lab = Lab::new(3);
+    let switch = Switch::start(
+        &lab.switch_ns,
+        &lab.trunk_config(|host| [10, 20][host], "[10, 20]"),
+    );
+    let trunk = RawSocket::open(lab.hosts[2].name(), "eth0");
+    let access10 = RawSocket::open(lab.hosts[0].name(), "eth0");
+    let access20 = RawSocket::open(lab.hosts[1].name(), "eth0");
+    // Untagged from the VLAN 10 access port: tagged 10 on the trunk, unseen in VLAN 20.
+    access10.send(&ethernet(station(99), station(1), 0x10));
+    assert!(trunk.receives(SNIFF, |frame| has_marker(frame, 0x10)
+        && vid(frame) == Some(10)));
+    assert!(!access20.receives(SNIFF, |frame| has_marker(frame, 0x10)));
+    // Tagged 20 from the trunk: untagged on the VLAN 20 access port only.
+    trunk.send(&tagged(station(98), station(3), 20, 0x20));
+    assert!(access20.receives(SNIFF, |frame| has_marker(frame, 0x20)
+        && vid(frame).is_none()));
+    assert!(!access10.receives(SNIFF, |frame| has_marker(frame, 0x20)));
+    // A VLAN the trunk does not carry is dropped and counted.
+    trunk.send(&tagged(station(98), station(3), 30, 0x30));
+    assert!(!access10.receives(SNIFF, |frame| has_marker(frame, 0x30)));
+    let drops = &switch.stats_of(&lab.ports[2])["drops"];
+    assert_eq!(drops["vlan_ingress"], 1);
+}
+
+#[test]
+fn known_unicast_to_a_trunk_is_tagged() {
+    let lab = Lab::new(2);
+    let _switch = Switch::start(&lab.switch_ns, &lab.trunk_config(|_| 10, "[10]"));
+    let trunk = RawSocket::open(lab.hosts[1].name(), "eth0");
+    let access = RawSocket::open(lab.hosts[0].name(), "eth0");
+    // The trunk host announces itself in VLAN 10, so its address is learned there.
+    trunk.send(&tagged(station(97), station(5), 10, 0x40));
+    assert!(access.receives(SNIFF, |frame| has_marker(frame, 0x40)
+        && vid(frame).is_none()));
+    access.send(&ethernet(station(5), station(1), 0x41));
+    assert!(trunk.receives(SNIFF, |frame| has_marker(frame, 0x41)
+        && vid(frame) == Some(10)));
 }
