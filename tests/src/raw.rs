@@ -22,36 +22,13 @@ impl RawSocket {
     }
 
     fn open_here(ifname: &str) -> io::Result<Self> {
-        let protocol = (libc::ETH_P_ALL as u16).to_be();
-        // SAFETY: plain socket creation; the fd is owned right away.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(protocol)) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let name = std::ffi::CString::new(ifname).expect("no NUL in names");
         // SAFETY: a valid C string.
         let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
         if ifindex == 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: sockaddr_ll is plain data.
-        let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        address.sll_family = libc::AF_PACKET as u16;
-        address.sll_protocol = protocol;
-        address.sll_ifindex = ifindex as i32;
-        // SAFETY: a valid address of the right length.
-        let ret = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&raw const address).cast(),
-                size_of::<libc::sockaddr_ll>() as u32,
-            )
-        };
-        if ret != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let fd = bind_packet_socket(ifindex, (libc::ETH_P_ALL as u16).to_be())?;
         let on: libc::c_int = 1;
         // SAFETY: a valid option value of the right length. With it, the kernel reports VLAN
         // tags it holds outside the packet data, so frames can be seen as they were on the wire.
@@ -140,6 +117,35 @@ impl RawSocket {
         }
         Some(frame)
     }
+}
+
+/// An AF_PACKET raw socket bound to interface `ifindex` for `protocol` (network byte order;
+/// 0 receives nothing, for a send-only socket).
+pub fn bind_packet_socket(ifindex: u32, protocol: u16) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket creation; the fd is owned right away.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(protocol)) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_ll is plain data.
+    let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    address.sll_family = libc::AF_PACKET as u16;
+    address.sll_protocol = protocol;
+    address.sll_ifindex = ifindex as i32;
+    // SAFETY: a valid address of the right length.
+    let ret = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&raw const address).cast(),
+            size_of::<libc::sockaddr_ll>() as u32,
+        )
+    };
+    if ret != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
 }
 
 /// The VLAN tag the kernel reported in `PACKET_AUXDATA`, if any.

@@ -3,7 +3,7 @@
 
 use std::{
     io,
-    os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
+    os::fd::{AsRawFd as _, OwnedFd},
     time::{Duration, Instant},
 };
 
@@ -66,28 +66,7 @@ pub fn generate(
 /// A send-only packet socket on `ifindex` (protocol 0: it receives nothing, not even its own
 /// frames) that bypasses the qdisc layer.
 fn open(ifindex: u32) -> io::Result<OwnedFd> {
-    // SAFETY: plain socket creation; the fd is owned right away.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a fresh descriptor nobody else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: sockaddr_ll is plain data.
-    let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    address.sll_family = libc::AF_PACKET as u16;
-    address.sll_ifindex = ifindex as i32;
-    // SAFETY: a valid address of the right length.
-    let ret = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&raw const address).cast(),
-            size_of::<libc::sockaddr_ll>() as u32,
-        )
-    };
-    if ret != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let fd = crate::raw::bind_packet_socket(ifindex, 0)?;
     let one: libc::c_int = 1;
     // SAFETY: a valid option value of the right length.
     let ret = unsafe {

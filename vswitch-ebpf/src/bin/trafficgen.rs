@@ -105,12 +105,5 @@ pub fn trafficgen_redirect(ctx: XdpContext) -> u32 {
 #[cfg(not(target_arch = "bpf"))]
 extern crate std;
 
-#[cfg(target_arch = "bpf")]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    loop {}
-}
-
-#[unsafe(link_section = "license")]
-#[unsafe(no_mangle)]
-static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";
+#[path = "../object.rs"]
+mod object;
