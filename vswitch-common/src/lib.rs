@@ -5,6 +5,7 @@
 //! With the `user` feature, map keys and values implement [`aya::Pod`].
 #![cfg_attr(not(test), no_std)]
 
+pub mod bounded;
 pub mod fdb;
 pub mod filter;
 pub mod forward;

@@ -40,7 +40,7 @@ impl VlanSet {
     #[inline(always)]
     pub fn insert(&mut self, vid: u16) {
         let vid = usize::from(vid & VID_MASK);
-        if let Some(word) = self.words.get_mut(vid / 64) {
+        if let Some(word) = crate::bounded::get_mut(&mut self.words, vid / 64) {
             *word |= 1 << (vid % 64);
         }
     }
@@ -49,9 +49,7 @@ impl VlanSet {
     #[inline(always)]
     pub fn contains(&self, vid: u16) -> bool {
         let vid = usize::from(vid & VID_MASK);
-        self.words
-            .get(vid / 64)
-            .is_some_and(|word| word & (1 << (vid % 64)) != 0)
+        crate::bounded::get(&self.words, vid / 64).is_some_and(|word| word & (1 << (vid % 64)) != 0)
     }
 
     /// The members in ascending order.

@@ -1,6 +1,9 @@
 //! Per-CPU port counters.
 
-use vswitch_common::stats::{DropReason, PortStats};
+use vswitch_common::{
+    bounded,
+    stats::{DropReason, PortStats},
+};
 
 use crate::maps::PORT_STATS;
 
@@ -37,7 +40,9 @@ pub fn transmitted(slot: u32, len: u64) {
 /// Counts a dropped frame.
 #[inline(always)]
 pub fn dropped(slot: u32, reason: DropReason) {
-    if let Some(counter) = of(slot).and_then(|stats| stats.drops.get_mut(reason as usize)) {
+    if let Some(counter) =
+        of(slot).and_then(|stats| bounded::get_mut(&mut stats.drops, reason as usize))
+    {
         *counter += 1;
     }
 }

@@ -6,7 +6,7 @@ use aya_ebpf::{
     programs::TcContext,
 };
 use vswitch_common::{
-    MAX_FLOOD_PORTS,
+    MAX_FLOOD_PORTS, bounded,
     forward::Verdict,
     frame,
     port::{Egress, PORT_F_REDIRECT_PEER},
@@ -80,7 +80,7 @@ fn flood(ctx: &TcContext, decision: &Decision, ingress_ifindex: u32) -> i32 {
         if index as u32 >= set.len {
             break;
         }
-        let Some(&out) = set.ifindex.get(index) else {
+        let Some(&out) = bounded::get(&set.ifindex, index) else {
             break;
         };
         if out == ingress_ifindex {

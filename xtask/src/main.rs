@@ -1,6 +1,7 @@
-//! Developer commands for vswitch: `cargo xtask run`, `cargo xtask test`.
+//! Developer commands for vswitch: `cargo xtask run`, `test`, `vm`, `bench` and `clean`.
 
 mod bench;
+mod clean;
 mod prerequisites;
 mod run;
 mod test;
@@ -26,6 +27,9 @@ enum Command {
     Vm(vm::Command),
     /// Benchmark vswitch against the Linux bridge, macvlan and a plain XDP redirect.
     Bench(bench::Options),
+    /// Remove namespaces, links, pins and tc filters left by killed tests, benchmarks and
+    /// agents (only names this project makes, only when their owner is gone).
+    Clean,
 }
 
 /// The workspace's root directory.
@@ -42,5 +46,6 @@ fn main() -> anyhow::Result<()> {
         Command::Test(options) => test::run(&options),
         Command::Vm(command) => vm::run(command),
         Command::Bench(options) => bench::run(&options),
+        Command::Clean => clean::run(),
     }
 }

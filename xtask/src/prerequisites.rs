@@ -18,28 +18,69 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("devlink", "iproute2"),
 ];
 
-/// Makes sure the eBPF build chain is there: nightly with rust-src, and bpf-linker.
-pub fn build_chain() -> anyhow::Result<()> {
+/// The file that pins the eBPF crate's toolchain; `vswitch/build.rs` reads it too.
+const TOOLCHAIN_FILE: &str = "vswitch-ebpf/rust-toolchain.toml";
+
+/// Environment variable that names the toolchain of the canary build (default `nightly`).
+pub const CANARY_ENV: &str = "VSWITCH_CANARY_TOOLCHAIN";
+
+/// The toolchain pinned for the eBPF build.
+pub fn pinned_toolchain() -> anyhow::Result<String> {
+    let path = crate::workspace_root().join(TOOLCHAIN_FILE);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let file: toml::Table = toml::from_str(&text).with_context(|| path.display().to_string())?;
+    file.get("toolchain")
+        .and_then(|toolchain| toolchain.get("channel"))
+        .and_then(toml::Value::as_str)
+        .map(str::to_string)
+        .with_context(|| format!("{}: no [toolchain] channel", path.display()))
+}
+
+/// The toolchain of the canary build: the machine's floating `nightly` unless
+/// [`CANARY_ENV`] names another.
+pub fn canary_toolchain() -> String {
+    std::env::var(CANARY_ENV)
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "nightly".to_string())
+}
+
+/// Makes sure `toolchain` is installed with rust-src, which building `core` for BPF needs.
+pub fn toolchain_with_rust_src(toolchain: &str) -> anyhow::Result<()> {
     let installed = output(
         "rustup",
-        &["component", "list", "--toolchain", "nightly", "--installed"],
+        &["component", "list", "--toolchain", toolchain, "--installed"],
     )
     .unwrap_or_default();
-    if !installed.lines().any(|line| line.starts_with("rust-src")) {
-        println!("xtask: installing the nightly toolchain's rust-src (the eBPF build needs it)");
-        run(
-            "rustup",
-            &[
-                "toolchain",
-                "install",
-                "nightly",
-                "--profile",
-                "minimal",
-                "--component",
-                "rust-src",
-            ],
-        )?;
+    if installed.lines().any(|line| line.starts_with("rust-src")) {
+        return Ok(());
     }
+    println!("xtask: installing toolchain {toolchain} with rust-src (the eBPF build needs it)");
+    run(
+        "rustup",
+        &[
+            "toolchain",
+            "install",
+            toolchain,
+            "--profile",
+            "minimal",
+            "--component",
+            "rust-src",
+        ],
+    )
+}
+
+/// The version line of `toolchain`'s rustc.
+pub fn rustc_version(toolchain: &str) -> String {
+    output("rustup", &["run", toolchain, "rustc", "--version"])
+        .map_or_else(|| "unknown".to_string(), |line| line.trim().to_string())
+}
+
+/// Makes sure the eBPF build chain is there: the pinned toolchain with rust-src, and
+/// bpf-linker.
+pub fn build_chain() -> anyhow::Result<()> {
+    toolchain_with_rust_src(&pinned_toolchain()?)?;
     let version = output("bpf-linker", &["--version"]).unwrap_or_default();
     if !version.contains(BPF_LINKER_VERSION) {
         println!("xtask: installing bpf-linker {BPF_LINKER_VERSION} (about 2 minutes)");

@@ -11,8 +11,12 @@ use rtnetlink::{
 use super::NetlinkError;
 
 /// A subscription to the link notifications of this process's namespace.
+///
+/// Dropping it closes the socket: notifications that arrive later (the switch's own teardown
+/// deletes links) are not read at all, rather than read and reported as undeliverable.
 pub struct LinkEvents {
     messages: UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>,
+    connection: tokio::task::JoinHandle<()>,
 }
 
 impl LinkEvents {
@@ -25,8 +29,11 @@ impl LinkEvents {
             .socket_mut()
             .bind(&SocketAddr::new(0, RTMGRP_LINK))
             .map_err(NetlinkError::io("subscribing to link notifications"))?;
-        tokio::spawn(connection);
-        Ok(Self { messages })
+        let connection = tokio::spawn(connection);
+        Ok(Self {
+            messages,
+            connection,
+        })
     }
 
     /// The ifindex of the next interface that is deleted, or `None` when the socket closes.
@@ -39,5 +46,11 @@ impl LinkEvents {
             }
         }
         None
+    }
+}
+
+impl Drop for LinkEvents {
+    fn drop(&mut self) {
+        self.connection.abort();
     }
 }
