@@ -1,8 +1,9 @@
 //! The maps shared with the controller. Names are in `vswitch_common::map_names`.
 
 use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
     macros::map,
-    maps::{Array, DevMapHash, HashMap, LruHashMap, PerCpuArray},
+    maps::{Array, DevMapHash, HashMap, PerCpuArray},
 };
 use vswitch_common::{
     FDB_CAPACITY, MAX_PORTS,
@@ -13,21 +14,30 @@ use vswitch_common::{
     vlan::VLAN_COUNT,
 };
 
-/// Port configuration by ifindex.
+/// Port configuration by ifindex. Only the controller writes it, under the RCU-barrier
+/// discipline of `vswitch/src/datapath/barrier.rs`, so a value read here is the old or the new
+/// one, never a mix.
 #[map]
 pub static PORTS: HashMap<u32, PortConfig> = HashMap::with_max_entries(MAX_PORTS, 0);
 
-/// The forwarding database.
+/// The forwarding database. Not an LRU: a full table stops learning (new stations are
+/// flooded) instead of evicting stations that are talking. Memory is taken per entry.
+/// The datapath changes existing entries in place, one aligned word at a time (see
+/// `pipeline::learn`), so readers see each field old or new.
 #[map]
-pub static FDB: LruHashMap<FdbKey, FdbEntry> = LruHashMap::with_max_entries(FDB_CAPACITY, 0);
+pub static FDB: HashMap<FdbKey, FdbEntry> =
+    HashMap::with_max_entries(FDB_CAPACITY, BPF_F_NO_PREALLOC);
 
 /// Per-CPU counters by port slot; slot 0 counts frames from interfaces that are not ports.
 #[map]
 pub static PORT_STATS: PerCpuArray<PortStats> = PerCpuArray::with_max_entries(MAX_PORTS, 0);
 
-/// Ports that the TCX path floods to, by VLAN.
+/// Ports that the TCX path floods to, by VLAN. A hash, not an array: the controller replaces a
+/// set as a new element (an array value would be rewritten in place while frames read it),
+/// under the same barrier discipline as `PORTS`.
 #[map]
-pub static FLOOD: Array<FloodSet> = Array::with_max_entries(VLAN_COUNT as u32, 0);
+pub static FLOOD: HashMap<u32, FloodSet> =
+    HashMap::with_max_entries(VLAN_COUNT as u32, BPF_F_NO_PREALLOC);
 
 /// Every port by ifindex, with the egress program, for XDP redirects and broadcasts.
 #[map]

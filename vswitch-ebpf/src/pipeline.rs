@@ -1,10 +1,10 @@
 //! The stages every received frame goes through, whichever hook it arrived at: port lookup,
 //! parsing, VLAN classification, learning and the forwarding decision.
 
-use aya_ebpf::{EbpfContext, helpers::bpf_ktime_get_ns};
+use aya_ebpf::{EbpfContext, bindings::BPF_NOEXIST, helpers::bpf_ktime_get_ns};
 use aya_log_ebpf::debug;
 use vswitch_common::{
-    fdb::{self, FdbKey, Learning},
+    fdb::{self, FdbEntry, FdbKey, Learning},
     forward::{self, Verdict},
     frame::{self, Frame, L2Header},
     port::{PORT_F_LEARNING, PortConfig},
@@ -38,8 +38,9 @@ pub fn ingress<C: EbpfContext, F: Frame>(
     ifindex: u32,
     len: u64,
 ) -> Result<Decision, ()> {
-    // SAFETY: the controller replaces whole entries; a racing update yields the old or new port.
-    let Some(port) = (unsafe { PORTS.get(ifindex) }) else {
+    // SAFETY: the controller writes PORTS under its RCU-barrier discipline, so the entry is the
+    // old or the new one for as long as this program runs (see `maps::PORTS`).
+    let Some(port) = (unsafe { PORTS.get(&ifindex) }) else {
         counters::received(counters::NOT_A_PORT_SLOT, len);
         counters::dropped(counters::NOT_A_PORT_SLOT, DropReason::NotAPort);
         return Err(());
@@ -77,8 +78,9 @@ fn classify<F: Frame>(
         mac: header.dst,
         vlan,
     };
-    // SAFETY: entries are plain data; a racing update yields the old or the new entry.
-    let entry = unsafe { FDB.get(dst) };
+    // SAFETY: entries are plain data whose fields the datapath updates in place one aligned word
+    // at a time (see `learn`), so each field read is the old or the new value.
+    let entry = unsafe { FDB.get(&dst) };
     match forward::decide(ifindex, &header.dst, entry, now_ns, ageing_ns) {
         Verdict::Drop(reason) => Err(reason),
         verdict => Ok(Decision {
@@ -103,18 +105,35 @@ fn learn(
         vlan,
     };
     // SAFETY: as for the destination lookup.
-    let existing = unsafe { FDB.get(src) };
-    match fdb::learn(existing, ifindex, now_ns, ageing_ns) {
-        Learning::Unchanged => {}
+    let existing = unsafe { FDB.get(&src) };
+    let learned = match fdb::learn(existing, ifindex, now_ns, ageing_ns) {
+        Learning::Unchanged => false,
         Learning::Refreshed(entry) => {
-            let _ = FDB.insert(src, entry, 0);
+            rewrite(&src, &entry);
+            false
         }
-        Learning::Learned(entry) => {
-            if FDB.insert(src, entry, 0).is_ok()
-                && let Some(stats) = counters::of(port.slot)
-            {
-                stats.learned += 1;
-            }
-        }
+        // A known station that moved or aged out: rewrite it where it is, so that readers on
+        // other CPUs never hold a freed element (a replacement would free the old one).
+        Learning::Learned(entry) if existing.is_some() => rewrite(&src, &entry),
+        Learning::Learned(entry) => FDB.insert(&src, &entry, u64::from(BPF_NOEXIST)).is_ok(),
+    };
+    if learned && let Some(stats) = counters::of(port.slot) {
+        stats.learned += 1;
     }
+}
+
+/// Overwrites the FDB entry of `key` in place, field by field (each an aligned word store, so a
+/// concurrent reader sees each field old or new). Whether the entry was still there.
+#[inline(always)]
+fn rewrite(key: &FdbKey, entry: &FdbEntry) -> bool {
+    let Some(slot) = FDB.get_ptr_mut(key) else {
+        return false;
+    };
+    // SAFETY: a live element of the map; plain integer fields.
+    unsafe {
+        (*slot).ifindex = entry.ifindex;
+        (*slot).flags = entry.flags;
+        (*slot).last_seen_ns = entry.last_seen_ns;
+    }
+    true
 }

@@ -39,7 +39,7 @@ pub fn ingress(ctx: &TcContext) -> i32 {
 fn forward(ctx: &TcContext, decision: &Decision, out: u32) -> i32 {
     let slot = decision.port.slot;
     // SAFETY: see `pipeline::ingress`.
-    let Some(target) = (unsafe { PORTS.get(out) }) else {
+    let Some(target) = (unsafe { PORTS.get(&out) }) else {
         counters::dropped(slot, DropReason::NotAPort);
         return TC_ACT_SHOT;
     };
@@ -73,7 +73,8 @@ fn flood(ctx: &TcContext, decision: &Decision, ingress_ifindex: u32) -> i32 {
     if let Some(stats) = counters::of(decision.port.slot) {
         stats.flooded += 1;
     }
-    let Some(set) = FLOOD.get(u32::from(decision.vlan)) else {
+    // SAFETY: replaced whole under the controller's barrier discipline (see `maps::FLOOD`).
+    let Some(set) = (unsafe { FLOOD.get(&u32::from(decision.vlan)) }) else {
         return TC_ACT_SHOT;
     };
     for index in 0..MAX_FLOOD_PORTS {
@@ -87,7 +88,7 @@ fn flood(ctx: &TcContext, decision: &Decision, ingress_ifindex: u32) -> i32 {
             continue;
         }
         // SAFETY: see `pipeline::ingress`.
-        let Some(target) = (unsafe { PORTS.get(out) }) else {
+        let Some(target) = (unsafe { PORTS.get(&out) }) else {
             continue;
         };
         if set_tag(ctx, target.egress(decision.vlan), decision.vlan).is_ok()

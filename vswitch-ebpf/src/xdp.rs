@@ -36,7 +36,7 @@ pub fn ingress(ctx: &XdpContext) -> u32 {
     let (key, flags) = match decision.verdict {
         Verdict::Forward { ifindex: out } => {
             // SAFETY: see `pipeline::ingress`.
-            let member = unsafe { PORTS.get(out) }
+            let member = unsafe { PORTS.get(&out) }
                 .is_some_and(|target| target.egress(decision.vlan) != Egress::NotMember);
             if !member {
                 counters::dropped(slot, DropReason::VlanEgress);
@@ -72,7 +72,7 @@ pub fn egress(ctx: &XdpContext) -> u32 {
     let out = unsafe { (*ctx.ctx).egress_ifindex };
     let ifindex = ctx.ingress_ifindex() as u32;
     // SAFETY: see `pipeline::ingress`.
-    let (Some(port), Some(target)) = (unsafe { PORTS.get(ifindex) }, unsafe { PORTS.get(out) })
+    let (Some(port), Some(target)) = (unsafe { PORTS.get(&ifindex) }, unsafe { PORTS.get(&out) })
     else {
         return xdp_action::XDP_DROP;
     };

@@ -37,11 +37,7 @@ impl Instance {
 
 /// `aa:bb:cc:dd:ee:ff`.
 pub fn mac(bytes: &[u8; 6]) -> String {
-    bytes
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    vswitch_common::mac::Colons(bytes).to_string()
 }
 
 /// Prints rows under a header, columns padded to their widest cell.

@@ -45,7 +45,7 @@ pub async fn run(name: &str, args: Args) -> Result<(), Failure> {
         forward_datapath_logs(&mut switch)?;
     }
     print_ready(&switch, &config);
-    let result = switch.run_until_signal().await;
+    let result = switch.run_until_signal(args.config.clone()).await;
     log::info!("stopping switch {}", switch.name());
     switch.stop(args.keep).await;
     result.map_err(Failure::from)

@@ -93,7 +93,60 @@ pub enum PortKind {
     Existing,
 }
 
+/// Why a port cannot join a set of ports.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PortConflict {
+    /// Another port has the same name.
+    #[error("port {0} is configured twice")]
+    DuplicateName(String),
+    /// Another port's peer already lives in the namespace.
+    #[error("netns {0} already holds another port's eth0; use one port per netns")]
+    SharedNetns(String),
+    /// The VLAN would have more members than the TCX flood loop handles.
+    #[error("VLAN {0} has more than {max} ports", max = vswitch_common::MAX_FLOOD_PORTS)]
+    VlanFull(u16),
+    /// The switch would have more ports than its maps hold.
+    #[error("at most {max} ports are supported", max = vswitch_common::MAX_PORTS - 1)]
+    TooManyPorts,
+}
+
+/// Whether `port` may join `ports`: the rules between ports, shared by the config file's
+/// validation and the live `port add`.
+pub fn admit_port(ports: &[PortSpec], port: &PortSpec) -> Result<(), PortConflict> {
+    if ports.len() + 1 >= vswitch_common::MAX_PORTS as usize {
+        return Err(PortConflict::TooManyPorts);
+    }
+    if ports.iter().any(|other| other.name == port.name) {
+        return Err(PortConflict::DuplicateName(port.name.clone()));
+    }
+    if let PortKind::Veth { netns, .. } = &port.kind
+        && ports.iter().any(
+            |other| matches!(&other.kind, PortKind::Veth { netns: theirs, .. } if theirs == netns),
+        )
+    {
+        return Err(PortConflict::SharedNetns(netns.clone()));
+    }
+    for vid in port.vlan.members() {
+        let members = ports
+            .iter()
+            .filter(|other| other.vlan.members().contains(&vid))
+            .count();
+        if members >= vswitch_common::MAX_FLOOD_PORTS {
+            return Err(PortConflict::VlanFull(vid));
+        }
+    }
+    Ok(())
+}
+
 impl Config {
+    /// Checks the rules between this config's ports, as [`admit_port`] one after another.
+    pub fn check_ports(&self) -> Result<(), String> {
+        for (index, port) in self.ports.iter().enumerate() {
+            admit_port(&self.ports[..index], port).map_err(|conflict| conflict.to_string())?;
+        }
+        Ok(())
+    }
+
     /// Parses and validates `text`, which came from `path` (used in error messages).
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         validate::validate(path, text)

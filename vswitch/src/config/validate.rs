@@ -1,19 +1,18 @@
 //! Turning the file as written into a [`Config`], or into `FILE:LINE: reason`.
 
 use std::{
-    collections::HashSet,
     net::IpAddr,
     ops::Range,
     path::{Path, PathBuf},
 };
 
 use toml::Spanned;
-use vswitch_common::{MAX_FLOOD_PORTS, MAX_PORTS, vlan};
+use vswitch_common::vlan;
 
 use crate::offload::Offload;
 
 use super::{
-    Config, Hook, PortKind, PortSpec, VlanMode,
+    Config, Hook, PortConflict, PortKind, PortSpec, VlanMode,
     file::{File, PortSection},
 };
 
@@ -121,41 +120,16 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
             Offload::default(),
         ),
     };
-    if file.port.len() >= MAX_PORTS as usize {
-        return Err(source.error(
-            file.port[0].span(),
-            format!("at most {} ports are supported", MAX_PORTS - 1),
-        ));
-    }
-    let mut names = HashSet::new();
-    let mut namespaces = HashSet::new();
-    let mut members = std::collections::HashMap::new();
-    let mut ports = Vec::with_capacity(file.port.len());
+    let mut ports: Vec<PortSpec> = Vec::with_capacity(file.port.len());
     for section in &file.port {
         let port = port(&source, section)?;
-        if !names.insert(port.name.clone()) {
-            return Err(source.error(
-                section.get_ref().name.span(),
-                format!("port {} is configured twice", port.name),
-            ));
-        }
-        if let PortKind::Veth { netns, .. } = &port.kind
-            && !namespaces.insert(netns.clone())
-        {
-            return Err(source.error(
-                section.span(),
-                format!("netns {netns} already holds another port's eth0; use one port per netns"),
-            ));
-        }
-        for vid in port.vlan.members() {
-            let count = members.entry(vid).or_insert(0usize);
-            *count += 1;
-            if *count > MAX_FLOOD_PORTS {
-                return Err(source.error(
-                    section.span(),
-                    format!("VLAN {vid} has more than {MAX_FLOOD_PORTS} ports"),
-                ));
-            }
+        if let Err(conflict) = super::admit_port(&ports, &port) {
+            let span = match conflict {
+                PortConflict::DuplicateName(_) => section.get_ref().name.span(),
+                PortConflict::TooManyPorts => file.port[0].span(),
+                PortConflict::SharedNetns(_) | PortConflict::VlanFull(_) => section.span(),
+            };
+            return Err(source.error(span, conflict.to_string()));
         }
         ports.push(port);
     }

@@ -15,7 +15,7 @@ use vswitch_common::{
     switch::SwitchConfig,
 };
 
-use super::DatapathError;
+use super::{DatapathError, barrier::RcuBarrier};
 
 /// Kernel IDs of the maps, recorded so other processes can open them from any mount namespace.
 pub type MapIds = BTreeMap<String, u32>;
@@ -29,11 +29,68 @@ pub struct Maps {
     /// Per-CPU counters by slot.
     pub stats: PerCpuArray<MapData, PortStats>,
     /// Flood sets of the TCX path by VLAN.
-    pub flood: Array<MapData, FloodSet>,
+    pub flood: HashMap<MapData, u32, FloodSet>,
     /// Ports for XDP redirects.
     pub tx_ports: DevMapHash<MapData>,
     /// Switch-wide settings.
     pub switch: Array<MapData, SwitchConfig>,
+    /// The write discipline of `PORTS` and `FLOOD` (see [`RcuBarrier`]).
+    writes: Writes,
+}
+
+/// Which controller-written maps freed an element since the last barrier.
+#[derive(Debug, Default)]
+struct Writes {
+    barrier: Option<RcuBarrier>,
+    ports_freed: bool,
+    flood_freed: bool,
+}
+
+/// The controller-written maps under the barrier discipline.
+#[derive(Clone, Copy, Debug)]
+enum Guarded {
+    Ports,
+    Flood,
+}
+
+impl Writes {
+    /// Waits for the barrier if `map` freed an element since the last one, so that the write
+    /// about to happen cannot reuse an element a program still reads.
+    fn before(&mut self, map: Guarded) -> Result<(), DatapathError> {
+        let freed = match map {
+            Guarded::Ports => self.ports_freed,
+            Guarded::Flood => self.flood_freed,
+        };
+        if !freed {
+            return Ok(());
+        }
+        let barrier = match &mut self.barrier {
+            Some(barrier) => barrier,
+            slot => slot.insert(RcuBarrier::new().map_err(barrier_error)?),
+        };
+        barrier.wait().map_err(barrier_error)?;
+        // One grace period covers both maps.
+        self.ports_freed = false;
+        self.flood_freed = false;
+        Ok(())
+    }
+
+    /// Records that a write to `map` replaced or deleted an element.
+    fn freed(&mut self, map: Guarded) {
+        match map {
+            Guarded::Ports => self.ports_freed = true,
+            Guarded::Flood => self.flood_freed = true,
+        }
+    }
+}
+
+fn barrier_error(error: std::io::Error) -> DatapathError {
+    DatapathError::map("waiting for an RCU grace period")(MapError::SyscallError(
+        aya::sys::SyscallError {
+            call: "bpf_map_update_elem (map-of-maps barrier)",
+            io_error: error,
+        },
+    ))
 }
 
 impl Maps {
@@ -114,6 +171,7 @@ impl Maps {
             switch: switch
                 .try_into()
                 .map_err(DatapathError::map(map_names::SWITCH))?,
+            writes: Writes::default(),
         })
     }
 
@@ -131,9 +189,14 @@ impl Maps {
         config: PortConfig,
         egress: &ProgramFd,
     ) -> Result<(), DatapathError> {
+        self.writes.before(Guarded::Ports)?;
+        let replaced = self.ports.get(&ifindex, 0).is_ok();
         self.ports
             .insert(ifindex, config, 0)
             .map_err(DatapathError::map(format!("adding port {ifindex}")))?;
+        if replaced {
+            self.writes.freed(Guarded::Ports);
+        }
         self.tx_ports
             .insert(ifindex, ifindex, Some(egress), 0)
             .map_err(|source| DatapathError::DevMap {
@@ -145,8 +208,10 @@ impl Maps {
     /// Removes a port: its configuration, its devmap entry and every FDB entry behind it.
     pub fn remove_port(&mut self, ifindex: u32) -> Result<(), DatapathError> {
         let what = format!("removing port {ifindex}");
+        self.writes.before(Guarded::Ports)?;
         // The kernel drops devmap entries of unregistered devices by itself.
         unless_missing(self.ports.remove(&ifindex)).map_err(DatapathError::map(&what))?;
+        self.writes.freed(Guarded::Ports);
         unless_missing(self.tx_ports.remove(ifindex)).map_err(DatapathError::map(what))?;
         let behind: Vec<FdbKey> = self
             .fdb_entries()?
@@ -160,13 +225,40 @@ impl Maps {
         Ok(())
     }
 
-    /// Writes the flood set of `vlan`.
+    /// Replaces the flood set of `vlan` whole; an empty set removes it.
     pub fn set_flood(&mut self, vlan: u16, set: FloodSet) -> Result<(), DatapathError> {
-        self.flood
-            .set(u32::from(vlan), set, 0)
-            .map_err(DatapathError::map(format!(
-                "writing the flood set of VLAN {vlan}"
-            )))
+        let what = format!("writing the flood set of VLAN {vlan}");
+        self.writes.before(Guarded::Flood)?;
+        let key = u32::from(vlan);
+        let existed = self.flood.get(&key, 0).is_ok();
+        if set.len == 0 {
+            unless_missing(self.flood.remove(&key)).map_err(DatapathError::map(what))?;
+        } else {
+            self.flood
+                .insert(key, set, 0)
+                .map_err(DatapathError::map(what))?;
+        }
+        if existed {
+            self.writes.freed(Guarded::Flood);
+        }
+        Ok(())
+    }
+
+    /// The flood set of `vlan`, if it has one.
+    pub fn flood_set(&self, vlan: u16) -> Option<FloodSet> {
+        self.flood.get(&u32::from(vlan), 0).ok()
+    }
+
+    /// Sets every counter of `slot` to zero, on every CPU: a reused slot starts afresh.
+    pub fn reset_stats(&mut self, slot: u32) -> Result<(), DatapathError> {
+        let what = format!("resetting counters of slot {slot}");
+        let cpus = aya::util::nr_cpus()
+            .map_err(|(_, error)| DatapathError::map(what.clone())(MapError::IoError(error)))?;
+        let zeros = aya::maps::PerCpuValues::try_from(vec![PortStats::default(); cpus])
+            .map_err(|error| DatapathError::map(what.clone())(MapError::IoError(error)))?;
+        self.stats
+            .set(slot, zeros, 0)
+            .map_err(DatapathError::map(what))
     }
 
     /// Counters of the port in `slot`, summed over CPUs.

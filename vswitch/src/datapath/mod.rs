@@ -1,12 +1,14 @@
 //! The eBPF object: loading it, attaching its programs to ports, and its maps.
 
+mod barrier;
 mod maps;
 mod programs;
 mod static_fdb;
+mod sys;
 mod trafficgen;
 
 pub use maps::{MapIds, Maps};
-pub use programs::Programs;
+pub use programs::{Attachment, Programs};
 pub use trafficgen::TRAFFICGEN;
 
 /// The compiled eBPF object, built by `build.rs` from `vswitch-ebpf`.

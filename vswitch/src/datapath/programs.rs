@@ -2,7 +2,11 @@
 
 use aya::{
     Ebpf, EbpfLoader,
-    programs::{ProgramFd, SchedClassifier, TcAttachType, Xdp, XdpMode, tc},
+    programs::{
+        ProgramFd, SchedClassifier, TcAttachType, Xdp, XdpMode,
+        tc::{self, SchedClassifierLinkId},
+        xdp::XdpLinkId,
+    },
     util::KernelVersion,
 };
 use vswitch_common::program_names;
@@ -12,6 +16,17 @@ use crate::netlink::{NetlinkError, netns};
 
 /// Kernels from this version attach tc programs as TCX links and need no clsact qdisc.
 const TCX_SINCE: KernelVersion = KernelVersion::new(6, 6, 0);
+
+/// A program attached to one interface, to detach it again.
+#[derive(Debug)]
+pub enum Attachment {
+    /// The TCX (or clsact) ingress program.
+    Tc(SchedClassifierLinkId),
+    /// The XDP ingress program.
+    Xdp(XdpLinkId),
+    /// The pass-through program on a veth peer.
+    Pass(XdpLinkId),
+}
 
 /// The loaded object: its programs and the links that attach them.
 ///
@@ -64,8 +79,20 @@ impl Programs {
         program.fd().map_err(DatapathError::program(name))
     }
 
+    /// Detaches what `attachment` attached. An interface that is already gone is no error.
+    pub fn detach(&mut self, attachment: Attachment) -> Result<(), DatapathError> {
+        let result = match attachment {
+            Attachment::Tc(id) => self
+                .program::<SchedClassifier>(program_names::TC_INGRESS)?
+                .detach(id),
+            Attachment::Xdp(id) => self.program::<Xdp>(program_names::XDP_INGRESS)?.detach(id),
+            Attachment::Pass(id) => self.program::<Xdp>(program_names::XDP_PASS)?.detach(id),
+        };
+        result.map_err(DatapathError::program("detaching a program"))
+    }
+
     /// Attaches the TCX ingress program to the interface called `ifname`.
-    pub fn attach_tc(&mut self, ifname: &str) -> Result<(), DatapathError> {
+    pub fn attach_tc(&mut self, ifname: &str) -> Result<Attachment, DatapathError> {
         let what = format!("attaching {} to {ifname}", program_names::TC_INGRESS);
         if KernelVersion::current().is_ok_and(|version| version < TCX_SINCE) {
             match tc::qdisc_add_clsact(ifname) {
@@ -79,15 +106,15 @@ impl Programs {
         }
         self.program::<SchedClassifier>(program_names::TC_INGRESS)?
             .attach(ifname, TcAttachType::Ingress)
-            .map(drop)
+            .map(Attachment::Tc)
             .map_err(DatapathError::program(what))
     }
 
     /// Attaches the XDP ingress program to the interface with `ifindex`.
-    pub fn attach_xdp(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+    pub fn attach_xdp(&mut self, ifindex: u32) -> Result<Attachment, DatapathError> {
         self.program::<Xdp>(program_names::XDP_INGRESS)?
             .attach_to_if_index(ifindex, XdpMode::default())
-            .map(drop)
+            .map(Attachment::Xdp)
             .map_err(DatapathError::program(format!(
                 "attaching {} to interface {ifindex}",
                 program_names::XDP_INGRESS
@@ -96,7 +123,11 @@ impl Programs {
 
     /// Attaches the pass-through XDP program to interface `ifindex` in namespace `netns_name`,
     /// so that native XDP redirects into its veth peer are delivered.
-    pub fn attach_pass_in(&mut self, netns_name: &str, ifindex: u32) -> Result<(), DatapathError> {
+    pub fn attach_pass_in(
+        &mut self,
+        netns_name: &str,
+        ifindex: u32,
+    ) -> Result<Attachment, DatapathError> {
         let what = format!(
             "attaching {} to interface {ifindex} in netns {netns_name}",
             program_names::XDP_PASS
@@ -109,7 +140,7 @@ impl Programs {
             what: what.clone(),
             source: aya::programs::ProgramError::IOError(std::io::Error::other(error.to_string())),
         })?
-        .map(drop)
+        .map(Attachment::Pass)
         .map_err(DatapathError::program(what))
     }
 

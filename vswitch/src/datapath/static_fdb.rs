@@ -11,10 +11,7 @@ use aya::{
 };
 use vswitch_common::fdb::{FdbEntry, FdbKey};
 
-use super::{DatapathError, Maps};
-
-/// `BPF_MAP_UPDATE_BATCH` from `enum bpf_cmd`.
-const BPF_MAP_UPDATE_BATCH: libc::c_long = 26;
+use super::{DatapathError, Maps, sys};
 /// Entries per syscall: bounds the kernel's copy of keys and values.
 const CHUNK: usize = 16_384;
 
@@ -52,18 +49,10 @@ impl Maps {
             };
             // SAFETY: `attr` points at `count` keys and values of the map's key and value sizes,
             // which outlive the call; the kernel writes back only `count`.
-            let ret = unsafe {
-                libc::syscall(
-                    libc::SYS_bpf,
-                    BPF_MAP_UPDATE_BATCH,
-                    &raw mut attr,
-                    size_of::<BatchAttr>(),
-                )
-            };
-            if ret != 0 {
+            if let Err(io_error) = unsafe { sys::bpf(sys::BPF_MAP_UPDATE_BATCH, &mut attr) } {
                 let source = MapError::SyscallError(SyscallError {
                     call: "bpf_map_update_batch",
-                    io_error: std::io::Error::last_os_error(),
+                    io_error,
                 });
                 return Err(DatapathError::map(format!(
                     "adding {} static FDB entries",

@@ -115,6 +115,16 @@ impl PortOffloads {
         self.attached.get(&ifindex)
     }
 
+    /// Forgets port `ifindex`, detaching its offloaded filter if it has one (failures logged).
+    pub async fn remove(&mut self, ifindex: u32) {
+        self.datapaths.remove(&ifindex);
+        if let Some(offloaded) = self.attached.remove(&ifindex)
+            && let Err(error) = offloaded.detach(&self.handle).await
+        {
+            log::warn!("detaching the offloaded filter of ifindex {ifindex}: {error}");
+        }
+    }
+
     /// Detaches every offloaded filter, logging failures.
     pub async fn detach_all(&mut self) {
         for (ifindex, offloaded) in std::mem::take(&mut self.attached) {
