@@ -7,8 +7,13 @@ use serde::{Deserialize, Serialize};
 use crate::{
     config::Hook,
     datapath::MapIds,
+    netlink::Created,
     offload::{Datapath, OffloadHook},
 };
+
+/// Version of the pinned state's layout (maps, link pins, this record). An agent refuses to
+/// adopt state of another layout.
+pub const LAYOUT: u32 = 2;
 
 /// Directory of instance records; `/run` is shared by every mount namespace that `ip netns exec`
 /// creates, unlike `/sys/fs/bpf`.
@@ -24,6 +29,9 @@ pub fn pin_dir(name: &str) -> PathBuf {
 pub struct InstanceState {
     /// The agent's process ID.
     pub pid: u32,
+    /// [`LAYOUT`] of the agent that wrote the record (records without one are layout 1).
+    #[serde(default = "first_layout")]
+    pub layout: u32,
     /// Kernel IDs of the maps.
     pub maps: MapIds,
     /// The ports.
@@ -53,6 +61,26 @@ pub struct PortRecord {
     /// The offloaded filter stage, if the device runs one.
     #[serde(default)]
     pub offload: Option<OffloadRecord>,
+    /// The namespace of the veth peer, for ports the switch created.
+    #[serde(default)]
+    pub netns: Option<String>,
+    /// Whether source addresses are learned.
+    #[serde(default = "yes")]
+    pub learning: bool,
+    /// Added with `port add` rather than by the config file: a reload keeps it.
+    #[serde(default)]
+    pub live: bool,
+    /// The devices the switch created for this port, which its removal deletes.
+    #[serde(default)]
+    pub created: Vec<Created>,
+}
+
+fn first_layout() -> u32 {
+    1
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A port's offloaded filter stage.
@@ -103,6 +131,16 @@ impl InstanceState {
 
     /// Reads the record of instance `name`, if its agent is alive.
     pub fn read(name: &str) -> Result<Self, StateError> {
+        let state = Self::read_any(name)?;
+        if !process_alive(state.pid) {
+            return Err(StateError::NotRunning(name.to_string()));
+        }
+        Ok(state)
+    }
+
+    /// Reads the record of instance `name`, whether its agent runs or not (an agent that was
+    /// killed or stopped with `--keep` leaves it for the next one to adopt).
+    pub fn read_any(name: &str) -> Result<Self, StateError> {
         let path = Self::path(name);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -116,14 +154,10 @@ impl InstanceState {
                 });
             }
         };
-        let state: Self = serde_json::from_str(&text).map_err(|source| StateError::Json {
+        serde_json::from_str(&text).map_err(|source| StateError::Json {
             path: path.display().to_string(),
             source,
-        })?;
-        if !process_alive(state.pid) {
-            return Err(StateError::NotRunning(name.to_string()));
-        }
-        Ok(state)
+        })
     }
 
     /// Fails if a live agent already runs as `name`.

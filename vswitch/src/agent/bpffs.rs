@@ -8,6 +8,19 @@ const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 /// Makes sure `/sys/fs/bpf` is a BPF filesystem, mounting one if it is not (as systemd does),
 /// and creates `dir` below it, empty.
 pub fn prepare(dir: &Path) -> io::Result<()> {
+    mount()?;
+    // Pins left by an agent that was killed would make pinning fail.
+    remove(dir);
+    std::fs::create_dir_all(dir)
+}
+
+/// Like [`prepare`], but keeps what `dir` holds: an agent adopts the pins of its predecessor.
+pub fn prepare_keeping(dir: &Path) -> io::Result<()> {
+    mount()?;
+    std::fs::create_dir_all(dir)
+}
+
+fn mount() -> io::Result<()> {
     if !is_bpffs(Path::new(BPF_FS))? {
         let target = CString::new(BPF_FS).expect("no NUL");
         let kind = c"bpf";
@@ -25,9 +38,7 @@ pub fn prepare(dir: &Path) -> io::Result<()> {
             return Err(io::Error::last_os_error());
         }
     }
-    // Pins left by an agent that was killed would make pinning fail.
-    remove(dir);
-    std::fs::create_dir_all(dir)
+    Ok(())
 }
 
 /// Removes `dir` and the pins in it.

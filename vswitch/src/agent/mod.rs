@@ -31,8 +31,9 @@ use crate::{
     datapath::{Attachment, DatapathError, Maps, Programs},
     netlink::{Created, Journal, LinkEvents, Links, NetlinkError, netns},
     offload::{OffloadError, PortOffloads},
-    state::{self, InstanceState, OffloadRecord, StateError},
+    state::{self, InstanceState, OffloadRecord, PortRecord, StateError},
 };
+use aya::programs::ProgramFd;
 
 /// Name of the peer interface inside a port's namespace.
 pub const PEER_NAME: &str = "eth0";
@@ -110,30 +111,31 @@ impl Switch {
     /// On failure, everything created so far is removed again.
     pub async fn start(config: &Config, log_level: u8) -> Result<Self, AgentError> {
         InstanceState::ensure_not_running(&config.name)?;
+        let previous = match InstanceState::read_any(&config.name) {
+            Ok(previous) if previous.layout != state::LAYOUT => {
+                return Err(AgentError::Refused(format!(
+                    "switch {} was left by a vswitch of state layout {} (this one uses {}): stop \
+                     it with that version, or remove its state with `cargo xtask clean`",
+                    config.name,
+                    previous.layout,
+                    state::LAYOUT
+                )));
+            }
+            Ok(previous) => Some(previous),
+            Err(StateError::NotRunning(_)) => None,
+            Err(error) => return Err(error.into()),
+        };
         let links = Links::connect()?;
         let pins = state::pin_dir(&config.name);
-        bpffs::prepare(&pins).map_err(|source| AgentError::Pins {
+        bpffs::prepare_keeping(&pins).map_err(|source| AgentError::Pins {
             path: pins.clone(),
             source,
         })?;
-        let loaded = Programs::load(log_level).and_then(|mut programs| {
-            let (maps, ids) = Maps::take_pinned(programs.ebpf_mut(), &pins)?;
-            Ok((programs, maps, ids))
-        });
-        let (programs, maps, map_ids) = match loaded {
-            Ok(loaded) => loaded,
-            Err(error) => {
-                bpffs::remove(&pins);
-                return Err(error.into());
-            }
-        };
-        let offloads = match PortOffloads::connect() {
-            Ok(offloads) => offloads,
-            Err(error) => {
-                bpffs::remove(&pins);
-                return Err(error.into());
-            }
-        };
+        let (mut programs, offloads) = (
+            Programs::load_pinned(log_level, &pins)?,
+            PortOffloads::connect()?,
+        );
+        let (maps, map_ids) = Maps::take_pinned(programs.ebpf_mut(), &pins)?;
         let mut switch = Self {
             name: config.name.clone(),
             ageing_ns: config.ageing_secs * 1_000_000_000,
@@ -147,22 +149,156 @@ impl Switch {
             links,
             offloads,
         };
-        let built = async {
-            switch.maps.set_switch(SwitchConfig {
-                ageing_ns: switch.ageing_ns,
-            })?;
-            for spec in &config.ports {
-                switch.add_port_unpublished(spec.clone(), config).await?;
-            }
-            switch.publish()?;
-            Ok::<(), AgentError>(())
-        }
-        .await;
-        if let Err(error) = built {
+        if let Err(error) = switch.build(config, previous).await {
             switch.teardown(false).await;
             return Err(error);
         }
         Ok(switch)
+    }
+
+    /// Makes the freshly loaded switch what `config` describes, adopting what the previous
+    /// agent of this instance left (its record, pinned maps and links) where it still fits.
+    async fn build(
+        &mut self,
+        config: &Config,
+        previous: Option<InstanceState>,
+    ) -> Result<(), AgentError> {
+        self.maps.set_switch(SwitchConfig {
+            ageing_ns: self.ageing_ns,
+        })?;
+        let mut left: Vec<PortRecord> = previous.map(|state| state.ports).unwrap_or_default();
+        for spec in &config.ports {
+            match left.iter().position(|record| record.name == spec.name) {
+                Some(position) => {
+                    let record = left.remove(position);
+                    self.adopt_port(spec.clone(), record, config).await?;
+                }
+                None => self.add_port_unpublished(spec.clone(), config).await?,
+            }
+        }
+        for record in left {
+            if record.live {
+                let spec = Port::from_record(&record).spec;
+                self.live_ports.push(spec.name.clone());
+                self.adopt_port(spec, record, config).await?;
+            } else {
+                self.forget_port(record).await;
+            }
+        }
+        self.remove_strays()?;
+        self.publish()?;
+        Ok(())
+    }
+
+    /// Takes over port `spec` from the previous agent's `record`: same interface, counter slot,
+    /// map entries and pinned links (their programs replaced atomically), so its traffic never
+    /// stops. Where the interface is gone or the port changed kind, it is made anew.
+    async fn adopt_port(
+        &mut self,
+        spec: PortSpec,
+        record: PortRecord,
+        config: &Config,
+    ) -> Result<(), AgentError> {
+        let same_interface = self.links.index(&spec.name).await? == Some(record.ifindex);
+        if !same_interface || Port::from_record(&record).spec.kind.netns() != spec.kind.netns() {
+            self.forget_port(record).await;
+            return self.add_port_unpublished(spec, config).await;
+        }
+        log::info!("port {}: adopted from the previous agent", spec.name);
+        self.slots.claim(record.slot);
+        let port = Port {
+            spec,
+            ifindex: record.ifindex,
+            slot: record.slot,
+        };
+        let egress = self.egress()?;
+        self.maps.set_port(port.ifindex, port.config(), &egress)?;
+        let program = self.attach(&port.spec, port.ifindex)?;
+        self.offloads
+            .apply(
+                &port.spec.name,
+                port.ifindex,
+                port.spec.hook,
+                config.port_offload(&port.spec),
+                port.config(),
+            )
+            .await?;
+        self.attached.insert(
+            port.spec.name.clone(),
+            Attached {
+                program: Some(program),
+                stub: None,
+                created: record.created.into(),
+            },
+        );
+        self.ports.push(port);
+        let mut transaction = Transaction::default();
+        if self.has_xdp_port() {
+            self.stub_every_peer(&mut transaction)?;
+        }
+        self.write_flood_sets(&mut transaction)?;
+        transaction.commit();
+        Ok(())
+    }
+
+    /// Removes what the previous agent left of a port the config no longer has: its pinned
+    /// links, map entries and FDB entries, and the devices it created. Failures are logged.
+    async fn forget_port(&mut self, record: PortRecord) {
+        log::info!("port {}: no longer configured; removing it", record.name);
+        for role in LinkRole::ALL {
+            let _ = std::fs::remove_file(self.link_pin(&record.name, role));
+        }
+        if let Err(error) = self.maps.remove_port(record.ifindex) {
+            log::warn!("removing port {}: {error}", record.name);
+        }
+        for error in Journal::from(record.created).undo(&self.links).await {
+            log::warn!("removing port {}: {error}", record.name);
+        }
+    }
+
+    /// Removes map entries that no port accounts for: ports and flood sets of VLANs left by an
+    /// earlier agent whose record was lost.
+    fn remove_strays(&mut self) -> Result<(), AgentError> {
+        for ifindex in self.maps.port_ifindexes()? {
+            if !self.ports.iter().any(|port| port.ifindex == ifindex) {
+                self.maps.remove_port(ifindex)?;
+            }
+        }
+        let wanted = flood_sets(&self.ports);
+        for vlan in self.maps.flood_vlans()? {
+            if !wanted.contains_key(&vlan) {
+                self.maps.set_flood(vlan, FloodSet::EMPTY)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the link of `port`'s program in `role` is pinned.
+    fn link_pin(&self, port: &str, role: LinkRole) -> PathBuf {
+        state::pin_dir(&self.name)
+            .join("links")
+            .join(format!("{port}.{}", role.suffix()))
+    }
+
+    /// A handle on the devmap egress program for a `TX_PORTS` entry.
+    fn egress(&self) -> Result<ProgramFd, DatapathError> {
+        self.programs.egress_fd()?.try_clone().map_err(|error| {
+            DatapathError::program("duplicating the egress program fd")(error.into())
+        })
+    }
+
+    /// Attaches `spec`'s ingress program to its interface, pinned (or taking over its pin).
+    fn attach(&mut self, spec: &PortSpec, ifindex: u32) -> Result<Attachment, AgentError> {
+        Ok(match spec.hook {
+            Hook::Tc => {
+                let pin = self.link_pin(&spec.name, LinkRole::Tc);
+                self.programs.attach_tc(&spec.name, &pin)?
+            }
+            Hook::Xdp => {
+                let pin = self.link_pin(&spec.name, LinkRole::Xdp);
+                self.programs.attach_xdp(ifindex, &pin)?
+            }
+        })
     }
 
     /// The instance name.
@@ -394,22 +530,20 @@ impl Switch {
             ifindex,
             slot,
         };
-        let egress = self.programs.egress_fd()?.try_clone().map_err(|error| {
-            DatapathError::program("duplicating the egress program fd")(error.into())
-        })?;
+        let egress = self.egress()?;
         self.maps.set_port(ifindex, port.config(), &egress)?;
         transaction.push(Step::PortMaps(ifindex));
-        let program = match spec.hook {
-            Hook::Tc => self.programs.attach_tc(&spec.name)?,
-            Hook::Xdp => self.programs.attach_xdp(ifindex)?,
-        };
+        let program = self.attach(spec, ifindex)?;
         transaction.push(Step::Attachment(program));
         if spec.hook == Hook::Xdp {
             self.stub_every_peer(transaction)?;
         }
         let stub = match (&spec.kind, peer) {
-            (PortKind::Veth { netns, .. }, Some(peer)) if self.has_xdp_port() => {
-                Some(self.programs.attach_pass_in(netns, peer)?)
+            (PortKind::Veth { netns, .. }, Some(peer))
+                if spec.hook == Hook::Xdp || self.has_xdp_port() =>
+            {
+                let pin = self.link_pin(&spec.name, LinkRole::Pass);
+                Some(self.programs.attach_pass_in(netns, peer, &pin)?)
             }
             _ => None,
         };
@@ -457,7 +591,8 @@ impl Switch {
             .ok()
             .and_then(|text| text.trim().parse().ok())
             .ok_or_else(|| NetlinkError::NoSuchLink(format!("{PEER_NAME} in netns {netns}")))?;
-            let stub = self.programs.attach_pass_in(&netns, peer)?;
+            let pin = self.link_pin(&name, LinkRole::Pass);
+            let stub = self.programs.attach_pass_in(&netns, peer, &pin)?;
             if let Some(attached) = self.attached.get_mut(&name) {
                 attached.stub = Some(stub);
                 transaction.push(Step::Stub(name));
@@ -483,9 +618,7 @@ impl Switch {
         let result = async {
             let mut port = old.clone();
             port.spec = spec.clone();
-            let egress = self.programs.egress_fd()?.try_clone().map_err(|error| {
-                DatapathError::program("duplicating the egress program fd")(error.into())
-            })?;
+            let egress = self.egress()?;
             self.maps.set_port(port.ifindex, port.config(), &egress)?;
             transaction.push(Step::RestorePort(old.clone()));
             self.ports[position] = port;
@@ -598,12 +731,7 @@ impl Switch {
                 }
                 Step::PortMaps(ifindex) => self.maps.remove_port(ifindex).map_err(Into::into),
                 Step::RestorePort(port) => {
-                    let restored = self.programs.egress_fd().and_then(|egress| {
-                        let egress = egress.try_clone().map_err(|error| {
-                            DatapathError::program("duplicating the egress program fd")(
-                                error.into(),
-                            )
-                        })?;
+                    let restored = self.egress().and_then(|egress| {
                         self.maps.set_port(port.ifindex, port.config(), &egress)
                     });
                     if let Some(current) = self
@@ -692,12 +820,19 @@ impl Switch {
     fn publish(&self) -> Result<(), StateError> {
         InstanceState {
             pid: std::process::id(),
+            layout: state::LAYOUT,
             maps: self.map_ids.clone(),
             ports: self
                 .ports
                 .iter()
                 .map(|port| {
                     let mut record = port.record();
+                    record.live = self.live_ports.contains(&port.spec.name);
+                    record.created = self
+                        .attached
+                        .get(&port.spec.name)
+                        .map(|attached| attached.created.entries().to_vec())
+                        .unwrap_or_default();
                     record.datapath = self.offloads.datapath(port.ifindex);
                     record.offload =
                         self.offloads
@@ -779,23 +914,55 @@ impl Switch {
         self.reload(&config).await
     }
 
-    /// Stops the switch. Without `keep`, removes every device and namespace it created. With
-    /// `keep`, leaves them in place. Either way the programs detach when the agent exits.
+    /// Stops the agent. Without `keep`, removes everything the switch made: programs, pins,
+    /// record, and the devices and namespaces it created. With `keep`, leaves all of it: the
+    /// programs stay attached through their pinned links and forwarding goes on, until the next
+    /// `vswitch run` of this instance adopts it.
     pub async fn stop(mut self, keep: bool) {
         self.teardown(keep).await;
     }
 
     async fn teardown(&mut self, keep: bool) {
+        if keep {
+            return;
+        }
         InstanceState::remove(&self.name);
         self.offloads.detach_all().await;
-        if !keep {
-            let attached = std::mem::take(&mut self.attached);
-            for (_, mut attached) in attached.into_iter().rev() {
-                for error in attached.created.undo(&self.links).await {
-                    log::warn!("cleaning up: {error}");
+        let attached = std::mem::take(&mut self.attached);
+        for (name, mut attached) in attached.into_iter().rev() {
+            for attachment in [attached.program, attached.stub].into_iter().flatten() {
+                if let Err(error) = self.programs.detach(attachment) {
+                    log::debug!("port {name}: {error}");
                 }
+            }
+            for error in attached.created.undo(&self.links).await {
+                log::warn!("cleaning up: {error}");
             }
         }
         bpffs::remove(&state::pin_dir(&self.name));
+    }
+}
+
+/// The programs a port has a pinned link for.
+#[derive(Clone, Copy, Debug)]
+enum LinkRole {
+    /// The TCX ingress program.
+    Tc,
+    /// The XDP ingress program.
+    Xdp,
+    /// The pass-through program on the veth peer.
+    Pass,
+}
+
+impl LinkRole {
+    const ALL: [Self; 3] = [Self::Tc, Self::Xdp, Self::Pass];
+
+    /// The pin's file name suffix.
+    const fn suffix(self) -> &'static str {
+        match self {
+            Self::Tc => "tc",
+            Self::Xdp => "xdp",
+            Self::Pass => "pass",
+        }
     }
 }

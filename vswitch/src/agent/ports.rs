@@ -62,6 +62,44 @@ impl Port {
             hook: self.spec.hook,
             datapath: None,
             offload: None,
+            netns: match &self.spec.kind {
+                PortKind::Veth { netns, .. } => Some(netns.clone()),
+                PortKind::Existing => None,
+            },
+            learning: self.spec.learning,
+            live: false,
+            created: Vec::new(),
+        }
+    }
+
+    /// The port a record describes, as far as a record can: a veth port's addresses are not
+    /// recorded (they are already set on the peer), nor an offload.
+    pub fn from_record(record: &PortRecord) -> Self {
+        let vlan = if record.mode == "trunk" {
+            VlanMode::Trunk {
+                vlans: record.trunk.clone(),
+                native: record.vlan,
+            }
+        } else {
+            VlanMode::Access(record.vlan.unwrap_or(vswitch_common::vlan::DEFAULT_VLAN))
+        };
+        Self {
+            spec: PortSpec {
+                name: record.name.clone(),
+                kind: match &record.netns {
+                    Some(netns) => PortKind::Veth {
+                        netns: netns.clone(),
+                        addresses: Vec::new(),
+                    },
+                    None => PortKind::Existing,
+                },
+                vlan,
+                hook: record.hook,
+                learning: record.learning,
+                offload: None,
+            },
+            ifindex: record.ifindex,
+            slot: record.slot,
         }
     }
 }
@@ -125,6 +163,22 @@ mod tests {
         assert_eq!(members(10), [1, 3]);
         assert_eq!(members(20), [2, 3]);
         assert_eq!(members(1), [3]);
+    }
+
+    #[test]
+    fn a_record_gives_back_the_port_it_was_made_from() {
+        let mut trunk = port(
+            "t",
+            3,
+            VlanMode::Trunk {
+                vlans: vec![10, 20],
+                native: Some(1),
+            },
+        );
+        trunk.spec.learning = false;
+        let back = Port::from_record(&trunk.record());
+        assert_eq!(back.spec, trunk.spec);
+        assert_eq!((back.ifindex, back.slot), (3, 3));
     }
 
     #[test]

@@ -32,6 +32,11 @@ impl Slots {
         Some(slot)
     }
 
+    /// Marks `slot` used: an adopted port keeps the slot (and counters) it had.
+    pub fn claim(&mut self, slot: u32) {
+        self.used.insert(slot);
+    }
+
     /// Marks `slot` free again.
     pub fn release(&mut self, slot: u32) {
         self.used.remove(&slot);

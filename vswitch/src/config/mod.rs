@@ -138,6 +138,16 @@ pub fn admit_port(ports: &[PortSpec], port: &PortSpec) -> Result<(), PortConflic
     Ok(())
 }
 
+impl PortKind {
+    /// The namespace of a veth port's peer; `None` for an existing interface.
+    pub fn netns(&self) -> Option<&str> {
+        match self {
+            Self::Veth { netns, .. } => Some(netns),
+            Self::Existing => None,
+        }
+    }
+}
+
 impl Config {
     /// Checks the rules between this config's ports, as [`admit_port`] one after another.
     pub fn check_ports(&self) -> Result<(), String> {

@@ -94,8 +94,8 @@ fn barrier_error(error: std::io::Error) -> DatapathError {
 }
 
 impl Maps {
-    /// Takes the maps out of a freshly loaded object and pins each under `dir`, which must be
-    /// on a BPF filesystem. Returns them with their kernel IDs.
+    /// Takes the maps out of a freshly loaded object and pins each under `dir` (on a BPF
+    /// filesystem) unless the loader already did. Returns them with their kernel IDs.
     pub fn take_pinned(
         ebpf: &mut Ebpf,
         dir: &std::path::Path,
@@ -104,13 +104,15 @@ impl Maps {
         let mut take = |name: &'static str| -> Result<Map, DatapathError> {
             let map = ebpf.take_map(name).ok_or(DatapathError::Missing(name))?;
             let path = dir.join(name);
-            map.pin(&path).map_err(|error| DatapathError::Map {
-                what: format!("pinning {name} under {}", dir.display()),
-                source: MapError::PinError {
-                    name: Some(name.to_string()),
-                    error,
-                },
-            })?;
+            if !path.exists() {
+                map.pin(&path).map_err(|error| DatapathError::Map {
+                    what: format!("pinning {name} under {}", dir.display()),
+                    source: MapError::PinError {
+                        name: Some(name.to_string()),
+                        error,
+                    },
+                })?;
+            }
             let info = MapData::from_pin(&path)
                 .and_then(|data| data.info())
                 .map_err(DatapathError::map(format!("reading the id of {name}")))?;
@@ -242,6 +244,23 @@ impl Maps {
             self.writes.freed(Guarded::Flood);
         }
         Ok(())
+    }
+
+    /// The VLANs that have a flood set.
+    pub fn flood_vlans(&self) -> Result<Vec<u16>, DatapathError> {
+        self.flood
+            .keys()
+            .map(|key| key.map(|vlan| vlan as u16))
+            .collect::<Result<_, _>>()
+            .map_err(DatapathError::map("reading the flood sets"))
+    }
+
+    /// The ifindexes that have a `PORTS` entry.
+    pub fn port_ifindexes(&self) -> Result<Vec<u32>, DatapathError> {
+        self.ports
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(DatapathError::map("reading the ports"))
     }
 
     /// The flood set of `vlan`, if it has one.

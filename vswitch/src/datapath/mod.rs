@@ -2,12 +2,14 @@
 
 mod barrier;
 mod maps;
+mod pins;
 mod programs;
 mod static_fdb;
 mod sys;
 mod trafficgen;
 
 pub use maps::{MapIds, Maps};
+pub use pins::PINNED_MAPS;
 pub use programs::{Attachment, Programs};
 pub use trafficgen::TRAFFICGEN;
 
@@ -43,6 +45,26 @@ pub enum DatapathError {
         what: String,
         /// aya's error.
         source: aya::maps::xdp::XdpMapError,
+    },
+    /// Pinning or taking over a `bpf_link`.
+    #[error("{what}: {reason}")]
+    Link {
+        /// What was being done.
+        what: String,
+        /// The error, as aya reported it.
+        reason: String,
+    },
+    /// Maps pinned by an earlier agent do not fit this version's programs.
+    #[error(
+        "{}: {reason}; stop that switch with its own vswitch, or remove the pins \
+         (`cargo xtask clean` removes those of dead agents)",
+        dir.display()
+    )]
+    Incompatible {
+        /// The pin directory.
+        dir: std::path::PathBuf,
+        /// Which map differs and how.
+        reason: String,
     },
     /// The object lacks a program or map this controller expects.
     #[error("the eBPF object has no {0}; rebuild vswitch")]

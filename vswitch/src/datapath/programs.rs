@@ -1,11 +1,14 @@
 //! Loading the programs and attaching them to ports.
 
+use std::path::Path;
+
 use aya::{
     Ebpf, EbpfLoader,
     programs::{
-        ProgramFd, SchedClassifier, TcAttachType, Xdp, XdpMode,
-        tc::{self, SchedClassifierLinkId},
-        xdp::XdpLinkId,
+        ProgramError, ProgramFd, SchedClassifier, TcAttachType, Xdp, XdpMode,
+        links::{FdLink, PinnedLink},
+        tc::{self, SchedClassifierLink, SchedClassifierLinkId},
+        xdp::{XdpLink, XdpLinkId},
     },
     util::KernelVersion,
 };
@@ -20,6 +23,9 @@ const TCX_SINCE: KernelVersion = KernelVersion::new(6, 6, 0);
 /// A program attached to one interface, to detach it again.
 #[derive(Debug)]
 pub enum Attachment {
+    /// A `bpf_link` pinned under the instance's directory: it stays attached when the agent
+    /// exits (forwarding goes on), and removing the pin detaches it.
+    Pinned(PinnedLink),
     /// The TCX (or clsact) ingress program.
     Tc(SchedClassifierLinkId),
     /// The XDP ingress program.
@@ -40,9 +46,29 @@ impl Programs {
     /// Loads the object and its programs. `log_level` gates aya-log in the datapath: 0 is off,
     /// and the verifier then removes the logging code from the fast path.
     pub fn load(log_level: u8) -> Result<Self, DatapathError> {
-        let ebpf = EbpfLoader::new()
-            .override_global(aya_log::LEVEL, &log_level, true)
-            .load(OBJECT)?;
+        Self::load_with(EbpfLoader::new().override_global(aya_log::LEVEL, &log_level, true))
+    }
+
+    /// Loads the object like [`Programs::load`], with its maps pinned under `pins`: maps
+    /// already pinned there (by an earlier agent of this instance) are reused after
+    /// [`pins::check_compatible`](super::pins::check_compatible) accepts them, the others are
+    /// created and pinned.
+    pub fn load_pinned(log_level: u8, pins: &Path) -> Result<Self, DatapathError> {
+        super::pins::check_compatible(pins)?;
+        let mut loader = EbpfLoader::new();
+        loader.override_global(aya_log::LEVEL, &log_level, true);
+        let paths: Vec<(&str, std::path::PathBuf)> = super::PINNED_MAPS
+            .iter()
+            .map(|name| (*name, pins.join(name)))
+            .collect();
+        for (name, path) in &paths {
+            loader.map_pin_path(name, path.as_path());
+        }
+        Self::load_with(&mut loader)
+    }
+
+    fn load_with(loader: &mut EbpfLoader<'_>) -> Result<Self, DatapathError> {
+        let ebpf = loader.load(OBJECT)?;
         let mut programs = Self { ebpf };
         let name = program_names::TC_INGRESS;
         programs
@@ -79,9 +105,15 @@ impl Programs {
         program.fd().map_err(DatapathError::program(name))
     }
 
-    /// Detaches what `attachment` attached. An interface that is already gone is no error.
+    /// Detaches what `attachment` attached (a pinned link: removes its pin, which detaches
+    /// it). An interface that is already gone is no error.
     pub fn detach(&mut self, attachment: Attachment) -> Result<(), DatapathError> {
         let result = match attachment {
+            Attachment::Pinned(link) => {
+                return link.unpin().map(drop).map_err(|error| {
+                    DatapathError::program("unpinning a link")(ProgramError::IOError(error))
+                });
+            }
             Attachment::Tc(id) => self
                 .program::<SchedClassifier>(program_names::TC_INGRESS)?
                 .detach(id),
@@ -91,10 +123,29 @@ impl Programs {
         result.map_err(DatapathError::program("detaching a program"))
     }
 
-    /// Attaches the TCX ingress program to the interface called `ifname`.
-    pub fn attach_tc(&mut self, ifname: &str) -> Result<Attachment, DatapathError> {
+    /// Attaches the TCX ingress program to the interface called `ifname`, its link pinned at
+    /// `pin`. A link already pinned there (left by an earlier agent) is taken over instead: its
+    /// program is replaced atomically, so frames never meet a detached interface.
+    ///
+    /// Before Linux 6.6 there are no TCX links: the program is attached through a clsact
+    /// qdisc, unpinned.
+    pub fn attach_tc(&mut self, ifname: &str, pin: &Path) -> Result<Attachment, DatapathError> {
         let what = format!("attaching {} to {ifname}", program_names::TC_INGRESS);
-        if KernelVersion::current().is_ok_and(|version| version < TCX_SINCE) {
+        let tcx = KernelVersion::current().is_ok_and(|version| version >= TCX_SINCE);
+        let program = self.program::<SchedClassifier>(program_names::TC_INGRESS)?;
+        if tcx && let Some(link) = adopt(pin, &what)? {
+            let link = SchedClassifierLink::try_from(link).map_err(link_error(&what))?;
+            let id = program
+                .attach_to_link(link)
+                .map_err(DatapathError::program(&what))?;
+            drop(
+                program
+                    .take_link(id)
+                    .map_err(DatapathError::program(&what))?,
+            );
+            return repin(pin, &what);
+        }
+        if !tcx {
             match tc::qdisc_add_clsact(ifname) {
                 Ok(()) => {}
                 Err(tc::TcError::NetlinkError(error))
@@ -104,29 +155,38 @@ impl Programs {
                 }
             }
         }
-        self.program::<SchedClassifier>(program_names::TC_INGRESS)?
+        let id = program
             .attach(ifname, TcAttachType::Ingress)
-            .map(Attachment::Tc)
-            .map_err(DatapathError::program(what))
+            .map_err(DatapathError::program(&what))?;
+        if !tcx {
+            return Ok(Attachment::Tc(id));
+        }
+        let link = program
+            .take_link(id)
+            .map_err(DatapathError::program(&what))?;
+        let link = FdLink::try_from(link).map_err(link_error(&what))?;
+        pin_link(link, pin, &what)
     }
 
-    /// Attaches the XDP ingress program to the interface with `ifindex`.
-    pub fn attach_xdp(&mut self, ifindex: u32) -> Result<Attachment, DatapathError> {
-        self.program::<Xdp>(program_names::XDP_INGRESS)?
-            .attach_to_if_index(ifindex, XdpMode::default())
-            .map(Attachment::Xdp)
-            .map_err(DatapathError::program(format!(
-                "attaching {} to interface {ifindex}",
-                program_names::XDP_INGRESS
-            )))
+    /// Attaches the XDP ingress program to the interface with `ifindex`, its link pinned at
+    /// `pin`, or takes over a link pinned there (see [`Programs::attach_tc`]).
+    pub fn attach_xdp(&mut self, ifindex: u32, pin: &Path) -> Result<Attachment, DatapathError> {
+        let what = format!(
+            "attaching {} to interface {ifindex}",
+            program_names::XDP_INGRESS
+        );
+        let program = self.program::<Xdp>(program_names::XDP_INGRESS)?;
+        attach_xdp_pinned(program, ifindex, pin, &what, Attachment::Xdp)
     }
 
     /// Attaches the pass-through XDP program to interface `ifindex` in namespace `netns_name`,
-    /// so that native XDP redirects into its veth peer are delivered.
+    /// so that native XDP redirects into its veth peer are delivered; pinned at `pin` like
+    /// [`Programs::attach_xdp`].
     pub fn attach_pass_in(
         &mut self,
         netns_name: &str,
         ifindex: u32,
+        pin: &Path,
     ) -> Result<Attachment, DatapathError> {
         let what = format!(
             "attaching {} to interface {ifindex} in netns {netns_name}",
@@ -134,24 +194,99 @@ impl Programs {
         );
         let program = self.program::<Xdp>(program_names::XDP_PASS)?;
         netns::run_in(netns_name, || {
-            program.attach_to_if_index(ifindex, XdpMode::default())
+            attach_xdp_pinned(program, ifindex, pin, &what, Attachment::Pass)
         })
         .map_err(|error: NetlinkError| DatapathError::Program {
             what: what.clone(),
-            source: aya::programs::ProgramError::IOError(std::io::Error::other(error.to_string())),
+            source: ProgramError::IOError(std::io::Error::other(error.to_string())),
         })?
-        .map(Attachment::Pass)
-        .map_err(DatapathError::program(what))
     }
 
     fn program<'a, P>(&'a mut self, name: &'static str) -> Result<&'a mut P, DatapathError>
     where
-        &'a mut P: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+        &'a mut P: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
     {
         self.ebpf
             .program_mut(name)
             .ok_or(DatapathError::Missing(name))?
             .try_into()
             .map_err(DatapathError::program(name))
+    }
+}
+
+/// Attaches `program` to `ifindex` with its link pinned at `pin`, or takes over the link pinned
+/// there. Where the kernel has no XDP links (netlink attachment), the attachment is unpinned.
+fn attach_xdp_pinned(
+    program: &mut Xdp,
+    ifindex: u32,
+    pin: &Path,
+    what: &str,
+    unpinned: fn(XdpLinkId) -> Attachment,
+) -> Result<Attachment, DatapathError> {
+    if let Some(link) = adopt(pin, what)? {
+        let link = XdpLink::try_from(link).map_err(link_error(what))?;
+        let id = program
+            .attach_to_link(link)
+            .map_err(DatapathError::program(what))?;
+        drop(
+            program
+                .take_link(id)
+                .map_err(DatapathError::program(what))?,
+        );
+        return repin(pin, what);
+    }
+    let id = program
+        .attach_to_if_index(ifindex, XdpMode::default())
+        .map_err(DatapathError::program(what))?;
+    let link = program
+        .take_link(id)
+        .map_err(DatapathError::program(what))?;
+    match FdLink::try_from(link) {
+        Ok(link) => pin_link(link, pin, what),
+        // A netlink attachment, which dropping the link just detached: attach it again, kept
+        // by the program (such attachments cannot outlive the agent anyway).
+        Err(_) => program
+            .attach_to_if_index(ifindex, XdpMode::default())
+            .map(unpinned)
+            .map_err(DatapathError::program(what)),
+    }
+}
+
+/// The link pinned at `pin` by an earlier agent, if there is one whose interface still exists.
+/// A pin whose link lost its interface is removed.
+fn adopt(pin: &Path, what: &str) -> Result<Option<FdLink>, DatapathError> {
+    if !pin.exists() {
+        return Ok(None);
+    }
+    let link = PinnedLink::from_pin(pin).map_err(link_error(what))?;
+    Ok(Some(FdLink::from(link)))
+}
+
+/// A fresh handle on the link pinned at `pin`, which keeps it attached.
+fn repin(pin: &Path, what: &str) -> Result<Attachment, DatapathError> {
+    PinnedLink::from_pin(pin)
+        .map(Attachment::Pinned)
+        .map_err(link_error(what))
+}
+
+/// Pins `link` at `pin`, creating the directory.
+fn pin_link(link: FdLink, pin: &Path, what: &str) -> Result<Attachment, DatapathError> {
+    if let Some(dir) = pin.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|error| DatapathError::program(what)(ProgramError::IOError(error)))?;
+    }
+    link.pin(pin)
+        .map(Attachment::Pinned)
+        .map_err(|error| DatapathError::Link {
+            what: format!("{what}: pinning at {}", pin.display()),
+            reason: error.to_string(),
+        })
+}
+
+fn link_error<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> DatapathError {
+    let what = what.to_string();
+    move |error| DatapathError::Link {
+        what,
+        reason: error.to_string(),
     }
 }

@@ -3,7 +3,8 @@
 use super::{Links, NetlinkError, netns};
 
 /// One thing the switch created.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Created {
     /// A named network namespace.
     Netns(String),
@@ -17,10 +18,22 @@ pub struct Journal {
     entries: Vec<Created>,
 }
 
+impl From<Vec<Created>> for Journal {
+    /// A journal of things recorded earlier, e.g. by a previous agent.
+    fn from(entries: Vec<Created>) -> Self {
+        Self { entries }
+    }
+}
+
 impl Journal {
     /// Records that `created` now exists.
     pub fn record(&mut self, created: Created) {
         self.entries.push(created);
+    }
+
+    /// What is recorded, oldest first.
+    pub fn entries(&self) -> &[Created] {
+        &self.entries
     }
 
     /// Removes everything recorded, newest first. Carries on past failures and returns them.
