@@ -1,11 +1,18 @@
-//! `vswitch fdb show [--json]`.
+//! `vswitch fdb show [--json]`, `fdb add MAC [--vlan N] (--port PORT | --remote IP --vni N)`
+//! and `fdb del MAC [--vlan N]`.
+
+use std::net::IpAddr;
 
 use serde_json::json;
-use vswitch::agent::{expired, monotonic_ns};
+use vswitch::{
+    agent::{expired, monotonic_ns},
+    control::{self, FdbTarget},
+};
 
 use super::{
-    Failure,
+    EXIT_USAGE, Failure,
     format::{Instance, json, mac, table},
+    send,
 };
 
 /// `fdb` subcommands.
@@ -17,12 +24,64 @@ pub enum Command {
         #[arg(long, short)]
         json: bool,
     },
+    /// Add a static entry, towards a local port or a remote VTEP (VXLAN).
+    Add(AddArgs),
+    /// Remove a static entry.
+    Del {
+        /// The MAC address.
+        mac: String,
+        /// Its VLAN.
+        #[arg(long)]
+        vlan: Option<u16>,
+    },
+}
+
+/// Arguments of `fdb add`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["port", "remote"])))]
+pub struct AddArgs {
+    /// The MAC address.
+    pub mac: String,
+    /// Its VLAN.
+    #[arg(long)]
+    pub vlan: Option<u16>,
+    /// Send frames for the address to this local port.
+    #[arg(long)]
+    pub port: Option<String>,
+    /// Send frames for the address to this remote VTEP.
+    #[arg(long, requires = "vni")]
+    pub remote: Option<IpAddr>,
+    /// The VXLAN network identifier towards the remote VTEP.
+    #[arg(long, requires = "remote", conflicts_with = "port")]
+    pub vni: Option<u32>,
+}
+
+impl AddArgs {
+    fn into_command(self) -> Result<control::Command, Failure> {
+        let target = match (self.port, self.remote.zip(self.vni)) {
+            (Some(name), None) => FdbTarget::Port { name },
+            (None, Some((ip, vni))) => FdbTarget::Remote { ip, vni },
+            _ => {
+                return Err(Failure {
+                    error: anyhow::anyhow!("give either --port PORT or --remote IP --vni N"),
+                    code: EXIT_USAGE,
+                });
+            }
+        };
+        Ok(control::Command::FdbAdd {
+            mac: self.mac,
+            vlan: self.vlan,
+            target,
+        })
+    }
 }
 
 /// Runs an `fdb` subcommand against instance `name`.
-pub fn run(name: &str, command: Command) -> Result<(), Failure> {
+pub async fn run(name: &str, command: Command) -> Result<(), Failure> {
     match command {
         Command::Show { json: as_json } => show(name, as_json),
+        Command::Add(args) => send(name, args.into_command()?).await,
+        Command::Del { mac, vlan } => send(name, control::Command::FdbDel { mac, vlan }).await,
     }
 }
 
@@ -79,4 +138,62 @@ fn show(name: &str, as_json: bool) -> Result<(), Failure> {
         .collect();
     table(&["MAC", "VLAN", "PORT", "TYPE", "AGE"], &cells);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command as Top};
+
+    fn add(args: &str) -> control::Command {
+        let cli = Cli::try_parse_from(format!("vswitch fdb add {args}").split_whitespace())
+            .unwrap_or_else(|error| panic!("{args}: {error}"));
+        match cli.command {
+            Top::Fdb {
+                command: Command::Add(add),
+            } => add
+                .into_command()
+                .unwrap_or_else(|failure| panic!("{args}: {:#}", failure.error)),
+            other => panic!("{args}: parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn add_targets_a_port_or_a_remote_vtep() {
+        assert_eq!(
+            add("02:00:00:00:00:01 --vlan 10 --port vp1"),
+            control::Command::FdbAdd {
+                mac: "02:00:00:00:00:01".into(),
+                vlan: Some(10),
+                target: FdbTarget::Port { name: "vp1".into() },
+            }
+        );
+        assert_eq!(
+            add("02:00:00:00:00:02 --remote 192.0.2.2 --vni 100"),
+            control::Command::FdbAdd {
+                mac: "02:00:00:00:00:02".into(),
+                vlan: None,
+                target: FdbTarget::Remote {
+                    ip: "192.0.2.2".parse().expect("an address"),
+                    vni: 100,
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn add_needs_exactly_one_target() {
+        for args in [
+            "02:00:00:00:00:01",
+            "02:00:00:00:00:01 --port vp1 --remote 192.0.2.2 --vni 100",
+            "02:00:00:00:00:01 --remote 192.0.2.2",
+            "02:00:00:00:00:01 --port vp1 --vni 100",
+        ] {
+            let error = Cli::try_parse_from(format!("vswitch fdb add {args}").split_whitespace())
+                .expect_err(args);
+            assert_eq!(error.exit_code(), 2, "{args}: {error}");
+        }
+    }
 }

@@ -4,15 +4,17 @@ pub mod check;
 pub mod fdb;
 mod format;
 pub mod port;
+pub mod reload;
 pub mod run;
 pub mod stats;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use vswitch::control;
 
 /// Exit status for bad usage or a bad configuration.
-pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_USAGE: u8 = control::protocol::EXIT_USAGE;
 
 /// vswitch: an eBPF/XDP-accelerated virtual switch.
 #[derive(Debug, Parser)]
@@ -47,6 +49,8 @@ pub enum Command {
     },
     /// Per-port counters, with drops by reason.
     Stats(stats::Args),
+    /// Re-read the running switch's config file and apply only the difference.
+    Reload,
 }
 
 /// A failure with the exit status it maps to.
@@ -67,14 +71,31 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     }
 }
 
+/// Sends a live change to the agent of instance `name` and prints its message, if any.
+async fn send(name: &str, command: control::Command) -> Result<(), Failure> {
+    match control::call(name, command).await {
+        Ok(message) => {
+            if let Some(message) = message {
+                println!("{message}");
+            }
+            Ok(())
+        }
+        Err(error) => Err(Failure {
+            code: error.exit_code(),
+            error: error.into(),
+        }),
+    }
+}
+
 /// Runs the command line and returns the process's exit status.
 pub async fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(&cli.name, args).await,
         Command::Check(args) => check::run(&args),
-        Command::Fdb { command } => fdb::run(&cli.name, command),
-        Command::Port { command } => port::run(&cli.name, command),
+        Command::Fdb { command } => fdb::run(&cli.name, command).await,
+        Command::Port { command } => port::run(&cli.name, command).await,
         Command::Stats(args) => stats::run(&cli.name, &args),
+        Command::Reload => reload::run(&cli.name).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,5 +103,29 @@ pub async fn main(cli: Cli) -> ExitCode {
             eprintln!("vswitch: {error:#}");
             ExitCode::from(code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vswitch::control::{CommandFailure, ControlServer};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn send_exits_with_the_agents_code() {
+        let name = format!("vtcli-{}", std::process::id());
+        let mut server = ControlServer::bind(&name).expect("binding");
+        let agent = tokio::spawn(async move {
+            let request = server.next().await.expect("a request");
+            request.answer(Err(CommandFailure::usage("vlan 5000 is out of range")));
+            server
+        });
+        let failure = send(&name, control::Command::Reload)
+            .await
+            .expect_err("refused");
+        assert_eq!(failure.code, EXIT_USAGE);
+        assert_eq!(failure.error.to_string(), "vlan 5000 is out of range");
+        agent.await.expect("the agent task");
     }
 }

@@ -1,10 +1,12 @@
-//! `vswitch port show [--json]`.
+//! `vswitch port show [--json]`, `port add PORT [options]` and `port del PORT`.
 
 use serde_json::json;
+use vswitch::control::{self, PortAdd};
 
 use super::{
     Failure,
     format::{Instance, json, table},
+    send,
 };
 
 /// `port` subcommands.
@@ -16,12 +18,69 @@ pub enum Command {
         #[arg(long, short)]
         json: bool,
     },
+    /// Add a port to the running switch without disturbing the others.
+    Add(AddArgs),
+    /// Remove a port (and the veth and namespace it created) without disturbing the others.
+    Del {
+        /// The port's interface name.
+        port: String,
+    },
+}
+
+/// Arguments of `port add`: the fields of a config file's `[[port]]`, checked by the agent
+/// with the same rules.
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// The port's (switch-side) interface name.
+    pub port: String,
+    /// Create a veth whose peer goes into this namespace as eth0 (created if missing).
+    #[arg(long)]
+    pub netns: Option<String>,
+    /// An address (CIDR) for the namespace end; repeat for several.
+    #[arg(long = "address", value_name = "CIDR")]
+    pub addresses: Vec<String>,
+    /// Access port in this VLAN.
+    #[arg(long, conflicts_with_all = ["trunk", "native_vlan"])]
+    pub vlan: Option<u16>,
+    /// Trunk port carrying these VLANs tagged (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "VLANS")]
+    pub trunk: Option<Vec<u16>>,
+    /// VLAN of untagged frames on the trunk.
+    #[arg(long, requires = "trunk")]
+    pub native_vlan: Option<u16>,
+    /// Use an existing interface of the switch's namespace instead of creating a veth.
+    #[arg(long)]
+    pub existing: bool,
+    /// Hook the port's frames are switched at.
+    #[arg(long, value_parser = ["tc", "xdp"])]
+    pub hook: Option<String>,
+    /// MTU of both veth ends.
+    #[arg(long)]
+    pub mtu: Option<u32>,
+}
+
+impl From<AddArgs> for PortAdd {
+    fn from(args: AddArgs) -> Self {
+        Self {
+            name: args.port,
+            netns: args.netns,
+            addresses: args.addresses,
+            vlan: args.vlan,
+            trunk: args.trunk,
+            native_vlan: args.native_vlan,
+            existing: args.existing,
+            hook: args.hook,
+            mtu: args.mtu,
+        }
+    }
 }
 
 /// Runs a `port` subcommand against instance `name`.
-pub fn run(name: &str, command: Command) -> Result<(), Failure> {
+pub async fn run(name: &str, command: Command) -> Result<(), Failure> {
     match command {
         Command::Show { json: as_json } => show(name, as_json),
+        Command::Add(args) => send(name, control::Command::PortAdd(args.into())).await,
+        Command::Del { port } => send(name, control::Command::PortDel { name: port }).await,
     }
 }
 
@@ -104,4 +163,53 @@ fn show(name: &str, as_json: bool) -> Result<(), Failure> {
         &cells,
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command as Top};
+
+    fn add(args: &str) -> PortAdd {
+        let cli = Cli::try_parse_from(format!("vswitch port add {args}").split_whitespace())
+            .unwrap_or_else(|error| panic!("{args}: {error}"));
+        match cli.command {
+            Top::Port {
+                command: Command::Add(args),
+            } => args.into(),
+            other => panic!("{args}: parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn add_passes_the_fields_as_given() {
+        assert_eq!(
+            add(
+                "vp4 --netns h4 --address 10.0.0.4/24 --address fd00::4/64 --trunk 10,20 \
+                 --native-vlan 1 --hook xdp --mtu 9000"
+            ),
+            PortAdd {
+                name: "vp4".into(),
+                netns: Some("h4".into()),
+                addresses: vec!["10.0.0.4/24".into(), "fd00::4/64".into()],
+                trunk: Some(vec![10, 20]),
+                native_vlan: Some(1),
+                hook: Some("xdp".into()),
+                mtu: Some(9000),
+                ..PortAdd::default()
+            }
+        );
+        // Out-of-range VLANs are the agent's to refuse, with the config's message.
+        assert_eq!(
+            add("up1 --existing --vlan 5000"),
+            PortAdd {
+                name: "up1".into(),
+                existing: true,
+                vlan: Some(5000),
+                ..PortAdd::default()
+            }
+        );
+    }
 }
