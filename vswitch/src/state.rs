@@ -192,6 +192,14 @@ impl InstanceState {
     }
 }
 
+/// Whether process `pid` runs: it exists and is not a zombie (a killed agent whose parent has
+/// not reaped it yet is gone for every purpose here).
 fn process_alive(pid: u32) -> bool {
-    PathBuf::from(format!("/proc/{pid}")).exists()
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so split at the last ')'.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state != "Z" && state != "X")
 }

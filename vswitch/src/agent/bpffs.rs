@@ -15,13 +15,20 @@ pub fn prepare(dir: &Path) -> io::Result<()> {
 }
 
 /// Like [`prepare`], but keeps what `dir` holds: an agent adopts the pins of its predecessor.
-pub fn prepare_keeping(dir: &Path) -> io::Result<()> {
-    mount()?;
-    std::fs::create_dir_all(dir)
+///
+/// Returns `false` when `/sys/fs/bpf` was no BPF filesystem and this process mounted one of its
+/// own: pins there do not outlive this process's mount namespace (`ip netns exec` gives every
+/// command a fresh `/sys`), so no later agent can adopt them.
+pub fn prepare_keeping(dir: &Path) -> io::Result<bool> {
+    let shared = !mount()?;
+    std::fs::create_dir_all(dir)?;
+    Ok(shared)
 }
 
-fn mount() -> io::Result<()> {
-    if !is_bpffs(Path::new(BPF_FS))? {
+/// Mounts a BPF filesystem on `/sys/fs/bpf` unless one is there; whether it did.
+fn mount() -> io::Result<bool> {
+    let mounted = !is_bpffs(Path::new(BPF_FS))?;
+    if mounted {
         let target = CString::new(BPF_FS).expect("no NUL");
         let kind = c"bpf";
         // SAFETY: valid C strings; no data argument.
@@ -38,7 +45,7 @@ fn mount() -> io::Result<()> {
             return Err(io::Error::last_os_error());
         }
     }
-    Ok(())
+    Ok(mounted)
 }
 
 /// Removes `dir` and the pins in it.

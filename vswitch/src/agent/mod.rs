@@ -10,6 +10,7 @@
 mod ageing;
 pub mod bpffs;
 mod ports;
+mod requests;
 mod slots;
 mod transaction;
 
@@ -28,6 +29,7 @@ use vswitch_common::{
 
 use crate::{
     config::{Config, ConfigError, Hook, PortKind, PortSpec},
+    control::{ControlError, ControlRequest, ControlServer},
     datapath::{Attachment, DatapathError, Maps, Programs},
     netlink::{Created, Journal, LinkEvents, Links, NetlinkError, netns},
     offload::{OffloadError, PortOffloads},
@@ -67,6 +69,9 @@ pub enum AgentError {
     /// A change that contradicts the switch's state or limits; the switch is unchanged.
     #[error("{0}")]
     Refused(String),
+    /// The control socket.
+    #[error(transparent)]
+    Control(#[from] ControlError),
 }
 
 impl AgentError {
@@ -103,6 +108,8 @@ pub struct Switch {
     slots: Slots,
     links: Links,
     offloads: PortOffloads,
+    /// The control socket, bound at start; the run loop takes it.
+    control: Option<ControlServer>,
 }
 
 impl Switch {
@@ -125,12 +132,21 @@ impl Switch {
             Err(StateError::NotRunning(_)) => None,
             Err(error) => return Err(error.into()),
         };
+        let control = ControlServer::bind(&config.name)?;
         let links = Links::connect()?;
         let pins = state::pin_dir(&config.name);
-        bpffs::prepare_keeping(&pins).map_err(|source| AgentError::Pins {
+        let shared = bpffs::prepare_keeping(&pins).map_err(|source| AgentError::Pins {
             path: pins.clone(),
             source,
         })?;
+        if !shared {
+            log::info!(
+                "/sys/fs/bpf here is this process's own BPF filesystem (as under `ip netns exec`): \
+                 the switch keeps forwarding only while this agent runs, and a restart re-attaches. \
+                 For restarts without loss, run the agent with the host's /sys, e.g. \
+                 `nsenter --net=/run/netns/NS vswitch run`"
+            );
+        }
         let (mut programs, offloads) = (
             Programs::load_pinned(log_level, &pins)?,
             PortOffloads::connect()?,
@@ -148,6 +164,7 @@ impl Switch {
             slots: Slots::new(),
             links,
             offloads,
+            control: Some(control),
         };
         if let Err(error) = switch.build(config, previous).await {
             switch.teardown(false).await;
@@ -234,7 +251,7 @@ impl Switch {
         self.ports.push(port);
         let mut transaction = Transaction::default();
         if self.has_xdp_port() {
-            self.stub_every_peer(&mut transaction)?;
+            self.stub_every_peer(&mut transaction).await?;
         }
         self.write_flood_sets(&mut transaction)?;
         transaction.commit();
@@ -273,11 +290,14 @@ impl Switch {
         Ok(())
     }
 
-    /// Where the link of `port`'s program in `role` is pinned.
+    /// Where the link of `port`'s program in `role` is pinned: `links/ROLE/PORT`, with the
+    /// dots of the interface name escaped (bpffs refuses names with dots, which it reserves).
     fn link_pin(&self, port: &str, role: LinkRole) -> PathBuf {
+        let file = port.replace('%', "%25").replace('.', "%2e");
         state::pin_dir(&self.name)
             .join("links")
-            .join(format!("{port}.{}", role.suffix()))
+            .join(role.directory())
+            .join(file)
     }
 
     /// A handle on the devmap egress program for a `TX_PORTS` entry.
@@ -536,7 +556,7 @@ impl Switch {
         let program = self.attach(spec, ifindex)?;
         transaction.push(Step::Attachment(program));
         if spec.hook == Hook::Xdp {
-            self.stub_every_peer(transaction)?;
+            self.stub_every_peer(transaction).await?;
         }
         let stub = match (&spec.kind, peer) {
             (PortKind::Veth { netns, .. }, Some(peer))
@@ -570,7 +590,7 @@ impl Switch {
 
     /// Attaches the pass-through program to the veth peers that lack it, so that native XDP
     /// redirects into them are delivered (the first XDP port needs it on every veth).
-    fn stub_every_peer(&mut self, transaction: &mut Transaction) -> Result<(), AgentError> {
+    async fn stub_every_peer(&mut self, transaction: &mut Transaction) -> Result<(), AgentError> {
         let pending: Vec<(String, String)> = self
             .ports
             .iter()
@@ -585,12 +605,7 @@ impl Switch {
             })
             .collect();
         for (name, netns) in pending {
-            let peer = netns::run_in(&netns, || {
-                std::fs::read_to_string(format!("/sys/class/net/{PEER_NAME}/ifindex"))
-            })?
-            .ok()
-            .and_then(|text| text.trim().parse().ok())
-            .ok_or_else(|| NetlinkError::NoSuchLink(format!("{PEER_NAME} in netns {netns}")))?;
+            let peer = Links::connect_in(&netns)?.require(PEER_NAME).await?;
             let pin = self.link_pin(&name, LinkRole::Pass);
             let stub = self.programs.attach_pass_in(&netns, peer, &pin)?;
             if let Some(attached) = self.attached.get_mut(&name) {
@@ -882,8 +897,16 @@ impl Switch {
             .clamp(Duration::from_secs(1), Duration::from_secs(30));
         let mut ticker = tokio::time::interval(period);
         let mut events = LinkEvents::subscribe()?;
+        let mut control = self.control.take();
         loop {
             tokio::select! {
+                Some(request) = next_request(&mut control) => {
+                    let answer = self.serve(request.command(), config_path.as_deref()).await;
+                    if let Err(failure) = &answer {
+                        log::warn!("request refused: {}", failure.message);
+                    }
+                    request.answer(answer);
+                }
                 _ = interrupt.recv() => return Ok(()),
                 _ = terminate.recv() => return Ok(()),
                 _ = hangup.recv() => match self.reload_file(config_path.as_deref()).await {
@@ -943,6 +966,14 @@ impl Switch {
     }
 }
 
+/// The next request on the control socket; never, without one.
+async fn next_request(control: &mut Option<ControlServer>) -> Option<ControlRequest> {
+    match control {
+        Some(control) => control.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The programs a port has a pinned link for.
 #[derive(Clone, Copy, Debug)]
 enum LinkRole {
@@ -957,8 +988,8 @@ enum LinkRole {
 impl LinkRole {
     const ALL: [Self; 3] = [Self::Tc, Self::Xdp, Self::Pass];
 
-    /// The pin's file name suffix.
-    const fn suffix(self) -> &'static str {
+    /// The directory of its pins under `links/`.
+    const fn directory(self) -> &'static str {
         match self {
             Self::Tc => "tc",
             Self::Xdp => "xdp",

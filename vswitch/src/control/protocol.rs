@@ -100,8 +100,6 @@ pub struct PortAdd {
     pub existing: bool,
     /// `--hook` ("tc" or "xdp").
     pub hook: Option<String>,
-    /// `--mtu`.
-    pub mtu: Option<u32>,
 }
 
 /// Where a static FDB entry sends frames.
@@ -290,7 +288,6 @@ mod tests {
             native_vlan: Some(2),
             existing: true,
             hook: Some("tc".into()),
-            mtu: Some(1400),
         }));
         round_trip(Command::PortAdd(PortAdd {
             name: "up1".into(),

@@ -23,6 +23,9 @@ pub const PINNED_MAPS: [&str; 6] = [
     map_names::SWITCH,
 ];
 
+/// `BPF_F_RDONLY_PROG`, which the kernel sets by itself on device maps.
+const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+
 /// The shape of a map: what must match for a pinned map to be reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Shape {
@@ -61,7 +64,7 @@ pub fn check_compatible(dir: &Path) -> Result<(), DatapathError> {
             key_size: definition.key_size(),
             value_size: definition.value_size(),
             max_entries: definition.max_entries(),
-            flags: definition.map_flags(),
+            flags: definition.map_flags() & !BPF_F_RDONLY_PROG,
         };
         let info = MapInfo::from_pin(&path).map_err(DatapathError::map(format!(
             "reading pinned map {}",
@@ -75,7 +78,7 @@ pub fn check_compatible(dir: &Path) -> Result<(), DatapathError> {
             key_size: info.key_size(),
             value_size: info.value_size(),
             max_entries: info.max_entries(),
-            flags: info.map_flags(),
+            flags: info.map_flags() & !BPF_F_RDONLY_PROG,
         };
         if found != wanted {
             return Err(DatapathError::Incompatible {

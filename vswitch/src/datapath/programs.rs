@@ -279,7 +279,10 @@ fn pin_link(link: FdLink, pin: &Path, what: &str) -> Result<Attachment, Datapath
         .map(Attachment::Pinned)
         .map_err(|error| DatapathError::Link {
             what: format!("{what}: pinning at {}", pin.display()),
-            reason: error.to_string(),
+            reason: match &error {
+                aya::pin::PinError::SyscallError(error) => error.io_error.to_string(),
+                other => other.to_string(),
+            },
         })
 }
 
