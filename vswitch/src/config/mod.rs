@@ -1,11 +1,12 @@
 //! The switch configuration: a TOML file, parsed and validated before anything is created.
 
 mod file;
+mod offload;
 mod validate;
 
 use std::{net::IpAddr, path::Path};
 
-use crate::offload::Offload;
+pub use offload::{OFFLOAD_WORDS, Offload, OffloadHook};
 
 pub use validate::{ConfigError, DEFAULT_NAME, check_instance_name};
 

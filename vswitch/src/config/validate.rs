@@ -9,10 +9,8 @@ use std::{
 use toml::Spanned;
 use vswitch_common::vlan;
 
-use crate::offload::Offload;
-
 use super::{
-    Config, Hook, PortConflict, PortKind, PortSpec, VlanMode,
+    Config, Hook, Offload, PortConflict, PortKind, PortSpec, VlanMode,
     file::{File, PortSection},
 };
 

@@ -6,15 +6,16 @@
 //! `map_ifindex`), so this module parses the object with aya-obj, creates the maps and loads
 //! the program with the `bpf` system call itself, then hands the map to aya for typed access.
 
-mod mode;
+mod datapath;
 mod ports;
 mod sys;
 
 use std::os::fd::{AsFd as _, AsRawFd as _, OwnedFd};
 
+pub use crate::config::{OFFLOAD_WORDS, Offload, OffloadHook};
 use aya::maps::{Array, Map, MapData};
+pub use datapath::Datapath;
 use futures::StreamExt as _;
-pub use mode::{Datapath, OFFLOAD_WORDS, Offload, OffloadHook};
 use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage, TcOption};
 pub use ports::PortOffloads;
 use rtnetlink::{

@@ -58,20 +58,6 @@ impl fmt::Display for Offload {
     }
 }
 
-/// Where a port's frames are handled, as `port show` reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Datapath {
-    /// The device runs the filter stage; the rest runs on the host.
-    Offloaded,
-    /// XDP in the driver.
-    Native,
-    /// XDP in the generic (skb) path.
-    Generic,
-    /// The tc ingress hook (TCX or clsact).
-    Tc,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
