@@ -149,7 +149,15 @@ impl Programs {
             match tc::qdisc_add_clsact(ifname) {
                 Ok(()) => {}
                 Err(tc::TcError::NetlinkError(error))
-                    if error.raw_os_error() == Some(libc::EEXIST) => {}
+                    if error.raw_os_error() == Some(libc::EEXIST) => {
+                    // A clsact filter outlives the agent that attached it (it is no link):
+                    // replace what a previous agent left, rather than run behind it.
+                    let _ = tc::qdisc_detach_program(
+                        ifname,
+                        TcAttachType::Ingress,
+                        program_names::TC_INGRESS,
+                    );
+                }
                 Err(error) => {
                     return Err(DatapathError::program(&what)(error.into()));
                 }
