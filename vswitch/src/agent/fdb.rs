@@ -1,0 +1,67 @@
+//! Static FDB entries added and entries removed by the operator.
+
+use vswitch_common::{
+    fdb::{FdbEntry, FdbKey},
+    mac::{self, MacAddr},
+    port::Egress,
+};
+
+use super::{AgentError, Switch};
+
+impl Switch {
+    /// Adds (or replaces) the static FDB entry `mac` in `vlan` towards port `port`. Without a
+    /// VLAN, the port's untagged VLAN.
+    pub fn add_static_fdb(
+        &mut self,
+        mac: MacAddr,
+        vlan: Option<u16>,
+        port: &str,
+    ) -> Result<(), AgentError> {
+        let target = self
+            .ports
+            .iter()
+            .find(|candidate| candidate.spec.name == port)
+            .ok_or_else(|| AgentError::Refused(format!("switch has no port {port}")))?;
+        let config = target.config();
+        let vlan = match vlan {
+            Some(vlan) => vlan,
+            None if config.pvid != 0 => config.pvid,
+            None => {
+                return Err(AgentError::Refused(format!(
+                    "port {port} carries no untagged VLAN: give --vlan"
+                )));
+            }
+        };
+        if config.egress(vlan) == Egress::NotMember {
+            return Err(AgentError::Refused(format!(
+                "port {port} is not a member of VLAN {vlan}"
+            )));
+        }
+        let key = FdbKey { mac, vlan };
+        self.maps.set_fdb(key, FdbEntry::fixed(target.ifindex))?;
+        Ok(())
+    }
+
+    /// Removes the FDB entry of `mac` in `vlan` (learned or static). Without a VLAN, every
+    /// entry of `mac`.
+    pub fn remove_fdb(&mut self, mac: MacAddr, vlan: Option<u16>) -> Result<usize, AgentError> {
+        let keys: Vec<FdbKey> = self
+            .maps
+            .fdb_entries()?
+            .into_iter()
+            .map(|(key, _)| key)
+            .filter(|key| key.mac == mac && vlan.is_none_or(|vlan| key.vlan == vlan))
+            .collect();
+        if keys.is_empty() {
+            return Err(AgentError::Refused(format!(
+                "no FDB entry for {}{}",
+                mac::Colons(&mac),
+                vlan.map_or(String::new(), |vlan| format!(" in VLAN {vlan}"))
+            )));
+        }
+        for key in &keys {
+            self.maps.remove_fdb(key)?;
+        }
+        Ok(keys.len())
+    }
+}

@@ -1,0 +1,98 @@
+//! Reloading: the config file re-read, and only the difference applied.
+
+use std::path::Path;
+
+use vswitch_common::switch::SwitchConfig;
+
+use super::{AgentError, Switch};
+use crate::config::{Config, PortSpec};
+
+impl Switch {
+    /// The desired state as a configuration: the ports the switch has now.
+    pub(super) fn current(&self) -> Config {
+        Config {
+            name: self.name.clone(),
+            ageing_secs: self.ageing_ns / 1_000_000_000,
+            ports: self.ports.iter().map(|port| port.spec.clone()).collect(),
+            offload: crate::offload::Offload::default(),
+        }
+    }
+
+    /// Makes the switch what `config` (a re-read config file) describes, plus the ports added
+    /// live since: ports that are gone are removed, new ones added, changed ones updated. Each
+    /// port is its own transaction; the first failure stops the reload and is returned, with
+    /// the changes before it applied and the failed one undone.
+    pub async fn reload(&mut self, config: &Config) -> Result<String, AgentError> {
+        let mut wanted: Vec<PortSpec> = config.ports.clone();
+        for live in &self.live_ports {
+            if !wanted.iter().any(|spec| &spec.name == live)
+                && let Some(port) = self.ports.iter().find(|port| &port.spec.name == live)
+            {
+                wanted.push(port.spec.clone());
+            }
+        }
+        let desired = Config {
+            ports: wanted,
+            ..config.clone()
+        };
+        desired.check_ports().map_err(AgentError::Refused)?;
+        let mut changes = Vec::new();
+        let stale: Vec<String> = self
+            .ports
+            .iter()
+            .filter(|port| !desired.ports.iter().any(|spec| spec.name == port.spec.name))
+            .map(|port| port.spec.name.clone())
+            .collect();
+        for name in stale {
+            self.remove_port_unpublished(&name).await?;
+            changes.push(format!("removed port {name}"));
+        }
+        for spec in &desired.ports {
+            let current = self
+                .ports
+                .iter()
+                .find(|port| port.spec.name == spec.name)
+                .map(|port| port.spec.clone());
+            match current {
+                None => {
+                    self.add_port_unpublished(spec.clone(), &desired).await?;
+                    changes.push(format!("added port {}", spec.name));
+                }
+                Some(current) if current == *spec => {}
+                Some(current) if current.kind == spec.kind && current.hook == spec.hook => {
+                    self.update_port(spec.clone(), &desired).await?;
+                    changes.push(format!("updated port {}", spec.name));
+                }
+                Some(_) => {
+                    self.remove_port_unpublished(&spec.name).await?;
+                    self.add_port_unpublished(spec.clone(), &desired).await?;
+                    changes.push(format!("re-created port {}", spec.name));
+                }
+            }
+        }
+        let ageing_ns = config.ageing_secs * 1_000_000_000;
+        if ageing_ns != self.ageing_ns {
+            self.maps.set_switch(SwitchConfig { ageing_ns })?;
+            self.ageing_ns = ageing_ns;
+            changes.push(format!("ageing set to {} s", config.ageing_secs));
+        }
+        self.live_ports
+            .retain(|live| !config.ports.iter().any(|spec| &spec.name == live));
+        self.publish()?;
+        Ok(if changes.is_empty() {
+            "reloaded: nothing changed".to_string()
+        } else {
+            format!("reloaded: {}", changes.join(", "))
+        })
+    }
+
+    /// Re-reads the config file (the built-in demo without one) and applies the difference.
+    pub async fn reload_file(&mut self, path: Option<&Path>) -> Result<String, AgentError> {
+        let mut config = match path {
+            Some(path) => Config::load(path)?,
+            None => Config::demo(),
+        };
+        config.name = self.name.clone();
+        self.reload(&config).await
+    }
+}
