@@ -149,7 +149,8 @@ impl Programs {
             match tc::qdisc_add_clsact(ifname) {
                 Ok(()) => {}
                 Err(tc::TcError::NetlinkError(error))
-                    if error.raw_os_error() == Some(libc::EEXIST) => {
+                    if error.raw_os_error() == Some(libc::EEXIST) =>
+                {
                     // A clsact filter outlives the agent that attached it (it is no link):
                     // replace what a previous agent left, rather than run behind it.
                     let _ = tc::qdisc_detach_program(
