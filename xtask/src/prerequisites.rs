@@ -47,28 +47,40 @@ pub fn canary_toolchain() -> String {
 }
 
 /// Makes sure `toolchain` is installed with rust-src, which building `core` for BPF needs.
+/// A toolchain that is already installed only gains the component: a floating channel such as
+/// `nightly` is not moved to a newer build.
 pub fn toolchain_with_rust_src(toolchain: &str) -> anyhow::Result<()> {
     let installed = output(
         "rustup",
         &["component", "list", "--toolchain", toolchain, "--installed"],
-    )
-    .unwrap_or_default();
-    if installed.lines().any(|line| line.starts_with("rust-src")) {
-        return Ok(());
+    );
+    match installed {
+        Some(list) if list.lines().any(|line| line.starts_with("rust-src")) => Ok(()),
+        Some(_) => {
+            println!("xtask: adding rust-src to toolchain {toolchain} (the eBPF build needs it)");
+            run(
+                "rustup",
+                &["component", "add", "rust-src", "--toolchain", toolchain],
+            )
+        }
+        None => {
+            println!(
+                "xtask: installing toolchain {toolchain} with rust-src (the eBPF build needs it)"
+            );
+            run(
+                "rustup",
+                &[
+                    "toolchain",
+                    "install",
+                    toolchain,
+                    "--profile",
+                    "minimal",
+                    "--component",
+                    "rust-src",
+                ],
+            )
+        }
     }
-    println!("xtask: installing toolchain {toolchain} with rust-src (the eBPF build needs it)");
-    run(
-        "rustup",
-        &[
-            "toolchain",
-            "install",
-            toolchain,
-            "--profile",
-            "minimal",
-            "--component",
-            "rust-src",
-        ],
-    )
 }
 
 /// The version line of `toolchain`'s rustc.
