@@ -139,14 +139,6 @@ mod tests {
     const PCP5: u16 = 5 << 13;
     const DEI: u16 = 1 << 12;
 
-    fn trunk(native: u16, vids: &[u16]) -> PortConfig {
-        let mut port = PortConfig::access(0, native, 0);
-        for vid in vids {
-            port.tagged.insert(*vid);
-        }
-        port
-    }
-
     #[test]
     fn missing_target_and_non_member_drop_with_the_same_reason() {
         let drop = EgressAction::Drop(DropReason::VlanEgress);
@@ -154,7 +146,10 @@ mod tests {
         assert_eq!(decide(None, 10, PCP5, Tag::InData(PCP5 | 10)), drop);
         let access = PortConfig::access(0, 20, 0);
         assert_eq!(decide(Some(&access), 10, 0, Tag::None), drop);
-        assert_eq!(decide(Some(&trunk(1, &[20])), 10, 0, Tag::Accel(10)), drop);
+        assert_eq!(
+            decide(Some(&PortConfig::trunk(1, &[20])), 10, 0, Tag::Accel(10)),
+            drop
+        );
     }
 
     #[test]
@@ -163,7 +158,7 @@ mod tests {
         assert_eq!(refusal(None, 10), Some(DropReason::VlanEgress));
         assert_eq!(refusal(Some(&access), 20), Some(DropReason::VlanEgress));
         assert_eq!(refusal(Some(&access), 10), None);
-        assert_eq!(refusal(Some(&trunk(0, &[20])), 20), None);
+        assert_eq!(refusal(Some(&PortConfig::trunk(0, &[20])), 20), None);
     }
 
     #[test]
@@ -187,7 +182,7 @@ mod tests {
 
     #[test]
     fn tagged_port_pushes_onto_untagged_frames_with_the_received_priority() {
-        let port = trunk(0, &[10]);
+        let port = PortConfig::trunk(0, &[10]);
         assert_eq!(
             decide(Some(&port), 10, 0, Tag::None),
             EgressAction::Push { tci: 10 }
@@ -203,7 +198,7 @@ mod tests {
 
     #[test]
     fn tagged_port_keeps_a_tag_of_the_right_vlan() {
-        let port = trunk(0, &[10]);
+        let port = PortConfig::trunk(0, &[10]);
         assert_eq!(
             decide(Some(&port), 10, PCP5, Tag::InData(PCP5 | 10)),
             EgressAction::Keep
@@ -216,7 +211,7 @@ mod tests {
 
     #[test]
     fn retag_rewrites_the_vlan_and_keeps_priority_and_dei() {
-        let port = trunk(0, &[10]);
+        let port = PortConfig::trunk(0, &[10]);
         // A priority-tagged frame classified into VLAN 10 by its ingress port's PVID.
         assert_eq!(
             decide(Some(&port), 10, PCP5 | DEI, Tag::InData(PCP5 | DEI)),
@@ -232,7 +227,7 @@ mod tests {
 
     #[test]
     fn stray_vid_bits_in_the_priority_never_reach_the_tag() {
-        let port = trunk(0, &[10]);
+        let port = PortConfig::trunk(0, &[10]);
         assert_eq!(
             decide(Some(&port), 10, PCP5 | 0x0fff, Tag::None),
             EgressAction::Push { tci: PCP5 | 10 }
@@ -317,7 +312,7 @@ mod tests {
 
     #[test]
     fn prepare_returns_the_target_only_when_the_frame_may_leave() {
-        let port = trunk(0, &[10]);
+        let port = PortConfig::trunk(0, &[10]);
         let mut frame = Recorder {
             tag: Tag::InData(PCP5),
             ..Recorder::default()
