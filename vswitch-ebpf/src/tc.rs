@@ -120,19 +120,19 @@ impl Tagger for SkbFrame<'_> {
     #[inline(always)]
     fn push(&mut self, tci: u16) -> Result<(), TagFailed> {
         // SAFETY: a plain helper call on the program's own skb.
-        match unsafe { bpf_skb_vlan_push(self.0.skb.skb, ETH_P_8021Q.to_be(), tci) } {
-            0 => Ok(()),
-            _ => Err(TagFailed),
+        if unsafe { bpf_skb_vlan_push(self.0.skb.skb, ETH_P_8021Q.to_be(), tci) } != 0 {
+            return Err(TagFailed);
         }
+        Ok(())
     }
 
     #[inline(always)]
     fn pop(&mut self) -> Result<(), TagFailed> {
         // SAFETY: a plain helper call on the program's own skb.
-        match unsafe { bpf_skb_vlan_pop(self.0.skb.skb) } {
-            0 => Ok(()),
-            _ => Err(TagFailed),
+        if unsafe { bpf_skb_vlan_pop(self.0.skb.skb) } != 0 {
+            return Err(TagFailed);
         }
+        Ok(())
     }
 
     /// Rewrites a tag in the data in place; an accelerated one is popped and pushed again,
