@@ -10,5 +10,6 @@ pub mod command;
 pub mod frames;
 pub mod names;
 pub mod netns;
+pub mod ping;
 pub mod raw;
 pub mod switch;

@@ -50,6 +50,15 @@ impl Tag {
             Self::InData(tci) | Self::Accel(tci) => Some(tci),
         }
     }
+
+    /// The priority (PCP) and drop-eligible (DEI) bits of the tag; 0 when untagged.
+    #[inline(always)]
+    pub const fn priority(self) -> u16 {
+        match self.tci() {
+            Some(tci) => tci & !vlan::VID_MASK,
+            None => 0,
+        }
+    }
 }
 
 /// The layer-2 header fields that switching decisions use.
@@ -124,6 +133,13 @@ mod tests {
     fn tagged_frame_yields_its_tci() {
         let header = parse(frame(0x8100, &[0x20, 0x0a, 0x08, 0x00]).as_slice()).unwrap();
         assert_eq!(header.tag, Tag::InData(0x200a));
+    }
+
+    #[test]
+    fn priority_is_the_tag_without_its_vlan() {
+        assert_eq!(Tag::InData(0xb00a).priority(), 0xb000);
+        assert_eq!(Tag::Accel(0x000a).priority(), 0);
+        assert_eq!(Tag::None.priority(), 0);
     }
 
     #[test]

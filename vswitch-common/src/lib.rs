@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod bounded;
+pub mod egress;
 pub mod fdb;
 pub mod filter;
 pub mod forward;

@@ -116,16 +116,20 @@ unsafe impl aya::Pod for PortConfig {}
 unsafe impl aya::Pod for FloodSet {}
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn trunk(native: u16, vids: &[u16]) -> PortConfig {
-        let mut port = PortConfig::access(0, native, 0);
+impl PortConfig {
+    /// A trunk in slot 0: `vids` tagged, untagged frames in `native` (0 for none).
+    pub(crate) fn trunk(native: u16, vids: &[u16]) -> Self {
+        let mut port = Self::access(0, native, 0);
         for vid in vids {
             port.tagged.insert(*vid);
         }
         port
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn access_port_classifies_untagged_and_priority_tagged_into_its_vlan() {
@@ -137,17 +141,17 @@ mod tests {
 
     #[test]
     fn trunk_accepts_only_its_vlans_and_native_untagged() {
-        let port = trunk(1, &[10, 20]);
+        let port = PortConfig::trunk(1, &[10, 20]);
         assert_eq!(port.ingress_vlan(Some(0x2000 | 20)), Ok(20));
         assert_eq!(port.ingress_vlan(Some(30)), Err(DropReason::VlanIngress));
         assert_eq!(port.ingress_vlan(None), Ok(1));
-        let no_native = trunk(0, &[10]);
+        let no_native = PortConfig::trunk(0, &[10]);
         assert_eq!(no_native.ingress_vlan(None), Err(DropReason::VlanIngress));
     }
 
     #[test]
     fn egress_tags_trunk_vlans_and_strips_the_native_one() {
-        let port = trunk(1, &[10]);
+        let port = PortConfig::trunk(1, &[10]);
         assert_eq!(port.egress(1), Egress::Untagged);
         assert_eq!(port.egress(10), Egress::Tagged);
         assert_eq!(port.egress(20), Egress::NotMember);

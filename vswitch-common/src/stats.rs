@@ -14,7 +14,7 @@ pub enum DropReason {
     VlanIngress = 3,
     /// The destination was learned on the port the frame came in on.
     Hairpin = 4,
-    /// The egress port is not a member of the frame's VLAN.
+    /// The egress port is not a member of the frame's VLAN, or is not (or no longer) a port.
     VlanEgress = 5,
     /// The frame arrived on an interface that is not a port of this switch.
     NotAPort = 6,

@@ -46,3 +46,13 @@ pub fn dropped(slot: u32, reason: DropReason) {
         *counter += 1;
     }
 }
+
+/// Counts a flood copy that did not leave through one port, for the ingress port in `slot`:
+/// a helper failure is a drop, while a port outside the frame's VLAN is simply not part of the
+/// flood (see `vswitch_common::egress::decide`).
+#[inline(always)]
+pub fn flood_skipped(slot: u32, reason: DropReason) {
+    if matches!(reason, DropReason::HelperFailed) {
+        dropped(slot, reason);
+    }
+}

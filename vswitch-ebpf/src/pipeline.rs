@@ -17,14 +17,29 @@ use crate::{
     maps::{FDB, PORTS, SWITCH},
 };
 
+/// Where a frame that passed the ingress stages goes: a [`Verdict`] other than a drop.
+#[derive(Clone, Copy)]
+pub enum Route {
+    /// To the one port with this ifindex.
+    Forward {
+        /// The egress port's ifindex.
+        ifindex: u32,
+    },
+    /// To every other port of the frame's VLAN.
+    Flood,
+}
+
 /// A frame that passed the ingress stages, with what to do with it.
 pub struct Decision {
     /// The ingress port's configuration.
     pub port: &'static PortConfig,
     /// The VLAN the frame belongs to.
     pub vlan: u16,
-    /// Where it goes. Never `Verdict::Drop`: drops are counted and returned as `Err`.
-    pub verdict: Verdict,
+    /// The priority bits of the tag the frame arrived with (`Tag::priority`), which every tag
+    /// written on egress carries.
+    pub priority: u16,
+    /// Where it goes.
+    pub route: Route,
 }
 
 /// Runs the ingress stages for a frame of `len` bytes received on `ifindex`.
@@ -66,6 +81,9 @@ fn classify<F: Frame>(
     ifindex: u32,
 ) -> Result<Decision, DropReason> {
     let header = frame::parse(frame)?;
+    // Taken at once: kept alive across the stages below, the tag's payload (undefined when the
+    // frame is untagged) ends up spilled to the stack, which the verifier refuses.
+    let priority = header.tag.priority();
     let vlan = port.ingress_vlan(header.tag.tci())?;
     let now_ns = unsafe { bpf_ktime_get_ns() };
     let ageing_ns = SWITCH
@@ -81,14 +99,17 @@ fn classify<F: Frame>(
     // SAFETY: entries are plain data whose fields the datapath updates in place one aligned word
     // at a time (see `learn`), so each field read is the old or the new value.
     let entry = unsafe { FDB.get(&dst) };
-    match forward::decide(ifindex, &header.dst, entry, now_ns, ageing_ns) {
-        Verdict::Drop(reason) => Err(reason),
-        verdict => Ok(Decision {
-            port,
-            vlan,
-            verdict,
-        }),
-    }
+    let route = match forward::decide(ifindex, &header.dst, entry, now_ns, ageing_ns) {
+        Verdict::Forward { ifindex } => Route::Forward { ifindex },
+        Verdict::Flood => Route::Flood,
+        Verdict::Drop(reason) => return Err(reason),
+    };
+    Ok(Decision {
+        port,
+        vlan,
+        priority,
+        route,
+    })
 }
 
 #[inline(always)]

@@ -7,18 +7,18 @@ use aya_ebpf::{
 };
 use vswitch_common::{
     MAX_FLOOD_PORTS, bounded,
-    forward::Verdict,
-    frame,
-    port::{Egress, PORT_F_REDIRECT_PEER},
+    egress::{self, TagFailed, Tagger},
+    frame::{self, ETH_HLEN, Frame as _, Tag},
+    port::PORT_F_REDIRECT_PEER,
     stats::DropReason,
-    vlan::{ETH_P_8021Q, VID_MASK},
+    vlan::ETH_P_8021Q,
 };
 
 use crate::{
     counters,
     frame::SkbFrame,
     maps::{FLOOD, PORTS},
-    pipeline::{self, Decision},
+    pipeline::{self, Decision, Route},
 };
 
 /// Switches one frame received on a port.
@@ -29,9 +29,9 @@ pub fn ingress(ctx: &TcContext) -> i32 {
     let Ok(decision) = pipeline::ingress(ctx, &SkbFrame(ctx), ifindex, u64::from(ctx.len())) else {
         return TC_ACT_SHOT;
     };
-    match decision.verdict {
-        Verdict::Forward { ifindex: out } => forward(ctx, &decision, out),
-        _ => flood(ctx, &decision, ifindex),
+    match decision.route {
+        Route::Forward { ifindex: out } => forward(ctx, &decision, out),
+        Route::Flood => flood(ctx, &decision, ifindex),
     }
 }
 
@@ -39,14 +39,15 @@ pub fn ingress(ctx: &TcContext) -> i32 {
 fn forward(ctx: &TcContext, decision: &Decision, out: u32) -> i32 {
     let slot = decision.port.slot;
     // SAFETY: see `pipeline::ingress`.
-    let Some(target) = (unsafe { PORTS.get(&out) }) else {
-        counters::dropped(slot, DropReason::NotAPort);
-        return TC_ACT_SHOT;
+    let target = unsafe { PORTS.get(out) };
+    let priority = decision.priority;
+    let target = match egress::prepare(&mut SkbFrame(ctx), target, decision.vlan, priority) {
+        Ok(target) => target,
+        Err(reason) => {
+            counters::dropped(slot, reason);
+            return TC_ACT_SHOT;
+        }
     };
-    if let Err(reason) = set_tag(ctx, target.egress(decision.vlan), decision.vlan) {
-        counters::dropped(slot, reason);
-        return TC_ACT_SHOT;
-    }
     let len = u64::from(ctx.len());
     // SAFETY: plain helper calls on an ifindex.
     let action = unsafe {
@@ -70,13 +71,18 @@ fn forward(ctx: &TcContext, decision: &Decision, out: u32) -> i32 {
 /// Sends a clone to every other port of the frame's VLAN, then drops the original.
 #[inline(always)]
 fn flood(ctx: &TcContext, decision: &Decision, ingress_ifindex: u32) -> i32 {
-    if let Some(stats) = counters::of(decision.port.slot) {
+    let slot = decision.port.slot;
+    if let Some(stats) = counters::of(slot) {
         stats.flooded += 1;
     }
     // SAFETY: replaced whole under the controller's barrier discipline (see `maps::FLOOD`).
     let Some(set) = (unsafe { FLOOD.get(&u32::from(decision.vlan)) }) else {
         return TC_ACT_SHOT;
     };
+    // The one frame is retagged for each port in turn: each decision starts from the tag the
+    // last one left, and the priority is the one the frame arrived with.
+    let mut frame = SkbFrame(ctx);
+    let priority = decision.priority;
     for index in 0..MAX_FLOOD_PORTS {
         if index as u32 >= set.len {
             break;
@@ -88,41 +94,58 @@ fn flood(ctx: &TcContext, decision: &Decision, ingress_ifindex: u32) -> i32 {
             continue;
         }
         // SAFETY: see `pipeline::ingress`.
-        let Some(target) = (unsafe { PORTS.get(&out) }) else {
-            continue;
-        };
-        if set_tag(ctx, target.egress(decision.vlan), decision.vlan).is_ok()
-            && ctx.clone_redirect(out, 0).is_ok()
-        {
-            counters::transmitted(target.slot, u64::from(ctx.len()));
+        let target = unsafe { PORTS.get(out) };
+        let sent =
+            egress::prepare(&mut frame, target, decision.vlan, priority).and_then(|target| {
+                ctx.clone_redirect(out, 0)
+                    .map(|()| target)
+                    .map_err(|_| DropReason::HelperFailed)
+            });
+        match sent {
+            Ok(target) => counters::transmitted(target.slot, u64::from(ctx.len())),
+            Err(reason) => counters::flood_skipped(slot, reason),
         }
     }
     TC_ACT_SHOT
 }
 
-/// Makes the frame carry the outer tag that `egress` asks for.
-#[inline(always)]
-fn set_tag(ctx: &TcContext, egress: Egress, vlan: u16) -> Result<(), DropReason> {
-    let current = frame::outer_tag(&SkbFrame(ctx))
-        .map_err(|_| DropReason::TruncatedTag)?
-        .tci();
-    let skb = ctx.skb.skb;
-    // SAFETY: plain helper calls on the program's own skb.
-    let ok = unsafe {
-        match (egress, current) {
-            (Egress::NotMember, _) => return Err(DropReason::VlanEgress),
-            (Egress::Untagged, None) => true,
-            (Egress::Untagged, Some(_)) => bpf_skb_vlan_pop(skb) == 0,
-            (Egress::Tagged, Some(tci)) if tci & VID_MASK == vlan => true,
-            (Egress::Tagged, current) => {
-                (current.is_none() || bpf_skb_vlan_pop(skb) == 0)
-                    && bpf_skb_vlan_push(skb, ETH_P_8021Q.to_be(), vlan) == 0
-            }
+/// Tags a socket buffer with the kernel's VLAN helpers, or in place where the tag is in the
+/// packet data.
+impl Tagger for SkbFrame<'_> {
+    #[inline(always)]
+    fn tag(&self) -> Result<Tag, DropReason> {
+        frame::outer_tag(self)
+    }
+
+    /// Pushes the tag as the skb's accelerated tag (an existing one moves into the data).
+    #[inline(always)]
+    fn push(&mut self, tci: u16) -> Result<(), TagFailed> {
+        // SAFETY: a plain helper call on the program's own skb.
+        if unsafe { bpf_skb_vlan_push(self.0.skb.skb, ETH_P_8021Q.to_be(), tci) } != 0 {
+            return Err(TagFailed);
         }
-    };
-    if ok {
         Ok(())
-    } else {
-        Err(DropReason::HelperFailed)
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) -> Result<(), TagFailed> {
+        // SAFETY: a plain helper call on the program's own skb.
+        if unsafe { bpf_skb_vlan_pop(self.0.skb.skb) } != 0 {
+            return Err(TagFailed);
+        }
+        Ok(())
+    }
+
+    /// Rewrites a tag in the data in place; an accelerated one is popped and pushed again,
+    /// with the whole control information.
+    #[inline(always)]
+    fn retag(&mut self, tci: u16) -> Result<(), TagFailed> {
+        if self.accel_tci().is_some() {
+            self.pop()?;
+            return self.push(tci);
+        }
+        self.0
+            .store(ETH_HLEN, &tci.to_be_bytes(), 0)
+            .map_err(|_| TagFailed)
     }
 }

@@ -7,18 +7,17 @@ use aya_ebpf::{
 };
 use network_types::{eth::EthHdr, vlan::VlanHdr};
 use vswitch_common::{
-    forward::Verdict,
+    egress::{self, TagFailed, Tagger},
     frame::{self, Tag},
-    port::Egress,
     stats::DropReason,
-    vlan::{ETH_P_8021Q, VID_MASK},
+    vlan::ETH_P_8021Q,
 };
 
 use crate::{
     counters,
     frame::XdpFrame,
     maps::{PORTS, TX_PORTS},
-    pipeline,
+    pipeline::{self, Route},
 };
 
 /// Length of the two addresses that lead every Ethernet header.
@@ -33,18 +32,18 @@ pub fn ingress(ctx: &XdpContext) -> u32 {
         return xdp_action::XDP_DROP;
     };
     let slot = decision.port.slot;
-    let (key, flags) = match decision.verdict {
-        Verdict::Forward { ifindex: out } => {
+    let (key, flags) = match decision.route {
+        Route::Forward { ifindex: out } => {
+            // Only the verdict here: the devmap egress program tags the frame on its way out.
             // SAFETY: see `pipeline::ingress`.
-            let member = unsafe { PORTS.get(&out) }
-                .is_some_and(|target| target.egress(decision.vlan) != Egress::NotMember);
-            if !member {
-                counters::dropped(slot, DropReason::VlanEgress);
+            let target = unsafe { PORTS.get(out) };
+            if let Some(reason) = egress::refusal(target, decision.vlan) {
+                counters::dropped(slot, reason);
                 return xdp_action::XDP_DROP;
             }
             (out, 0)
         }
-        _ => (0, u64::from(BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS)),
+        Route::Flood => (0, u64::from(BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS)),
     };
     match TX_PORTS.redirect(key, flags | u64::from(xdp_action::XDP_DROP)) {
         Ok(action) => {
@@ -65,92 +64,98 @@ pub fn ingress(ctx: &XdpContext) -> u32 {
 }
 
 /// Devmap egress: lets the frame out of this port only if the port is in its VLAN, tagged as
-/// the port wants it.
+/// `vswitch_common::egress::decide` says.
+///
+/// The frame is the one the ingress program saw, so its VLAN and priority are re-derived from
+/// the ingress port and its tag. A unicast target was checked at ingress, so a port that must
+/// not carry the frame is one a flood skips.
 #[inline(always)]
 pub fn egress(ctx: &XdpContext) -> u32 {
     // SAFETY: `ctx` is the program's context pointer.
     let out = unsafe { (*ctx.ctx).egress_ifindex };
     let ifindex = ctx.ingress_ifindex() as u32;
     // SAFETY: see `pipeline::ingress`.
-    let (Some(port), Some(target)) = (unsafe { PORTS.get(&ifindex) }, unsafe { PORTS.get(&out) })
-    else {
+    let Some(port) = (unsafe { PORTS.get(ifindex) }) else {
+        // The ingress port was removed since the ingress program ran.
+        counters::dropped(counters::NOT_A_PORT_SLOT, DropReason::NotAPort);
         return xdp_action::XDP_DROP;
     };
-    let Ok(tag) = frame::outer_tag(&XdpFrame(ctx)) else {
-        return xdp_action::XDP_DROP;
-    };
-    let Ok(vlan) = port.ingress_vlan(tag.tci()) else {
-        return xdp_action::XDP_DROP;
-    };
-    let tagged = match (target.egress(vlan), tag) {
-        (Egress::NotMember, _) => return xdp_action::XDP_DROP,
-        (Egress::Untagged, Tag::None) => Ok(()),
-        (Egress::Untagged, _) => pop_tag(ctx),
-        (Egress::Tagged, Tag::None) => push_tag(ctx, vlan),
-        (Egress::Tagged, Tag::InData(tci) | Tag::Accel(tci)) if tci & VID_MASK == vlan => Ok(()),
-        (Egress::Tagged, _) => set_tci(ctx, vlan),
-    };
-    if tagged.is_err() {
-        counters::dropped(target.slot, DropReason::HelperFailed);
-        return xdp_action::XDP_DROP;
+    let mut frame = XdpFrame(ctx);
+    let leaving = frame.tag().and_then(|tag| {
+        let vlan = port.ingress_vlan(tag.tci())?;
+        // SAFETY: see `pipeline::ingress`.
+        egress::prepare(&mut frame, unsafe { PORTS.get(out) }, vlan, tag.priority())
+    });
+    match leaving {
+        Ok(target) => {
+            counters::transmitted(target.slot, (ctx.data_end() - ctx.data()) as u64);
+            xdp_action::XDP_PASS
+        }
+        Err(reason) => {
+            counters::flood_skipped(port.slot, reason);
+            xdp_action::XDP_DROP
+        }
     }
-    counters::transmitted(target.slot, (ctx.data_end() - ctx.data()) as u64);
-    xdp_action::XDP_PASS
 }
 
-/// Inserts an 802.1Q tag of `vid` after the addresses.
-#[inline(always)]
-fn push_tag(ctx: &XdpContext, vid: u16) -> Result<(), ()> {
-    // SAFETY: growing the headroom is checked by the helper's return value.
-    if unsafe { bpf_xdp_adjust_head(ctx.ctx, -(VlanHdr::LEN as i32)) } != 0 {
-        return Err(());
+/// Tags an XDP frame in its own buffer, where its tag always is.
+impl Tagger for XdpFrame<'_> {
+    #[inline(always)]
+    fn tag(&self) -> Result<Tag, DropReason> {
+        frame::outer_tag(self)
     }
-    let data = ctx.data();
-    if data + EthHdr::LEN + VlanHdr::LEN > ctx.data_end() {
-        return Err(());
-    }
-    let [type_hi, type_lo] = ETH_P_8021Q.to_be_bytes();
-    let [vid_hi, vid_lo] = vid.to_be_bytes();
-    // SAFETY: the whole range was checked against `data_end`.
-    unsafe {
-        let addrs = ((data + VlanHdr::LEN) as *const [u8; ADDRS_LEN]).read_unaligned();
-        (data as *mut [u8; ADDRS_LEN]).write_unaligned(addrs);
-        ((data + ADDRS_LEN) as *mut [u8; 4]).write_unaligned([type_hi, type_lo, vid_hi, vid_lo]);
-    }
-    Ok(())
-}
 
-/// Removes the outer tag.
-#[inline(always)]
-fn pop_tag(ctx: &XdpContext) -> Result<(), ()> {
-    let data = ctx.data();
-    if data + EthHdr::LEN + VlanHdr::LEN > ctx.data_end() {
-        return Err(());
+    /// Inserts an 802.1Q tag after the addresses.
+    #[inline(always)]
+    fn push(&mut self, tci: u16) -> Result<(), TagFailed> {
+        let ctx = self.0;
+        // SAFETY: growing the headroom is checked by the helper's return value.
+        if unsafe { bpf_xdp_adjust_head(ctx.ctx, -(VlanHdr::LEN as i32)) } != 0 {
+            return Err(TagFailed);
+        }
+        let data = ctx.data();
+        if data + EthHdr::LEN + VlanHdr::LEN > ctx.data_end() {
+            return Err(TagFailed);
+        }
+        let [type_hi, type_lo] = ETH_P_8021Q.to_be_bytes();
+        let [tci_hi, tci_lo] = tci.to_be_bytes();
+        // SAFETY: the whole range was checked against `data_end`.
+        unsafe {
+            let addrs = ((data + VlanHdr::LEN) as *const [u8; ADDRS_LEN]).read_unaligned();
+            (data as *mut [u8; ADDRS_LEN]).write_unaligned(addrs);
+            ((data + ADDRS_LEN) as *mut [u8; 4])
+                .write_unaligned([type_hi, type_lo, tci_hi, tci_lo]);
+        }
+        Ok(())
     }
-    // SAFETY: the range was checked against `data_end`.
-    unsafe {
-        let addrs = (data as *const [u8; ADDRS_LEN]).read_unaligned();
-        ((data + VlanHdr::LEN) as *mut [u8; ADDRS_LEN]).write_unaligned(addrs);
-    }
-    // SAFETY: shrinking by a length known to be inside the frame.
-    if unsafe { bpf_xdp_adjust_head(ctx.ctx, VlanHdr::LEN as i32) } != 0 {
-        return Err(());
-    }
-    Ok(())
-}
 
-/// Rewrites the VLAN identifier of the outer tag, keeping its priority bits.
-#[inline(always)]
-fn set_tci(ctx: &XdpContext, vid: u16) -> Result<(), ()> {
-    let at = ctx.data() + EthHdr::LEN;
-    if at + 2 > ctx.data_end() {
-        return Err(());
+    #[inline(always)]
+    fn pop(&mut self) -> Result<(), TagFailed> {
+        let ctx = self.0;
+        let data = ctx.data();
+        if data + EthHdr::LEN + VlanHdr::LEN > ctx.data_end() {
+            return Err(TagFailed);
+        }
+        // SAFETY: the range was checked against `data_end`.
+        unsafe {
+            let addrs = (data as *const [u8; ADDRS_LEN]).read_unaligned();
+            ((data + VlanHdr::LEN) as *mut [u8; ADDRS_LEN]).write_unaligned(addrs);
+        }
+        // SAFETY: shrinking by a length known to be inside the frame.
+        if unsafe { bpf_xdp_adjust_head(ctx.ctx, VlanHdr::LEN as i32) } != 0 {
+            return Err(TagFailed);
+        }
+        Ok(())
     }
-    // SAFETY: the range was checked against `data_end`.
-    unsafe {
-        let old = u16::from_be_bytes((at as *const [u8; 2]).read_unaligned());
-        let tci = (old & !VID_MASK) | vid;
-        (at as *mut [u8; 2]).write_unaligned(tci.to_be_bytes());
+
+    #[inline(always)]
+    fn retag(&mut self, tci: u16) -> Result<(), TagFailed> {
+        let at = self.0.data() + EthHdr::LEN;
+        if at + 2 > self.0.data_end() {
+            return Err(TagFailed);
+        }
+        // SAFETY: the range was checked against `data_end`.
+        unsafe { (at as *mut [u8; 2]).write_unaligned(tci.to_be_bytes()) };
+        Ok(())
     }
-    Ok(())
 }
