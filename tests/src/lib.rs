@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod command;
 pub mod frames;
+pub mod lab;
 pub mod names;
 pub mod netns;
 pub mod ping;

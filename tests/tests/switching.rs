@@ -9,6 +9,7 @@ use std::time::Duration;
 use tests::{
     command::{pings, run_in},
     frames::{ethernet, has_marker, station, tagged},
+    lab::Lab,
     names,
     netns::Netns,
     raw::RawSocket,
@@ -16,73 +17,6 @@ use tests::{
 };
 
 const SNIFF: Duration = Duration::from_millis(800);
-
-/// A switch namespace and host namespaces, one port each.
-struct Lab {
-    hosts: Vec<Netns>,
-    ports: Vec<String>,
-    switch_ns: Netns,
-}
-
-impl Lab {
-    fn new(count: usize) -> Self {
-        Self {
-            hosts: (0..count)
-                .map(|_| Netns::new(&names::unique("h")))
-                .collect(),
-            ports: (0..count).map(|_| names::unique("p")).collect(),
-            switch_ns: Netns::new(&names::unique("s")),
-        }
-    }
-
-    fn address(host: usize) -> String {
-        format!("10.77.0.{}", host + 1)
-    }
-
-    /// A config with one port per host; `vlan_of` picks each port's access VLAN.
-    fn config(&self, vlan_of: impl Fn(usize) -> u16) -> String {
-        let mut config = String::from("[switch]\nageing_secs = 300\n");
-        for (index, (host, port)) in self.hosts.iter().zip(&self.ports).enumerate() {
-            config.push_str(&format!(
-                "\n[[port]]\nname = \"{port}\"\nnetns = \"{}\"\naddress = [\"{}/24\"]\nvlan = {}\n",
-                host.name(),
-                Self::address(index),
-                vlan_of(index),
-            ));
-        }
-        config
-    }
-
-    /// A config where the last host sits on a trunk carrying `trunk` tagged (and native VLAN 1
-    /// untagged), and the others are access ports of `vlan_of`.
-    fn trunk_config(&self, vlan_of: impl Fn(usize) -> u16, trunk: &str) -> String {
-        let last = self.hosts.len() - 1;
-        let mut config = self.config(|host| if host == last { 1 } else { vlan_of(host) });
-        let access_line = "vlan = 1\n";
-        let at = config
-            .rfind(access_line)
-            .expect("the last port has a VLAN line");
-        config.replace_range(
-            at..at + access_line.len(),
-            &format!("trunk = {trunk}\nnative_vlan = 1\n"),
-        );
-        config
-    }
-
-    fn start(&self) -> Switch {
-        Switch::start(&self.switch_ns, &self.config(|_| 1))
-    }
-
-    fn fdb_port_of(switch: &Switch, mac: &str) -> Option<String> {
-        switch
-            .json(&["fdb", "show"])
-            .as_array()
-            .expect("fdb show is an array")
-            .iter()
-            .find(|entry| entry["mac"] == mac)
-            .map(|entry| entry["port"].as_str().expect("port name").to_string())
-    }
-}
 
 #[test]
 fn four_hosts_ping_each_other() {
