@@ -64,6 +64,8 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "datapath",
             "--test",
             "switching",
+            "--test",
+            "live",
             "--",
             "--test-threads=1",
         ],

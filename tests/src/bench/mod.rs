@@ -3,7 +3,7 @@
 //! removed on drop), measured in the same run, alternating, several times.
 //!
 //! One concept per module: [`topology`] builds the peers, [`trafficgen`] and [`stackgen`]
-//! generate, [`metrics`] measures once, [`scale`] and [`branches`] cover vswitch alone,
+//! generate, [`metrics`] measures once, [`scale`], [`live`] and [`branches`] cover vswitch alone,
 //! [`report`] and [`chart`] present.
 
 pub mod branches;
@@ -11,6 +11,7 @@ pub mod chart;
 pub mod cpu;
 pub mod environment;
 pub mod link;
+pub mod live;
 pub mod metrics;
 pub mod progress;
 pub mod report;
@@ -52,6 +53,10 @@ pub struct Plan {
     pub startup_ports: &'static [usize],
     /// `BPF_PROG_TEST_RUN` repetitions per branch.
     pub test_runs: u32,
+    /// Ports of the switch that live changes are measured on.
+    pub live_ports: usize,
+    /// Port additions (and reloads) per live-change measurement.
+    pub live_changes: usize,
 }
 
 impl Plan {
@@ -65,6 +70,8 @@ impl Plan {
                 pings: 50,
                 startup_ports: &[1, 16],
                 test_runs: 10_000,
+                live_ports: 16,
+                live_changes: 3,
             }
         } else {
             Self {
@@ -74,6 +81,8 @@ impl Plan {
                 pings: 500,
                 startup_ports: &[1, 16, 64],
                 test_runs: 200_000,
+                live_ports: 64,
+                live_changes: 20,
             }
         }
     }
@@ -124,7 +133,8 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
                 + tcp.len()
                 + 3
                 + plan.startup_ports.len()
-                + 1);
+                + 1)
+        + 1;
     let mut progress = Progress::new(total);
 
     let mut built = build(&peers, Source::Xdp, 1, &mut progress);
@@ -200,6 +210,7 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
     );
 
     scale_and_startup(plan, &mut report, &mut progress);
+    live_changes(plan, &mut report, &mut progress);
 
     let mut costs: Vec<Samples> = vec![Samples::default(); branches::BRANCHES.len()];
     for _ in 0..reps {
@@ -222,6 +233,47 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         .push("VXLAN encap/decap: not measured, vswitch has no VXLAN yet".to_string());
     report.load.1 = environment::load();
     report
+}
+
+/// Series names of the live-change measurement, which the targets look up.
+pub const LIVE_ADD: &str = "add one port to a running switch";
+/// See [`LIVE_ADD`].
+pub const LIVE_RELOAD: &str = "reload that changes one port";
+/// See [`LIVE_ADD`].
+pub const LIVE_LOST: &str = "pings lost by untouched hosts during live changes";
+
+fn live_changes(plan: &Plan, report: &mut Report, progress: &mut Progress) {
+    let measured = live::measure(plan.live_ports, plan.live_changes);
+    progress.step(
+        &format!(
+            "live changes on {} ports ({} adds, {} reloads)",
+            plan.live_ports, plan.live_changes, plan.live_changes
+        ),
+        &format!(
+            "add {:.1} ms, reload {:.1} ms, {} of {} pings lost",
+            measured.add_ms.median(),
+            measured.reload_ms.median(),
+            measured.lost,
+            measured.sent
+        ),
+    );
+    report.notes.push(format!(
+        "live changes: on a switch with {} ports, {} port adds and {} reloads (each flipping \
+         one port's VLAN), through the control socket, while two untouched hosts ping every 2 ms \
+         ({} pings sent)",
+        plan.live_ports, plan.live_changes, plan.live_changes, measured.sent
+    ));
+    for (name, unit, values) in [
+        (LIVE_ADD, "ms", measured.add_ms),
+        (LIVE_RELOAD, "ms", measured.reload_ms),
+        (LIVE_LOST, "pings", Samples(vec![measured.lost as f64])),
+    ] {
+        report.scale.push(Series {
+            name: name.to_string(),
+            unit,
+            values,
+        });
+    }
 }
 
 fn scale_and_startup(plan: &Plan, report: &mut Report, progress: &mut Progress) {

@@ -237,6 +237,8 @@ impl Report {
             .zip(scale("FDB 1M entries, XDP-sourced"))
             .map(|(small, big)| 1.0 - big / small);
         let install = scale("install 100k static FDB entries");
+        let live_add = scale(super::LIVE_ADD);
+        let live_lost = scale(super::LIVE_LOST);
         vec![
             ratio_target(
                 "XDP-sourced: ≥ 0.90 × plain XDP redirect",
@@ -291,6 +293,18 @@ impl Report {
                 requirement: "100k static FDB entries install in < 1 s",
                 measured: install.map_or("not measured".to_string(), |ms| format!("{ms:.0} ms")),
                 met: install.map(|ms| ms < 1000.0),
+            },
+            Target {
+                requirement: "adding a port to a running switch (64 ports): < 50 ms",
+                measured: live_add.map_or("not measured".to_string(), |ms| format!("{ms:.1} ms")),
+                met: live_add.map(|ms| ms < 50.0),
+            },
+            Target {
+                requirement: "untouched hosts lose nothing during live changes",
+                measured: live_lost.map_or("not measured".to_string(), |lost| {
+                    format!("{lost:.0} pings lost")
+                }),
+                met: live_lost.map(|lost| lost == 0.0),
             },
         ]
     }
