@@ -55,7 +55,7 @@ pub fn ingress<C: EbpfContext, F: Frame>(
 ) -> Result<Decision, ()> {
     // SAFETY: the controller writes PORTS under its RCU-barrier discipline, so the entry is the
     // old or the new one for as long as this program runs (see `maps::PORTS`).
-    let Some(port) = (unsafe { PORTS.get(&ifindex) }) else {
+    let Some(port) = (unsafe { PORTS.get(ifindex) }) else {
         counters::received(counters::NOT_A_PORT_SLOT, len);
         counters::dropped(counters::NOT_A_PORT_SLOT, DropReason::NotAPort);
         return Err(());
@@ -98,7 +98,7 @@ fn classify<F: Frame>(
     };
     // SAFETY: entries are plain data whose fields the datapath updates in place one aligned word
     // at a time (see `learn`), so each field read is the old or the new value.
-    let entry = unsafe { FDB.get(&dst) };
+    let entry = unsafe { FDB.get(dst) };
     let route = match forward::decide(ifindex, &header.dst, entry, now_ns, ageing_ns) {
         Verdict::Forward { ifindex } => Route::Forward { ifindex },
         Verdict::Flood => Route::Flood,
@@ -126,7 +126,7 @@ fn learn(
         vlan,
     };
     // SAFETY: as for the destination lookup.
-    let existing = unsafe { FDB.get(&src) };
+    let existing = unsafe { FDB.get(src) };
     let learned = match fdb::learn(existing, ifindex, now_ns, ageing_ns) {
         Learning::Unchanged => false,
         Learning::Refreshed(entry) => {
@@ -136,7 +136,7 @@ fn learn(
         // A known station that moved or aged out: rewrite it where it is, so that readers on
         // other CPUs never hold a freed element (a replacement would free the old one).
         Learning::Learned(entry) if existing.is_some() => rewrite(&src, &entry),
-        Learning::Learned(entry) => FDB.insert(&src, &entry, u64::from(BPF_NOEXIST)).is_ok(),
+        Learning::Learned(entry) => FDB.insert(src, entry, u64::from(BPF_NOEXIST)).is_ok(),
     };
     if learned && let Some(stats) = counters::of(port.slot) {
         stats.learned += 1;

@@ -76,7 +76,7 @@ fn flood(ctx: &TcContext, decision: &Decision, ingress_ifindex: u32) -> i32 {
         stats.flooded += 1;
     }
     // SAFETY: replaced whole under the controller's barrier discipline (see `maps::FLOOD`).
-    let Some(set) = (unsafe { FLOOD.get(&u32::from(decision.vlan)) }) else {
+    let Some(set) = (unsafe { FLOOD.get(u32::from(decision.vlan)) }) else {
         return TC_ACT_SHOT;
     };
     // The one frame is retagged for each port in turn: each decision starts from the tag the
