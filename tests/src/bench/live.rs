@@ -58,7 +58,9 @@ pub fn measure(ports: usize, changes: usize) -> LiveChanges {
         measured.add_ms.push(call(Command::PortAdd(PortAdd {
             name: name.clone(),
             netns: Some(host.name().to_string()),
-            addresses: vec![format!("10.77.1.{}/16", n + 1)],
+            addresses: vec![format!("10.77.1.{}/24", n + 1)],
+            // A VLAN of its own: VLAN 1 already has the 64 members a flood set holds.
+            vlan: Some(2),
             ..PortAdd::default()
         })));
         call(Command::PortDel { name });

@@ -40,6 +40,10 @@ impl Switch {
                 self.forget_port(record).await;
             }
         }
+        self.flood_sets_deferred = false;
+        let mut transaction = Transaction::default();
+        self.write_flood_sets(&mut transaction)?;
+        transaction.commit();
         self.remove_strays()?;
         self.publish()?;
         Ok(())

@@ -106,6 +106,10 @@ pub struct Switch {
     offloads: PortOffloads,
     /// The control socket, bound at start; the run loop takes it.
     control: Option<ControlServer>,
+    /// While the agent builds the switch at start-up, flood sets are written once at the end
+    /// rather than after every port: each rewrite of a VLAN's set would otherwise wait for an
+    /// RCU grace period before the next (see `datapath::barrier`).
+    flood_sets_deferred: bool,
 }
 
 impl Switch {
@@ -161,6 +165,7 @@ impl Switch {
             links,
             offloads,
             control: Some(control),
+            flood_sets_deferred: true,
         };
         if let Err(error) = switch.build(config, previous).await {
             switch.teardown(false).await;

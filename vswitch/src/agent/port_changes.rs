@@ -267,6 +267,9 @@ impl Switch {
         &mut self,
         transaction: &mut Transaction,
     ) -> Result<(), AgentError> {
+        if self.flood_sets_deferred {
+            return Ok(());
+        }
         let wanted = flood_sets(&self.ports);
         let mut vlans: Vec<u16> = wanted.keys().copied().collect();
         for port in &self.ports {
