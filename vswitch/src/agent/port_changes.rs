@@ -44,10 +44,6 @@ impl Switch {
         spec: PortSpec,
         config: &Config,
     ) -> Result<(), AgentError> {
-        let mut joined = config.clone();
-        if !joined.ports.iter().any(|port| port.name == spec.name) {
-            joined.ports.push(spec.clone());
-        }
         if self.ports.iter().any(|port| port.spec.name == spec.name) {
             return Err(AgentError::Refused(format!(
                 "port {} is already on the switch",
@@ -74,6 +70,8 @@ impl Switch {
         }
     }
 
+    /// The steps of adding `spec`, each recorded in `transaction`; what the port keeps once the
+    /// transaction commits.
     pub(super) async fn try_add_port(
         &mut self,
         spec: &PortSpec,
@@ -105,15 +103,13 @@ impl Switch {
         if spec.hook == Hook::Xdp {
             self.stub_every_peer(transaction).await?;
         }
-        let stub = match (&spec.kind, peer) {
-            (PortKind::Veth { netns, .. }, Some(peer))
-                if spec.hook == Hook::Xdp || self.has_xdp_port() =>
-            {
-                let pin = self.link_pin(&spec.name, LinkRole::Pass);
-                Some(self.programs.attach_pass_in(netns, peer, &pin)?)
-            }
-            _ => None,
-        };
+        if let (PortKind::Veth { netns, .. }, Some(peer)) = (&spec.kind, peer)
+            && (spec.hook == Hook::Xdp || self.has_xdp_port())
+        {
+            let pin = self.link_pin(&spec.name, LinkRole::Pass);
+            let stub = self.programs.attach_pass_in(netns, peer, &pin)?;
+            transaction.push(Step::Attachment(stub));
+        }
         self.offloads
             .apply(&spec.name, ifindex, spec.hook, offload, port.config())
             .await?;
@@ -122,10 +118,11 @@ impl Switch {
         transaction.push(Step::Listed(spec.name.clone()));
         self.write_flood_sets(transaction)?;
         let created = transaction.take_devices();
-        let program = transaction.take_attachment();
+        // The program's link, then the pass-through stub's if there is one.
+        let mut attachments = transaction.take_attachments().into_iter();
         Ok(Attached {
-            program,
-            stub,
+            program: attachments.next(),
+            stub: attachments.next(),
             created,
         })
     }

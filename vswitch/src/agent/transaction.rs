@@ -62,16 +62,19 @@ impl Transaction {
         }
     }
 
-    /// Takes out the program attachment, which the port keeps once the change commits.
-    pub fn take_attachment(&mut self) -> Option<Attachment> {
-        let position = self
-            .steps
-            .iter()
-            .position(|step| matches!(step, Step::Attachment(_)))?;
-        match self.steps.remove(position) {
-            Step::Attachment(attachment) => Some(attachment),
-            _ => None,
+    /// Takes out the attachments, in the order they were made, which the port keeps once the
+    /// change commits.
+    pub fn take_attachments(&mut self) -> Vec<Attachment> {
+        let mut attachments = Vec::new();
+        let mut kept = Vec::with_capacity(self.steps.len());
+        for step in self.steps.drain(..) {
+            match step {
+                Step::Attachment(attachment) => attachments.push(attachment),
+                other => kept.push(other),
+            }
         }
+        self.steps = kept;
+        attachments
     }
 
     /// The VLANs of the ports this change took off the switch: their flood sets change too.

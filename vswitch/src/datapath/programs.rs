@@ -135,15 +135,18 @@ impl Programs {
         let program = self.program::<SchedClassifier>(program_names::TC_INGRESS)?;
         if tcx && let Some(link) = adopt(pin, &what)? {
             let link = SchedClassifierLink::try_from(link).map_err(link_error(&what))?;
-            let id = program
-                .attach_to_link(link)
-                .map_err(DatapathError::program(&what))?;
-            drop(
-                program
-                    .take_link(id)
-                    .map_err(DatapathError::program(&what))?,
-            );
-            return repin(pin, &what);
+            match program.attach_to_link(link) {
+                Ok(id) => {
+                    drop(
+                        program
+                            .take_link(id)
+                            .map_err(DatapathError::program(&what))?,
+                    );
+                    return repin(pin, &what);
+                }
+                // The link outlived its interface (ENOLINK): drop the pin, attach afresh.
+                Err(_) => unpin_stale(pin, &what)?,
+            }
         }
         if !tcx {
             match tc::qdisc_add_clsact(ifname) {
@@ -234,15 +237,18 @@ fn attach_xdp_pinned(
 ) -> Result<Attachment, DatapathError> {
     if let Some(link) = adopt(pin, what)? {
         let link = XdpLink::try_from(link).map_err(link_error(what))?;
-        let id = program
-            .attach_to_link(link)
-            .map_err(DatapathError::program(what))?;
-        drop(
-            program
-                .take_link(id)
-                .map_err(DatapathError::program(what))?,
-        );
-        return repin(pin, what);
+        match program.attach_to_link(link) {
+            Ok(id) => {
+                drop(
+                    program
+                        .take_link(id)
+                        .map_err(DatapathError::program(what))?,
+                );
+                return repin(pin, what);
+            }
+            // The link outlived its interface (ENOLINK): drop the pin, attach afresh.
+            Err(_) => unpin_stale(pin, what)?,
+        }
     }
     let id = program
         .attach_to_if_index(ifindex, XdpMode::default())
@@ -261,14 +267,23 @@ fn attach_xdp_pinned(
     }
 }
 
-/// The link pinned at `pin` by an earlier agent, if there is one whose interface still exists.
-/// A pin whose link lost its interface is removed.
+/// The link pinned at `pin` by an earlier agent, if there is one. Whether it still has its
+/// interface shows when its program is replaced: `bpf_link_update` fails on a link whose device
+/// went away, and the caller then drops the pin with [`unpin_stale`].
 fn adopt(pin: &Path, what: &str) -> Result<Option<FdLink>, DatapathError> {
     if !pin.exists() {
         return Ok(None);
     }
     let link = PinnedLink::from_pin(pin).map_err(link_error(what))?;
     Ok(Some(FdLink::from(link)))
+}
+
+/// Removes the pin of a link that lost its interface.
+fn unpin_stale(pin: &Path, what: &str) -> Result<(), DatapathError> {
+    std::fs::remove_file(pin).map_err(|error| DatapathError::Link {
+        what: format!("{what}: removing the stale pin {}", pin.display()),
+        reason: error.to_string(),
+    })
 }
 
 /// A fresh handle on the link pinned at `pin`, which keeps it attached.
