@@ -59,7 +59,7 @@ impl Switch {
         config: &Config,
     ) -> Result<(), AgentError> {
         let same_interface = self.links.index(&spec.name).await? == Some(record.ifindex);
-        if !same_interface || Port::from_record(&record).spec.kind.netns() != spec.kind.netns() {
+        if !same_interface || record.netns.as_deref() != spec.kind.netns() {
             self.forget_port(record).await;
             return self.add_port_unpublished(spec, config).await;
         }

@@ -65,6 +65,10 @@ pub enum AgentError {
     /// A change that contradicts the switch's state or limits; the switch is unchanged.
     #[error("{0}")]
     Refused(String),
+    /// State the agent cannot use, or a change that went only partly through (the message
+    /// says what is left); a runtime failure, not the request's fault.
+    #[error("{0}")]
+    Failed(String),
     /// The control socket.
     #[error(transparent)]
     Control(#[from] ControlError),
@@ -104,6 +108,8 @@ pub struct Switch {
     slots: Slots,
     links: Links,
     offloads: PortOffloads,
+    /// `[switch] offload` of the config: the default of existing ports added later.
+    offload: crate::offload::Offload,
     /// The control socket, bound at start; the run loop takes it.
     control: Option<ControlServer>,
     /// While the agent builds the switch at start-up, flood sets are written once at the end
@@ -120,7 +126,7 @@ impl Switch {
         InstanceState::ensure_not_running(&config.name)?;
         let previous = match InstanceState::read_any(&config.name) {
             Ok(previous) if previous.layout != state::LAYOUT => {
-                return Err(AgentError::Refused(format!(
+                return Err(AgentError::Failed(format!(
                     "switch {} was left by a vswitch of state layout {} (this one uses {}): stop \
                      it with that version, or remove its state with `cargo xtask clean`",
                     config.name,
@@ -164,6 +170,7 @@ impl Switch {
             slots: Slots::new(),
             links,
             offloads,
+            offload: config.offload,
             control: Some(control),
             flood_sets_deferred: true,
         };

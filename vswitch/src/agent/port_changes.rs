@@ -252,7 +252,7 @@ impl Switch {
         if failures.is_empty() {
             Ok(())
         } else {
-            Err(AgentError::Refused(format!(
+            Err(AgentError::Failed(format!(
                 "port {name} left the switch, but: {}",
                 failures.join("; ")
             )))
@@ -268,10 +268,9 @@ impl Switch {
             return Ok(());
         }
         let wanted = flood_sets(&self.ports);
+        // Every VLAN with members has a set in `wanted`; VLANs a leaving port was the last
+        // member of come from the transaction.
         let mut vlans: Vec<u16> = wanted.keys().copied().collect();
-        for port in &self.ports {
-            vlans.extend(port.spec.vlan.members());
-        }
         vlans.extend(transaction.unlisted_vlans());
         vlans.sort_unstable();
         vlans.dedup();

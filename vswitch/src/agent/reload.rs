@@ -14,7 +14,7 @@ impl Switch {
             name: self.name.clone(),
             ageing_secs: self.ageing_ns / 1_000_000_000,
             ports: self.ports.iter().map(|port| port.spec.clone()).collect(),
-            offload: crate::offload::Offload::default(),
+            offload: self.offload,
         }
     }
 
@@ -37,48 +37,56 @@ impl Switch {
         };
         desired.check_ports().map_err(AgentError::Refused)?;
         let mut changes = Vec::new();
-        let stale: Vec<String> = self
-            .ports
-            .iter()
-            .filter(|port| !desired.ports.iter().any(|spec| spec.name == port.spec.name))
-            .map(|port| port.spec.name.clone())
-            .collect();
-        for name in stale {
-            self.remove_port_unpublished(&name).await?;
-            changes.push(format!("removed port {name}"));
-        }
-        for spec in &desired.ports {
-            let current = self
+        // Each change publishes nothing itself; the record is written once, after the changes
+        // that went through, also when a later one failed.
+        let applied = async {
+            let stale: Vec<String> = self
                 .ports
                 .iter()
-                .find(|port| port.spec.name == spec.name)
-                .map(|port| port.spec.clone());
-            match current {
-                None => {
-                    self.add_port_unpublished(spec.clone(), &desired).await?;
-                    changes.push(format!("added port {}", spec.name));
-                }
-                Some(current) if current == *spec => {}
-                Some(current) if current.kind == spec.kind && current.hook == spec.hook => {
-                    self.update_port(spec.clone(), &desired).await?;
-                    changes.push(format!("updated port {}", spec.name));
-                }
-                Some(_) => {
-                    self.remove_port_unpublished(&spec.name).await?;
-                    self.add_port_unpublished(spec.clone(), &desired).await?;
-                    changes.push(format!("re-created port {}", spec.name));
+                .filter(|port| !desired.ports.iter().any(|spec| spec.name == port.spec.name))
+                .map(|port| port.spec.name.clone())
+                .collect();
+            for name in stale {
+                self.remove_port_unpublished(&name).await?;
+                changes.push(format!("removed port {name}"));
+            }
+            for spec in &desired.ports {
+                let current = self
+                    .ports
+                    .iter()
+                    .find(|port| port.spec.name == spec.name)
+                    .map(|port| port.spec.clone());
+                match current {
+                    None => {
+                        self.add_port_unpublished(spec.clone(), &desired).await?;
+                        changes.push(format!("added port {}", spec.name));
+                    }
+                    Some(current) if current == *spec => {}
+                    Some(current) if current.kind == spec.kind && current.hook == spec.hook => {
+                        self.update_port(spec.clone(), &desired).await?;
+                        changes.push(format!("updated port {}", spec.name));
+                    }
+                    Some(_) => {
+                        self.remove_port_unpublished(&spec.name).await?;
+                        self.add_port_unpublished(spec.clone(), &desired).await?;
+                        changes.push(format!("re-created port {}", spec.name));
+                    }
                 }
             }
+            let ageing_ns = config.ageing_secs * 1_000_000_000;
+            if ageing_ns != self.ageing_ns {
+                self.maps.set_switch(SwitchConfig { ageing_ns })?;
+                self.ageing_ns = ageing_ns;
+                changes.push(format!("ageing set to {} s", config.ageing_secs));
+            }
+            Ok::<(), AgentError>(())
         }
-        let ageing_ns = config.ageing_secs * 1_000_000_000;
-        if ageing_ns != self.ageing_ns {
-            self.maps.set_switch(SwitchConfig { ageing_ns })?;
-            self.ageing_ns = ageing_ns;
-            changes.push(format!("ageing set to {} s", config.ageing_secs));
-        }
+        .await;
         self.live_ports
             .retain(|live| !config.ports.iter().any(|spec| &spec.name == live));
+        self.offload = config.offload;
         self.publish()?;
+        applied?;
         Ok(if changes.is_empty() {
             "reloaded: nothing changed".to_string()
         } else {
