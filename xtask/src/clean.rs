@@ -9,7 +9,7 @@
 //!   programs a killed agent left attached);
 //! - tc filters that a killed agent left on kernels without TCX (named `vswitch_*`).
 
-use std::{collections::BTreeSet, path::Path, process::Command};
+use std::{collections::BTreeSet, path::Path};
 
 use anyhow::Context as _;
 
@@ -32,12 +32,12 @@ pub fn run() -> anyhow::Result<()> {
     let stale = |name: &str| is_stale(name, &live, !agents.is_empty());
     let mut removed = Vec::new();
     for netns in list_json(&["ip", "-j", "netns", "list"], "name") {
-        if stale(&netns) && quiet(&["ip", "netns", "del", &netns]) {
+        if stale(&netns) && succeeds("ip", &["netns", "del", &netns]) {
             removed.push(format!("namespace {netns}"));
         }
     }
     for link in list_json(&["ip", "-j", "link", "show"], "ifname") {
-        if stale(&link) && quiet(&["ip", "link", "del", &link]) {
+        if stale(&link) && succeeds("ip", &["link", "del", &link]) {
             removed.push(format!("link {link}"));
         }
     }
@@ -116,7 +116,8 @@ fn stale_instances(live: &BTreeSet<u32>) -> anyhow::Result<Vec<String>> {
 fn stale_tc_filters() -> Vec<String> {
     let mut removed = Vec::new();
     for link in list_json(&["ip", "-j", "link", "show"], "ifname") {
-        let text = output(&["tc", "-j", "filter", "show", "dev", &link, "ingress"]);
+        let text = prerequisites::output("tc", &["-j", "filter", "show", "dev", &link, "ingress"])
+            .unwrap_or_default();
         let Ok(filters) = parse_json(&text) else {
             continue;
         };
@@ -127,7 +128,7 @@ fn stale_tc_filters() -> Vec<String> {
                 .and_then(|name| name.as_str())
                 .is_some_and(|name| name.starts_with("vswitch_"))
         });
-        if ours && quiet(&["tc", "filter", "del", "dev", &link, "ingress"]) {
+        if ours && succeeds("tc", &["filter", "del", "dev", &link, "ingress"]) {
             removed.push(format!("tc ingress filters of {link}"));
         }
     }
@@ -169,7 +170,11 @@ fn live_pids() -> anyhow::Result<BTreeSet<u32>> {
 
 /// The `field` of every object in the JSON array that `command` prints.
 fn list_json(command: &[&str], field: &str) -> Vec<String> {
-    parse_json(&output(command))
+    let text = command
+        .split_first()
+        .and_then(|(program, args)| prerequisites::output(program, args))
+        .unwrap_or_default();
+    parse_json(&text)
         .unwrap_or_default()
         .iter()
         .filter_map(|item| item.get(field)?.as_str().map(str::to_string))
@@ -183,27 +188,9 @@ fn parse_json(text: &str) -> serde_json::Result<Vec<serde_json::Value>> {
     serde_json::from_str(text)
 }
 
-/// What `command` prints on stdout; empty if it fails.
-fn output(command: &[&str]) -> String {
-    let Some((program, args)) = command.split_first() else {
-        return String::new();
-    };
-    Command::new(program)
-        .args(args)
-        .output()
-        .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
-        .unwrap_or_default()
-}
-
-/// Runs `command` without showing its output; whether it worked.
-fn quiet(command: &[&str]) -> bool {
-    let Some((program, args)) = command.split_first() else {
-        return false;
-    };
-    Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|output| output.status.success())
+/// Runs `program` without showing its output; whether it succeeded.
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    prerequisites::output(program, args).is_some()
 }
 
 /// `value` in base 36, as `tests/src/names.rs` writes process IDs into names. xtask cannot

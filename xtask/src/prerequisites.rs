@@ -159,7 +159,8 @@ pub fn which(command: &str) -> Option<std::path::PathBuf> {
     })
 }
 
-fn output(program: &str, args: &[&str]) -> Option<String> {
+/// What `program` prints on stdout, if it runs and succeeds (stderr is not shown).
+pub fn output(program: &str, args: &[&str]) -> Option<String> {
     let output = Command::new(program).args(args).output().ok()?;
     output
         .status
