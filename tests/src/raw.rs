@@ -85,6 +85,16 @@ impl RawSocket {
         false
     }
 
+    /// Every incoming frame within `within`.
+    pub fn collect(&self, within: Duration) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + within;
+        let mut frames = Vec::new();
+        while Instant::now() < deadline {
+            frames.extend(self.receive_one());
+        }
+        frames
+    }
+
     /// One incoming frame, or `None` on timeout or for an outgoing one.
     fn receive_one(&self) -> Option<Vec<u8>> {
         let mut buffer = [0u8; 2048];

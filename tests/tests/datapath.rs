@@ -10,244 +10,19 @@
 
 use std::time::Duration;
 
-use aya::programs::{
-    Program, ProgramError, SchedClassifier, TestRun, TestRunAttrs, TestRunOptions, TestRunResult,
-    Xdp,
-};
 use tests::{
+    datapath::{
+        PATHS, Path, TC_ACT_REDIRECT, TC_ACT_SHOT, XDP_DROP, XDP_REDIRECT, access, with_datapath,
+    },
     frames::{ethernet, has_marker, station, tagged},
-    names,
-    netns::Netns,
     raw::RawSocket,
 };
-use vswitch::{
-    agent::{Port, bpffs, flood_sets, monotonic_ns},
-    config::{Hook, PortKind, PortSpec, VlanMode},
-    datapath::{Maps, Programs},
-    state,
-};
+use vswitch::{agent::monotonic_ns, config::VlanMode};
 use vswitch_common::{
-    fdb::{FdbEntry, FdbKey},
-    program_names,
+    fdb::{FdbEntry, FdbKey, Location},
     stats::{DropReason, PortStats},
     switch::SwitchConfig,
 };
-
-const XDP_DROP: u32 = 1;
-const XDP_REDIRECT: u32 = 4;
-const TC_ACT_SHOT: u32 = 2;
-const TC_ACT_REDIRECT: u32 = 7;
-const AGEING_NS: u64 = 300 * 1_000_000_000;
-/// `sizeof(struct __sk_buff)`, and the offset of its `ifindex` field.
-const SKB_CTX_LEN: usize = 192;
-const SKB_IFINDEX_OFFSET: usize = 40;
-
-/// Three configured ports and the loaded datapath, all inside a test namespace.
-struct Fixture {
-    programs: Programs,
-    maps: Maps,
-    ports: Vec<Port>,
-    peers: String,
-    /// Where the pass programs' links are pinned.
-    pins: std::path::PathBuf,
-}
-
-impl Fixture {
-    fn ifindex(&self, port: usize) -> u32 {
-        self.ports[port].ifindex
-    }
-
-    fn stats(&self, port: usize) -> PortStats {
-        self.maps
-            .port_stats(self.ports[port].slot)
-            .expect("reading counters")
-    }
-
-    fn learn(&mut self, mac: [u8; 6], port: usize, last_seen_ns: u64) {
-        let entry = FdbEntry::learned(self.ifindex(port), last_seen_ns);
-        self.maps
-            .set_fdb(FdbKey { mac, vlan: 1 }, entry)
-            .expect("writing the FDB");
-    }
-
-    fn fdb(&self, mac: [u8; 6]) -> Option<FdbEntry> {
-        self.maps
-            .fdb_entries()
-            .expect("reading the FDB")
-            .into_iter()
-            .find(|(key, _)| key.mac == mac && key.vlan == 1)
-            .map(|(_, entry)| entry)
-    }
-
-    /// Runs `frame` through the XDP program as if received on `ingress`.
-    fn xdp(&mut self, ingress: u32, frame: &[u8]) -> u32 {
-        let ctx = xdp_md(ingress, frame);
-        self.run::<Xdp>(program_names::XDP_INGRESS, frame, &ctx, false)
-    }
-
-    /// Runs `frame` through the XDP program as if received on `ingress`, with live frames: its
-    /// redirects happen, through the devmap egress program, out of the ports to their peers.
-    fn xdp_live(&mut self, ingress: u32, frame: &[u8]) {
-        let ctx = xdp_md(ingress, frame);
-        self.run::<Xdp>(program_names::XDP_INGRESS, frame, &ctx, true);
-    }
-
-    /// Runs `frame` through the TCX program as if received on `ingress`.
-    fn tc(&mut self, ingress: u32, frame: &[u8]) -> u32 {
-        let mut ctx = [0u8; SKB_CTX_LEN];
-        ctx[SKB_IFINDEX_OFFSET..SKB_IFINDEX_OFFSET + 4].copy_from_slice(&ingress.to_ne_bytes());
-        self.run::<SchedClassifier>(program_names::TC_INGRESS, frame, &ctx, false)
-    }
-
-    /// Sends `frame` into the switch on port `ingress` (0-based) through `path`, so that what
-    /// it floods or forwards really leaves the ports and reaches their peers.
-    fn switch(&mut self, path: Path, ingress: usize, frame: &[u8]) {
-        let ifindex = self.ifindex(ingress);
-        match path {
-            Path::Xdp => self.xdp_live(ifindex, frame),
-            Path::Tc => {
-                self.tc(ifindex, frame);
-            }
-        }
-    }
-
-    /// Lets native XDP redirects into the ports reach their peers: a veth drops them unless
-    /// its peer has an XDP program.
-    fn accept_xdp_on_peers(&mut self) {
-        for n in 1..=3 {
-            let name = format!("q{n}");
-            let ifindex = vswitch::netlink::netns::run_in(&self.peers, || nix_ifindex(&name))
-                .expect("entering the peers' namespace");
-            let pin = self.pins.join(format!("pass-{name}"));
-            self.programs
-                .attach_pass_in(&self.peers, ifindex, &pin)
-                .expect("attaching the pass program to a peer");
-        }
-    }
-
-    /// Runs program `name` once on `frame` with context `ctx`; returns its verdict. With `live`
-    /// (XDP only), the kernel acts on the verdict, reports none, and returns no data.
-    fn run<P>(&mut self, name: &str, frame: &[u8], ctx: &[u8], live: bool) -> u32
-    where
-        P: for<'a> TestRun<Opts<'a> = TestRunOptions<'a>, Result = TestRunResult>,
-        for<'a> &'a mut P: TryFrom<&'a mut Program, Error = ProgramError>,
-    {
-        let program: &mut P = self
-            .programs
-            .ebpf_mut()
-            .program_mut(name)
-            .expect("the object has the program")
-            .try_into()
-            .expect("the program has the expected type");
-        let mut out = vec![0u8; frame.len() + 64];
-        let (data_out, attrs) = if live {
-            (None, TestRunAttrs::new().xdp_live_frames(1))
-        } else {
-            (Some(out.as_mut_slice()), TestRunAttrs::new())
-        };
-        program
-            .test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out,
-                ctx_in: Some(ctx),
-                attrs,
-                ..TestRunOptions::default()
-            })
-            .expect("BPF_PROG_TEST_RUN")
-            .return_value
-    }
-}
-
-/// Builds the fixture in fresh namespaces and runs `test` on it there.
-fn with_datapath(vlans: [VlanMode; 3], test: impl FnOnce(&mut Fixture) + Send) {
-    let switch_ns = Netns::new(&names::unique("d"));
-    let peers_ns = Netns::new(&names::unique("e"));
-    for n in 1..=3 {
-        switch_ns.veth_to(&format!("p{n}"), &peers_ns, &format!("q{n}"));
-    }
-    let peers = peers_ns.name().to_string();
-    let pins = PinDir(state::pin_dir(switch_ns.name()));
-    vswitch::netlink::netns::run_in(switch_ns.name(), || {
-        bpffs::prepare(&pins.0).expect("preparing the pin directory");
-        let mut programs = Programs::load(0).expect("loading the datapath");
-        let egress = programs
-            .egress_fd()
-            .expect("egress program")
-            .try_clone()
-            .unwrap();
-        let (mut maps, _) = Maps::take_pinned(programs.ebpf_mut(), &pins.0).expect("maps");
-        maps.set_switch(SwitchConfig {
-            ageing_ns: AGEING_NS,
-        })
-        .unwrap();
-        let mut ports = Vec::new();
-        for (n, vlan) in (1..=3).zip(vlans) {
-            let name = format!("p{n}");
-            let ifindex = nix_ifindex(&name);
-            let port = Port {
-                spec: PortSpec {
-                    name,
-                    kind: PortKind::Existing,
-                    vlan,
-                    hook: Hook::Tc,
-                    learning: true,
-                    offload: None,
-                },
-                ifindex,
-                slot: n,
-            };
-            maps.set_port(ifindex, port.config(), &egress).unwrap();
-            ports.push(port);
-        }
-        for (vid, set) in flood_sets(&ports) {
-            maps.set_flood(vid, set).unwrap();
-        }
-        let mut fixture = Fixture {
-            programs,
-            maps,
-            ports,
-            peers,
-            pins: pins.0.clone(),
-        };
-        test(&mut fixture);
-    })
-    .expect("entering the test namespace");
-}
-
-/// The test's pin directory, removed on drop (also when the test fails), which detaches the
-/// links pinned in it.
-struct PinDir(std::path::PathBuf);
-
-impl Drop for PinDir {
-    fn drop(&mut self) {
-        bpffs::remove(&self.0);
-    }
-}
-
-/// A `struct xdp_md` for `frame` received on `ingress`: data, data_end, data_meta,
-/// ingress_ifindex, rx_queue_index, egress_ifindex.
-fn xdp_md(ingress: u32, frame: &[u8]) -> [u8; 24] {
-    let mut ctx = [0u8; 24];
-    ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
-    ctx[12..16].copy_from_slice(&ingress.to_ne_bytes());
-    ctx
-}
-
-fn nix_ifindex(name: &str) -> u32 {
-    let name = std::ffi::CString::new(name).unwrap();
-    // SAFETY: a valid C string.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    assert_ne!(index, 0, "no interface {name:?}");
-    index
-}
-
-fn access() -> [VlanMode; 3] {
-    [
-        VlanMode::Access(1),
-        VlanMode::Access(1),
-        VlanMode::Access(1),
-    ]
-}
 
 #[test]
 fn unknown_destination_is_flooded_and_source_learned() {
@@ -390,14 +165,6 @@ fn tc_hairpin_is_dropped() {
     });
 }
 
-/// The hook a frame is switched at.
-#[derive(Clone, Copy, Debug)]
-enum Path {
-    Xdp,
-    Tc,
-}
-
-const PATHS: [Path; 2] = [Path::Xdp, Path::Tc];
 /// Priority 5 in a tag control information field.
 const PCP5: u16 = 5 << 13;
 
@@ -480,7 +247,7 @@ fn counters_after(path: Path, frames: &[Vec<u8>]) -> Vec<PortStats> {
                     mac: station(7),
                     vlan: 1,
                 },
-                FdbEntry::learned(loopback, now),
+                FdbEntry::learned(Location::port(loopback), now),
             )
             .expect("writing the FDB");
         fx.learn(station(3), 2, now);

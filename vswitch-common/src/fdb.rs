@@ -1,9 +1,15 @@
 //! The forwarding database: MAC address and VLAN to port, with learning and ageing.
 
-use crate::mac::MacAddr;
+use crate::{
+    mac::MacAddr,
+    vxlan::{NO_VTEP, Vtep},
+};
 
 /// Entry flag: configured by the operator; never aged, never moved by learning.
 pub const FDB_F_STATIC: u32 = 1 << 0;
+/// Entry flag: the station is behind a remote VTEP (`remote`), reached through the tunnel of
+/// its VLAN; `ifindex` is then the tunnel's underlay.
+pub const FDB_F_REMOTE: u32 = 1 << 1;
 
 /// Learned entries are rewritten at most this often while their port stays the same, so that
 /// steady traffic does not write the map on every frame.
@@ -19,36 +25,85 @@ pub struct FdbKey {
     pub vlan: u16,
 }
 
+/// Where a station is: behind a local port, or behind a remote VTEP through a tunnel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The port's ifindex; for a remote station, the tunnel's underlay.
+    pub ifindex: u32,
+    /// The remote VTEP, or [`NO_VTEP`] for a local port.
+    pub remote: Vtep,
+}
+
+impl Location {
+    /// Behind the local port `ifindex`.
+    #[inline(always)]
+    pub const fn port(ifindex: u32) -> Self {
+        Self {
+            ifindex,
+            remote: NO_VTEP,
+        }
+    }
+}
+
 /// Value of the `FDB` map.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FdbEntry {
-    /// Ifindex of the port behind which the station is.
+    /// Ifindex of the port behind which the station is (the underlay for a remote station).
     pub ifindex: u32,
     /// `FDB_F_*` flags.
     pub flags: u32,
     /// `bpf_ktime_get_ns` when a frame from the station was last learned from.
     pub last_seen_ns: u64,
+    /// The remote VTEP of a remote station ([`FDB_F_REMOTE`]); [`NO_VTEP`] otherwise.
+    pub remote: Vtep,
 }
 
 impl FdbEntry {
-    /// An entry learned on `ifindex` at `now_ns`.
+    /// An entry learned at `location` at `now_ns`.
     #[inline(always)]
-    pub const fn learned(ifindex: u32, now_ns: u64) -> Self {
+    pub const fn learned(location: Location, now_ns: u64) -> Self {
         Self {
-            ifindex,
-            flags: 0,
+            ifindex: location.ifindex,
+            flags: Self::location_flags(&location),
             last_seen_ns: now_ns,
+            remote: location.remote,
         }
     }
 
-    /// A static entry on `ifindex`.
-    pub const fn fixed(ifindex: u32) -> Self {
+    /// A static entry at `location`.
+    pub const fn fixed(location: Location) -> Self {
         Self {
-            ifindex,
-            flags: FDB_F_STATIC,
+            ifindex: location.ifindex,
+            flags: FDB_F_STATIC | Self::location_flags(&location),
             last_seen_ns: 0,
+            remote: location.remote,
         }
+    }
+
+    const fn location_flags(location: &Location) -> u32 {
+        let mut remote = false;
+        let mut index = 0;
+        while index < location.remote.len() {
+            remote |= location.remote[index] != 0;
+            index += 1;
+        }
+        if remote { FDB_F_REMOTE } else { 0 }
+    }
+
+    /// Where the station is.
+    #[inline(always)]
+    pub const fn location(&self) -> Location {
+        Location {
+            ifindex: self.ifindex,
+            remote: self.remote,
+        }
+    }
+
+    /// Whether the station is behind a remote VTEP.
+    #[inline(always)]
+    pub const fn is_remote(&self) -> bool {
+        self.flags & FDB_F_REMOTE != 0
     }
 
     /// Whether the entry is static.
@@ -81,13 +136,18 @@ pub enum Learning {
     Refreshed(FdbEntry),
 }
 
-/// Decides how a frame from a source address received on `ifindex` updates its entry.
+/// Decides how a frame from a source address received at `location` updates its entry.
 #[inline(always)]
-pub fn learn(existing: Option<&FdbEntry>, ifindex: u32, now_ns: u64, ageing_ns: u64) -> Learning {
-    let fresh = FdbEntry::learned(ifindex, now_ns);
+pub fn learn(
+    existing: Option<&FdbEntry>,
+    location: Location,
+    now_ns: u64,
+    ageing_ns: u64,
+) -> Learning {
+    let fresh = FdbEntry::learned(location, now_ns);
     match existing {
         Some(entry) if entry.is_static() => Learning::Unchanged,
-        Some(entry) if entry.ifindex == ifindex && entry.is_live(now_ns, ageing_ns) => {
+        Some(entry) if entry.location() == location && entry.is_live(now_ns, ageing_ns) => {
             if entry.age_ns(now_ns) >= REFRESH_NS {
                 Learning::Refreshed(fresh)
             } else {
@@ -102,7 +162,7 @@ pub fn learn(existing: Option<&FdbEntry>, ifindex: u32, now_ns: u64, ageing_ns: 
 // SAFETY: `repr(C)` integers with no padding (6 + 2 bytes).
 unsafe impl aya::Pod for FdbKey {}
 #[cfg(feature = "user")]
-// SAFETY: `repr(C)` integers with no padding.
+// SAFETY: `repr(C)` integers and a byte array with no padding (4 + 4 + 8 + 16 bytes).
 unsafe impl aya::Pod for FdbEntry {}
 
 #[cfg(test)]
@@ -114,47 +174,70 @@ mod tests {
     #[test]
     fn new_station_is_learned() {
         assert_eq!(
-            learn(None, 7, 5, AGEING),
-            Learning::Learned(FdbEntry::learned(7, 5))
+            learn(None, Location::port(7), 5, AGEING),
+            Learning::Learned(FdbEntry::learned(Location::port(7), 5))
         );
     }
 
     #[test]
     fn same_port_refreshes_only_after_the_refresh_interval() {
-        let old = FdbEntry::learned(7, 1_000);
-        assert_eq!(learn(Some(&old), 7, 2_000, AGEING), Learning::Unchanged);
+        let old = FdbEntry::learned(Location::port(7), 1_000);
+        assert_eq!(
+            learn(Some(&old), Location::port(7), 2_000, AGEING),
+            Learning::Unchanged
+        );
         let later = 1_000 + REFRESH_NS;
         assert_eq!(
-            learn(Some(&old), 7, later, AGEING),
-            Learning::Refreshed(FdbEntry::learned(7, later))
+            learn(Some(&old), Location::port(7), later, AGEING),
+            Learning::Refreshed(FdbEntry::learned(Location::port(7), later))
         );
     }
 
     #[test]
     fn moved_station_is_relearned() {
-        let old = FdbEntry::learned(7, 1_000);
+        let old = FdbEntry::learned(Location::port(7), 1_000);
         assert_eq!(
-            learn(Some(&old), 8, 2_000, AGEING),
-            Learning::Learned(FdbEntry::learned(8, 2_000))
+            learn(Some(&old), Location::port(8), 2_000, AGEING),
+            Learning::Learned(FdbEntry::learned(Location::port(8), 2_000))
         );
     }
 
     #[test]
     fn aged_entry_is_learned_again() {
-        let old = FdbEntry::learned(7, 0);
+        let old = FdbEntry::learned(Location::port(7), 0);
         assert_eq!(
-            learn(Some(&old), 7, AGEING + 1, AGEING),
-            Learning::Learned(FdbEntry::learned(7, AGEING + 1))
+            learn(Some(&old), Location::port(7), AGEING + 1, AGEING),
+            Learning::Learned(FdbEntry::learned(Location::port(7), AGEING + 1))
         );
     }
 
     #[test]
     fn static_entry_is_never_moved_or_aged() {
-        let pinned = FdbEntry::fixed(7);
+        let pinned = FdbEntry::fixed(Location::port(7));
         assert_eq!(
-            learn(Some(&pinned), 8, 2 * AGEING, AGEING),
+            learn(Some(&pinned), Location::port(8), 2 * AGEING, AGEING),
             Learning::Unchanged
         );
         assert!(pinned.is_live(u64::MAX, AGEING));
+    }
+
+    #[test]
+    fn a_station_moving_between_remote_vteps_is_relearned() {
+        let a = Location {
+            ifindex: 9,
+            remote: crate::vxlan::vtep_v4([192, 0, 2, 2]),
+        };
+        let b = Location {
+            ifindex: 9,
+            remote: crate::vxlan::vtep_v4([192, 0, 2, 3]),
+        };
+        let old = FdbEntry::learned(a, 1_000);
+        assert!(old.is_remote());
+        assert_eq!(learn(Some(&old), a, 2_000, AGEING), Learning::Unchanged);
+        assert_eq!(
+            learn(Some(&old), b, 2_000, AGEING),
+            Learning::Learned(FdbEntry::learned(b, 2_000))
+        );
+        assert!(!FdbEntry::learned(Location::port(9), 0).is_remote());
     }
 }

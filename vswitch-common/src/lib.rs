@@ -16,6 +16,7 @@ pub mod port;
 pub mod stats;
 pub mod switch;
 pub mod vlan;
+pub mod vxlan;
 
 /// Maximum number of ports on one switch instance.
 pub const MAX_PORTS: u32 = 256;
@@ -40,6 +41,16 @@ pub mod map_names {
     pub const TX_PORTS: &str = "TX_PORTS";
     /// Switch-wide settings.
     pub const SWITCH: &str = "SWITCH";
+    /// VXLAN tunnels by VNI.
+    pub const TUNNELS: &str = "TUNNELS";
+    /// VXLAN tunnels by the VLAN they carry.
+    pub const TUNNEL_VLANS: &str = "TUNNEL_VLANS";
+    /// Remote VTEPs each VNI floods to.
+    pub const TUNNEL_FLOOD: &str = "TUNNEL_FLOOD";
+    /// Underlay interfaces by ifindex.
+    pub const UNDERLAYS: &str = "UNDERLAYS";
+    /// How to reach each remote VTEP.
+    pub const NEXT_HOPS: &str = "NEXT_HOPS";
     /// The offloaded filter's port configuration (device-bound array, index 0).
     pub const OFFLOAD_FILTER: &str = "OFFLOAD_FILTER";
 }
@@ -54,6 +65,8 @@ pub mod program_names {
     pub const XDP_PASS: &str = "vswitch_xdp_pass";
     /// TCX ingress for container-facing ports.
     pub const TC_INGRESS: &str = "vswitch_tc";
+    /// TCX ingress of a VXLAN underlay: decapsulates the switch's VXLAN frames.
+    pub const TC_UNDERLAY: &str = "vswitch_tc_underlay";
     /// The filter-and-drop stage for XDP offload (object `vswitch-offload`).
     pub const OFFLOAD_XDP: &str = "vswitch_offload_xdp";
     /// The filter-and-drop stage as a tc classifier, for cls_bpf `skip_sw` offload.

@@ -18,13 +18,25 @@ pub enum DropReason {
     VlanEgress = 5,
     /// The frame arrived on an interface that is not a port of this switch.
     NotAPort = 6,
-    /// A kernel helper refused to push or pop a tag, or to redirect.
+    /// A kernel helper refused to push or pop a tag, to encapsulate, or to redirect.
     HelperFailed = 7,
+    /// A frame to the VXLAN port too short for the VXLAN header and an inner Ethernet header.
+    TruncatedOuter = 8,
+    /// A VXLAN header whose flags are not exactly the I flag, or whose reserved bits are set.
+    BadVxlanHeader = 9,
+    /// A VXLAN frame for a VNI that no tunnel of the switch carries.
+    UnknownVni = 10,
+    /// A VXLAN frame whose outer destination is not the local VTEP of its VNI's tunnel.
+    NotLocalVtep = 11,
+    /// No resolved next hop towards a remote VTEP (yet: the agent resolves them).
+    NoRoute = 12,
+    /// An encapsulated frame larger than the MTU of the underlay's egress interface.
+    TooBig = 13,
 }
 
 impl DropReason {
     /// Number of reasons, the length of [`PortStats::drops`].
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 14;
 
     /// Every reason, in counter order.
     pub const ALL: [Self; Self::COUNT] = [
@@ -36,6 +48,12 @@ impl DropReason {
         Self::VlanEgress,
         Self::NotAPort,
         Self::HelperFailed,
+        Self::TruncatedOuter,
+        Self::BadVxlanHeader,
+        Self::UnknownVni,
+        Self::NotLocalVtep,
+        Self::NoRoute,
+        Self::TooBig,
     ];
 
     /// The name used in `vswitch stats` output.
@@ -49,6 +67,12 @@ impl DropReason {
             Self::VlanEgress => "vlan_egress",
             Self::NotAPort => "not_a_port",
             Self::HelperFailed => "helper_failed",
+            Self::TruncatedOuter => "truncated_outer",
+            Self::BadVxlanHeader => "bad_vxlan_header",
+            Self::UnknownVni => "unknown_vni",
+            Self::NotLocalVtep => "not_local_vtep",
+            Self::NoRoute => "no_route",
+            Self::TooBig => "too_big",
         }
     }
 }

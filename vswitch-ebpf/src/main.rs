@@ -9,6 +9,7 @@ mod maps;
 mod object;
 mod pipeline;
 mod tc;
+mod tunnel;
 mod xdp;
 
 use aya_ebpf::{
@@ -39,4 +40,10 @@ pub fn vswitch_xdp_pass(_ctx: XdpContext) -> u32 {
 #[classifier]
 pub fn vswitch_tc(ctx: TcContext) -> i32 {
     tc::ingress(&ctx)
+}
+
+/// Decapsulates the switch's VXLAN frames on an underlay; other traffic goes on to the stack.
+#[classifier]
+pub fn vswitch_tc_underlay(ctx: TcContext) -> i32 {
+    tunnel::underlay_ingress(&ctx)
 }

@@ -12,6 +12,7 @@ use vswitch_common::{
     stats::PortStats,
     switch::SwitchConfig,
     vlan::VLAN_COUNT,
+    vxlan::{MAX_REMOTES, MAX_TUNNELS, NextHop, RemoteSet, Tunnel, Underlay, Vtep},
 };
 
 /// Port configuration by ifindex. Only the controller writes it, under the RCU-barrier
@@ -46,3 +47,27 @@ pub static TX_PORTS: DevMapHash = DevMapHash::with_max_entries(MAX_PORTS, 0);
 /// Switch-wide settings, at index 0.
 #[map]
 pub static SWITCH: Array<SwitchConfig> = Array::with_max_entries(1, 0);
+
+/// VXLAN tunnels by VNI, for decapsulation. Written by the controller only, under the barrier
+/// discipline of `PORTS`.
+#[map]
+pub static TUNNELS: HashMap<u32, Tunnel> = HashMap::with_max_entries(MAX_TUNNELS, 0);
+
+/// The same tunnels by the VLAN they carry, for encapsulation.
+#[map]
+pub static TUNNEL_VLANS: HashMap<u32, Tunnel> = HashMap::with_max_entries(MAX_TUNNELS, 0);
+
+/// The remote VTEPs each VNI floods to (head-end replication), replaced whole like `FLOOD`.
+#[map]
+pub static TUNNEL_FLOOD: HashMap<u32, RemoteSet> =
+    HashMap::with_max_entries(MAX_TUNNELS, BPF_F_NO_PREALLOC);
+
+/// Underlay interfaces by ifindex: their VXLAN port and counter slot.
+#[map]
+pub static UNDERLAYS: HashMap<u32, Underlay> = HashMap::with_max_entries(MAX_TUNNELS, 0);
+
+/// How to reach each remote VTEP: egress interface, MTU and MAC addresses, which the
+/// controller resolves and replaces whole under the barrier discipline of `FLOOD`.
+#[map]
+pub static NEXT_HOPS: HashMap<Vtep, NextHop> =
+    HashMap::with_max_entries(MAX_TUNNELS * MAX_REMOTES as u32, BPF_F_NO_PREALLOC);

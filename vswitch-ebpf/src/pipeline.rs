@@ -4,12 +4,13 @@
 use aya_ebpf::{EbpfContext, bindings::BPF_NOEXIST, helpers::bpf_ktime_get_ns};
 use aya_log_ebpf::debug;
 use vswitch_common::{
-    fdb::{self, FdbEntry, FdbKey, Learning},
+    fdb::{self, FdbEntry, FdbKey, Learning, Location},
     forward::{self, Verdict},
     frame::{self, Frame, L2Header},
     port::{PORT_F_LEARNING, PortConfig},
     stats::DropReason,
     switch::SwitchConfig,
+    vxlan::Vtep,
 };
 
 use crate::{
@@ -25,7 +26,13 @@ pub enum Route {
         /// The egress port's ifindex.
         ifindex: u32,
     },
-    /// To every other port of the frame's VLAN.
+    /// Through the tunnel of the frame's VLAN, to this remote VTEP.
+    Tunnel {
+        /// The remote VTEP.
+        remote: Vtep,
+    },
+    /// To every other port of the frame's VLAN (and to the tunnel's remote VTEPs, unless the
+    /// frame came from the tunnel).
     Flood,
 }
 
@@ -40,6 +47,10 @@ pub struct Decision {
     pub priority: u16,
     /// Where it goes.
     pub route: Route,
+    /// Whether the frame was decapsulated from a tunnel: it is then never sent back into the
+    /// overlay, and it is delivered with `bpf_redirect` (the skb's protocol is still the outer
+    /// header's, which only the receiving device's `eth_type_trans` corrects).
+    pub from_overlay: bool,
 }
 
 /// Runs the ingress stages for a frame of `len` bytes received on `ifindex`.
@@ -60,14 +71,40 @@ pub fn ingress<C: EbpfContext, F: Frame>(
         counters::dropped(counters::NOT_A_PORT_SLOT, DropReason::NotAPort);
         return Err(());
     };
+    switch(ctx, frame, port, Location::port(ifindex), len)
+}
+
+/// Runs the ingress stages for a frame of `len` bytes decapsulated from the tunnel whose port
+/// is `port`, at `location`: the underlay it arrived on and the VTEP that sent it.
+#[inline(always)]
+pub fn from_tunnel<C: EbpfContext, F: Frame>(
+    ctx: &C,
+    frame: &F,
+    port: &'static PortConfig,
+    location: Location,
+    len: u64,
+) -> Result<Decision, ()> {
+    let mut decision = switch(ctx, frame, port, location, len)?;
+    decision.from_overlay = true;
+    Ok(decision)
+}
+
+#[inline(always)]
+fn switch<C: EbpfContext, F: Frame>(
+    ctx: &C,
+    frame: &F,
+    port: &'static PortConfig,
+    location: Location,
+    len: u64,
+) -> Result<Decision, ()> {
     counters::received(port.slot, len);
-    match classify(frame, port, ifindex) {
+    match classify(frame, port, location) {
         Ok(decision) => Ok(decision),
         Err(reason) => {
             counters::dropped(port.slot, reason);
             debug!(
                 ctx,
-                "vswitch: drop on ifindex {}: reason {}", ifindex, reason as u32
+                "vswitch: drop on ifindex {}: reason {}", location.ifindex, reason as u32
             );
             Err(())
         }
@@ -78,7 +115,7 @@ pub fn ingress<C: EbpfContext, F: Frame>(
 fn classify<F: Frame>(
     frame: &F,
     port: &'static PortConfig,
-    ifindex: u32,
+    location: Location,
 ) -> Result<Decision, DropReason> {
     let header = frame::parse(frame)?;
     // Taken at once: kept alive across the stages below, the tag's payload (undefined when the
@@ -90,7 +127,7 @@ fn classify<F: Frame>(
         .get(0)
         .map_or(SwitchConfig::DEFAULT_AGEING_NS, |switch| switch.ageing_ns);
     if port.has(PORT_F_LEARNING) {
-        learn(port, &header, vlan, ifindex, now_ns, ageing_ns);
+        learn(port, &header, vlan, location, now_ns, ageing_ns);
     }
     let dst = FdbKey {
         mac: header.dst,
@@ -99,8 +136,9 @@ fn classify<F: Frame>(
     // SAFETY: entries are plain data whose fields the datapath updates in place one aligned word
     // at a time (see `learn`), so each field read is the old or the new value.
     let entry = unsafe { FDB.get(dst) };
-    let route = match forward::decide(ifindex, &header.dst, entry, now_ns, ageing_ns) {
+    let route = match forward::decide(location.ifindex, &header.dst, entry, now_ns, ageing_ns) {
         Verdict::Forward { ifindex } => Route::Forward { ifindex },
+        Verdict::Tunnel { remote } => Route::Tunnel { remote },
         Verdict::Flood => Route::Flood,
         Verdict::Drop(reason) => return Err(reason),
     };
@@ -109,6 +147,7 @@ fn classify<F: Frame>(
         vlan,
         priority,
         route,
+        from_overlay: false,
     })
 }
 
@@ -117,7 +156,7 @@ fn learn(
     port: &PortConfig,
     header: &L2Header,
     vlan: u16,
-    ifindex: u32,
+    location: Location,
     now_ns: u64,
     ageing_ns: u64,
 ) {
@@ -127,7 +166,7 @@ fn learn(
     };
     // SAFETY: as for the destination lookup.
     let existing = unsafe { FDB.get(src) };
-    let learned = match fdb::learn(existing, ifindex, now_ns, ageing_ns) {
+    let learned = match fdb::learn(existing, location, now_ns, ageing_ns) {
         Learning::Unchanged => false,
         Learning::Refreshed(entry) => {
             rewrite(&src, &entry);
@@ -152,6 +191,7 @@ fn rewrite(key: &FdbKey, entry: &FdbEntry) -> bool {
     };
     // SAFETY: a live element of the map; plain integer fields.
     unsafe {
+        (*slot).remote = entry.remote;
         (*slot).ifindex = entry.ifindex;
         (*slot).flags = entry.flags;
         (*slot).last_seen_ns = entry.last_seen_ns;

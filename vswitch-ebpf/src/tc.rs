@@ -9,7 +9,7 @@ use vswitch_common::{
     MAX_FLOOD_PORTS, bounded,
     egress::{self, TagFailed, Tagger},
     frame::{self, ETH_HLEN, Frame as _, Tag},
-    port::PORT_F_REDIRECT_PEER,
+    port::{FloodSet, PORT_F_REDIRECT_PEER},
     stats::DropReason,
     vlan::ETH_P_8021Q,
 };
@@ -19,6 +19,7 @@ use crate::{
     frame::SkbFrame,
     maps::{FLOOD, PORTS},
     pipeline::{self, Decision, Route},
+    tunnel,
 };
 
 /// Switches one frame received on a port.
@@ -29,9 +30,24 @@ pub fn ingress(ctx: &TcContext) -> i32 {
     let Ok(decision) = pipeline::ingress(ctx, &SkbFrame(ctx), ifindex, u64::from(ctx.len())) else {
         return TC_ACT_SHOT;
     };
+    switch(ctx, &decision, ifindex)
+}
+
+/// Carries out the decision on a frame that came in on `ingress_ifindex` (a port, or the
+/// underlay of the tunnel it was decapsulated from).
+#[inline(always)]
+pub fn switch(ctx: &TcContext, decision: &Decision, ingress_ifindex: u32) -> i32 {
     match decision.route {
-        Route::Forward { ifindex: out } => forward(ctx, &decision, out),
-        Route::Flood => flood(ctx, &decision, ifindex),
+        Route::Forward { ifindex: out } => forward(ctx, decision, out),
+        Route::Tunnel { remote } if !decision.from_overlay => {
+            tunnel::unicast(ctx, decision, remote)
+        }
+        // Split horizon: `forward::decide` already refuses this as a hairpin.
+        Route::Tunnel { .. } => {
+            counters::dropped(decision.port.slot, DropReason::Hairpin);
+            TC_ACT_SHOT
+        }
+        Route::Flood => flood(ctx, decision, ingress_ifindex),
     }
 }
 
@@ -51,7 +67,7 @@ fn forward(ctx: &TcContext, decision: &Decision, out: u32) -> i32 {
     let len = u64::from(ctx.len());
     // SAFETY: plain helper calls on an ifindex.
     let action = unsafe {
-        if target.has(PORT_F_REDIRECT_PEER) {
+        if target.has(PORT_F_REDIRECT_PEER) && !decision.from_overlay {
             bpf_redirect_peer(out, 0)
         } else {
             bpf_redirect(out, 0)
@@ -68,7 +84,8 @@ fn forward(ctx: &TcContext, decision: &Decision, out: u32) -> i32 {
     TC_ACT_REDIRECT
 }
 
-/// Sends a clone to every other port of the frame's VLAN, then drops the original.
+/// Sends a clone to every other port of the frame's VLAN, and unless it came from the overlay
+/// to every remote VTEP of the VLAN's tunnel, then drops the original.
 #[inline(always)]
 fn flood(ctx: &TcContext, decision: &Decision, ingress_ifindex: u32) -> i32 {
     let slot = decision.port.slot;
@@ -76,9 +93,18 @@ fn flood(ctx: &TcContext, decision: &Decision, ingress_ifindex: u32) -> i32 {
         stats.flooded += 1;
     }
     // SAFETY: replaced whole under the controller's barrier discipline (see `maps::FLOOD`).
-    let Some(set) = (unsafe { FLOOD.get(u32::from(decision.vlan)) }) else {
-        return TC_ACT_SHOT;
-    };
+    if let Some(set) = unsafe { FLOOD.get(u32::from(decision.vlan)) } {
+        flood_ports(ctx, decision, set, ingress_ifindex);
+    }
+    if !decision.from_overlay {
+        tunnel::replicate(ctx, decision);
+    }
+    TC_ACT_SHOT
+}
+
+#[inline(always)]
+fn flood_ports(ctx: &TcContext, decision: &Decision, set: &FloodSet, ingress_ifindex: u32) {
+    let slot = decision.port.slot;
     // The one frame is retagged for each port in turn: each decision starts from the tag the
     // last one left, and the priority is the one the frame arrived with.
     let mut frame = SkbFrame(ctx);
@@ -106,7 +132,6 @@ fn flood(ctx: &TcContext, decision: &Decision, ingress_ifindex: u32) -> i32 {
             Err(reason) => counters::flood_skipped(slot, reason),
         }
     }
-    TC_ACT_SHOT
 }
 
 /// Tags a socket buffer with the kernel's VLAN helpers, or in place where the tag is in the

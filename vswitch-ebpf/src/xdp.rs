@@ -43,6 +43,12 @@ pub fn ingress(ctx: &XdpContext) -> u32 {
             }
             (out, 0)
         }
+        // The agent keeps XDP ports out of VLANs that have a tunnel: encapsulation is done on
+        // the TCX path only, so no frame that reaches here has a remote destination.
+        Route::Tunnel { .. } => {
+            counters::dropped(slot, DropReason::VlanEgress);
+            return xdp_action::XDP_DROP;
+        }
         Route::Flood => (0, u64::from(BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS)),
     };
     match TX_PORTS.redirect(key, flags | u64::from(xdp_action::XDP_DROP)) {

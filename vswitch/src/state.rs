@@ -13,7 +13,7 @@ use crate::{
 
 /// Version of the pinned state's layout (maps, link pins, this record). An agent refuses to
 /// adopt state of another layout.
-pub const LAYOUT: u32 = 2;
+pub const LAYOUT: u32 = 3;
 
 /// Directory of instance records; `/run` is shared by every mount namespace that `ip netns exec`
 /// creates, unlike `/sys/fs/bpf`.
@@ -36,6 +36,34 @@ pub struct InstanceState {
     pub maps: MapIds,
     /// The ports.
     pub ports: Vec<PortRecord>,
+    /// The VXLAN tunnels.
+    #[serde(default)]
+    pub tunnels: Vec<TunnelRecord>,
+}
+
+/// One VXLAN tunnel of a running instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelRecord {
+    /// The VNI.
+    pub vni: u32,
+    /// The switch VLAN it carries.
+    pub vlan: u16,
+    /// The local VTEP address.
+    pub local: std::net::IpAddr,
+    /// The configured remote VTEPs.
+    pub remotes: Vec<std::net::IpAddr>,
+    /// The underlay interface.
+    pub underlay: String,
+    /// The underlay's ifindex.
+    pub underlay_ifindex: u32,
+    /// The UDP destination port.
+    pub dstport: u16,
+    /// Whether inner source addresses are learned.
+    pub learning: bool,
+    /// The tunnel's counter slot (decapsulated frames received, encapsulated ones sent).
+    pub slot: u32,
+    /// The underlay's counter slot (frames refused before their tunnel is known).
+    pub underlay_slot: u32,
 }
 
 /// One port of a running instance.

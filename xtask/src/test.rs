@@ -63,6 +63,8 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "--test",
             "datapath",
             "--test",
+            "vxlan_datapath",
+            "--test",
             "switching",
             "--test",
             "live",

@@ -10,7 +10,7 @@ use vswitch::{
     netlink::netns,
 };
 use vswitch_common::{
-    fdb::{FdbEntry, FdbKey},
+    fdb::{FdbEntry, FdbKey, Location},
     program_names,
 };
 
@@ -125,7 +125,7 @@ pub fn measure(repeat: u32) -> Vec<f64> {
         for (mac, port) in [(ON_ACCESS, 1), (ON_TRUNK, 2)] {
             maps.set_fdb(
                 FdbKey { mac, vlan: VLAN },
-                FdbEntry::learned(ifindex[port], monotonic_ns()),
+                FdbEntry::learned(Location::port(ifindex[port]), monotonic_ns()),
             )
             .expect("teaching the FDB");
         }

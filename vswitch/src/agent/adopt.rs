@@ -7,7 +7,7 @@ use super::{AgentError, Attached, LinkRole, Port, Switch, flood_sets, transactio
 use crate::{
     config::{Config, PortSpec},
     netlink::Journal,
-    state::{InstanceState, PortRecord},
+    state::{InstanceState, PortRecord, TunnelRecord},
 };
 
 impl Switch {
@@ -21,7 +21,9 @@ impl Switch {
         self.maps.set_switch(SwitchConfig {
             ageing_ns: self.ageing_ns,
         })?;
-        let mut left: Vec<PortRecord> = previous.map(|state| state.ports).unwrap_or_default();
+        let (mut left, previous_tunnels): (Vec<PortRecord>, Vec<TunnelRecord>) = previous
+            .map(|state| (state.ports, state.tunnels))
+            .unwrap_or_default();
         for spec in &config.ports {
             match left.iter().position(|record| record.name == spec.name) {
                 Some(position) => {
@@ -44,7 +46,9 @@ impl Switch {
         let mut transaction = Transaction::default();
         self.write_flood_sets(&mut transaction)?;
         transaction.commit();
+        self.apply_tunnels(&config.vxlans).await?;
         self.remove_strays()?;
+        self.remove_stray_tunnels(&previous_tunnels)?;
         self.publish()?;
         Ok(())
     }

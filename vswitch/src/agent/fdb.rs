@@ -1,12 +1,14 @@
 //! Static FDB entries added and entries removed by the operator.
 
+use std::net::IpAddr;
+
 use vswitch_common::{
-    fdb::{FdbEntry, FdbKey},
+    fdb::{FdbEntry, FdbKey, Location},
     mac::{self, MacAddr},
     port::Egress,
 };
 
-use super::{AgentError, Switch};
+use super::{AgentError, Switch, tunnels};
 
 impl Switch {
     /// Adds (or replaces) the static FDB entry `mac` in `vlan` towards port `port`. Without a
@@ -38,8 +40,56 @@ impl Switch {
             )));
         }
         let key = FdbKey { mac, vlan };
-        self.maps.set_fdb(key, FdbEntry::fixed(target.ifindex))?;
+        self.maps
+            .set_fdb(key, FdbEntry::fixed(Location::port(target.ifindex)))?;
         Ok(())
+    }
+
+    /// Adds (or replaces) the static FDB entry `mac` behind the remote VTEP `remote`, through
+    /// the tunnel of `vni` (in its VLAN; a `vlan` given must be that one).
+    pub async fn add_remote_fdb(
+        &mut self,
+        mac: MacAddr,
+        vlan: Option<u16>,
+        remote: IpAddr,
+        vni: u32,
+    ) -> Result<(), AgentError> {
+        let tunnel = self
+            .tunnels
+            .by_vni
+            .get(&vni)
+            .ok_or_else(|| AgentError::Refused(format!("switch has no VXLAN VNI {vni}")))?;
+        let spec = &tunnel.spec;
+        if let Some(vlan) = vlan
+            && vlan != spec.vlan
+        {
+            return Err(AgentError::Refused(format!(
+                "VNI {vni} carries VLAN {}, not {vlan}",
+                spec.vlan
+            )));
+        }
+        if remote.is_ipv4() != spec.local.is_ipv4() || remote == spec.local {
+            return Err(AgentError::Refused(format!(
+                "{remote} cannot be a remote VTEP of VNI {vni}, whose local VTEP is {}",
+                spec.local
+            )));
+        }
+        let ifindex = self
+            .tunnels
+            .underlays
+            .get(&spec.underlay)
+            .map(|underlay| underlay.ifindex)
+            .ok_or_else(|| AgentError::Failed(format!("VNI {vni} has no underlay")))?;
+        let key = FdbKey {
+            mac,
+            vlan: spec.vlan,
+        };
+        let location = Location {
+            ifindex,
+            remote: tunnels::vtep(remote),
+        };
+        self.maps.set_fdb(key, FdbEntry::fixed(location))?;
+        self.refresh_remotes(vni).await
     }
 
     /// Removes the FDB entry of `mac` in `vlan` (learned or static). Without a VLAN, every

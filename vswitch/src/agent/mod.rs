@@ -17,12 +17,14 @@ mod reload;
 mod requests;
 mod slots;
 mod transaction;
+mod tunnels;
 
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 pub use ageing::{expired, monotonic_ns};
 pub use ports::{Port, flood_sets};
 use slots::Slots;
+pub use tunnels::{vtep, vtep_address};
 
 use crate::{
     config::{Config, ConfigError},
@@ -35,6 +37,10 @@ use crate::{
 
 /// Name of the peer interface inside a port's namespace.
 pub const PEER_NAME: &str = "eth0";
+
+/// How often the agent refreshes the tunnels' flood lists from the FDB (remote VTEPs learned
+/// since) and keeps the next hops towards remote VTEPs resolved.
+const TUNNEL_UPKEEP: Duration = Duration::from_secs(1);
 
 /// Why the switch could not start, or a change could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +122,8 @@ pub struct Switch {
     /// rather than after every port: each rewrite of a VLAN's set would otherwise wait for an
     /// RCU grace period before the next (see `datapath::barrier`).
     flood_sets_deferred: bool,
+    /// The VXLAN tunnels and their underlays.
+    tunnels: tunnels::Tunnels,
 }
 
 impl Switch {
@@ -173,6 +181,7 @@ impl Switch {
             offload: config.offload,
             control: Some(control),
             flood_sets_deferred: true,
+            tunnels: tunnels::Tunnels::default(),
         };
         if let Err(error) = switch.build(config, previous).await {
             switch.teardown(false).await;
@@ -224,6 +233,7 @@ impl Switch {
                     record
                 })
                 .collect(),
+            tunnels: self.tunnel_records(),
         }
         .write(&self.name)
     }
@@ -246,6 +256,7 @@ impl Switch {
             .clamp(Duration::from_secs(1), Duration::from_secs(30));
         let mut ticker = tokio::time::interval(period);
         let mut events = LinkEvents::subscribe()?;
+        let mut upkeep = tokio::time::interval(TUNNEL_UPKEEP);
         let mut control = self.control.take();
         loop {
             tokio::select! {
@@ -263,6 +274,11 @@ impl Switch {
                     Err(error) => log::error!("SIGHUP: reload refused: {error}"),
                 },
                 Some(ifindex) = events.next_removed() => self.interface_removed(ifindex).await?,
+                _ = upkeep.tick(), if !self.tunnels.by_vni.is_empty() => {
+                    if let Err(error) = self.tunnel_upkeep().await {
+                        log::warn!("keeping the tunnels' next hops: {error}");
+                    }
+                }
                 _ = ticker.tick() => {
                     let removed = ageing::sweep(&mut self.maps, self.ageing_ns)?;
                     if removed > 0 {
@@ -287,6 +303,7 @@ impl Switch {
         }
         InstanceState::remove(&self.name);
         self.offloads.detach_all().await;
+        self.detach_underlays();
         let attached = std::mem::take(&mut self.attached);
         for (name, mut attached) in attached.into_iter().rev() {
             for attachment in [attached.program, attached.stub].into_iter().flatten() {
@@ -319,9 +336,12 @@ enum LinkRole {
     Xdp,
     /// The pass-through program on the veth peer.
     Pass,
+    /// The decapsulation program on a VXLAN underlay (pinned under the underlay's name).
+    Underlay,
 }
 
 impl LinkRole {
+    /// The roles of a port's links.
     const ALL: [Self; 3] = [Self::Tc, Self::Xdp, Self::Pass];
 
     /// The directory of its pins under `links/`.
@@ -330,6 +350,7 @@ impl LinkRole {
             Self::Tc => "tc",
             Self::Xdp => "xdp",
             Self::Pass => "pass",
+            Self::Underlay => "underlay",
         }
     }
 }

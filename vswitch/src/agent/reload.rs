@@ -15,6 +15,12 @@ impl Switch {
             ageing_secs: self.ageing_ns / 1_000_000_000,
             ports: self.ports.iter().map(|port| port.spec.clone()).collect(),
             offload: self.offload,
+            vxlans: self
+                .tunnels
+                .by_vni
+                .values()
+                .map(|tunnel| tunnel.spec.clone())
+                .collect(),
         }
     }
 
@@ -73,6 +79,7 @@ impl Switch {
                     }
                 }
             }
+            changes.extend(self.apply_tunnels(&desired.vxlans).await?);
             let ageing_ns = config.ageing_secs * 1_000_000_000;
             if ageing_ns != self.ageing_ns {
                 self.maps.set_switch(SwitchConfig { ageing_ns })?;

@@ -40,10 +40,12 @@ impl Switch {
                         self.add_static_fdb(address, *vlan, name).map_err(failure)?;
                         Ok(Some(format!("static entry {mac} → port {name}")))
                     }
-                    FdbTarget::Remote { .. } => Err(CommandFailure::usage(
-                        "remote (VXLAN) FDB entries need a [[vxlan]] section, which this version \
-                         does not support yet",
-                    )),
+                    FdbTarget::Remote { ip, vni } => {
+                        self.add_remote_fdb(address, *vlan, *ip, *vni)
+                            .await
+                            .map_err(failure)?;
+                        Ok(Some(format!("static entry {mac} → VTEP {ip} (VNI {vni})")))
+                    }
                 }
             }
             Command::FdbDel { mac, vlan } => {

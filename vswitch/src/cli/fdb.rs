@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde_json::json;
 use vswitch::{
-    agent::{expired, monotonic_ns},
+    agent::{expired, monotonic_ns, vtep_address},
     control::{self, FdbTarget},
 };
 
@@ -13,6 +13,7 @@ use super::{
     EXIT_USAGE, Failure,
     format::{Instance, json, mac, table},
     send,
+    stats::tunnel_name,
 };
 
 /// `fdb` subcommands.
@@ -88,6 +89,12 @@ pub async fn run(name: &str, command: Command) -> Result<(), Failure> {
 fn show(name: &str, as_json: bool) -> Result<(), Failure> {
     let instance = Instance::open(name)?;
     let ports = instance.port_names();
+    let tunnels: std::collections::HashMap<u16, u32> = instance
+        .state
+        .tunnels
+        .iter()
+        .map(|tunnel| (tunnel.vlan, tunnel.vni))
+        .collect();
     let ageing_ns = instance.maps.switch.get(&0, 0)?.ageing_ns;
     let now_ns = monotonic_ns();
     let mut entries: Vec<_> = instance
@@ -100,17 +107,27 @@ fn show(name: &str, as_json: bool) -> Result<(), Failure> {
     let rows: Vec<serde_json::Value> = entries
         .iter()
         .map(|(key, entry)| {
-            let port = ports
-                .get(&entry.ifindex)
-                .map_or_else(|| entry.ifindex.to_string(), |port| port.name.clone());
+            let vni = tunnels.get(&key.vlan).filter(|_| entry.is_remote());
+            let port = match vni {
+                Some(vni) => tunnel_name(*vni),
+                None => ports
+                    .get(&entry.ifindex)
+                    .map_or_else(|| entry.ifindex.to_string(), |port| port.name.clone()),
+            };
             let age = (!entry.is_static()).then(|| entry.age_ns(now_ns) / 1_000_000_000);
-            json!({
+            let mut row = json!({
                 "mac": mac(&key.mac),
                 "vlan": key.vlan,
                 "port": port,
                 "static": entry.is_static(),
                 "age_secs": age,
-            })
+            });
+            if let (Some(vni), Some(fields)) = (vni, row.as_object_mut()) {
+                let remote = vtep_address(&entry.remote).to_string();
+                fields.insert("remote".to_string(), remote.into());
+                fields.insert("vni".to_string(), (*vni).into());
+            }
+            row
         })
         .collect();
     if as_json {
@@ -133,10 +150,11 @@ fn show(name: &str, as_json: bool) -> Result<(), Failure> {
                 row["age_secs"]
                     .as_u64()
                     .map_or_else(|| "-".to_string(), |age| format!("{age}s")),
+                row["remote"].as_str().unwrap_or("-").to_string(),
             ]
         })
         .collect();
-    table(&["MAC", "VLAN", "PORT", "TYPE", "AGE"], &cells);
+    table(&["MAC", "VLAN", "PORT", "TYPE", "AGE", "REMOTE"], &cells);
     Ok(())
 }
 

@@ -19,28 +19,59 @@ pub struct Args {
 /// The pseudo-port that counts frames from interfaces that are not ports.
 const NOT_A_PORT: &str = "(not a port)";
 
-/// Prints per-port counters with drops by reason.
+/// Prints per-port counters with drops by reason; then each VXLAN tunnel as a port (named
+/// `vxlanVNI`: received frames are the decapsulated ones, transmitted the encapsulated ones)
+/// and each underlay (`underlay:NAME`: VXLAN frames refused before their tunnel is known).
 pub fn run(name: &str, args: &Args) -> Result<(), Failure> {
     let instance = Instance::open(name)?;
-    let mut rows = vec![(NOT_A_PORT.to_string(), instance.maps.port_stats(0)?)];
+    let mut rows = vec![(NOT_A_PORT.to_string(), instance.maps.port_stats(0)?, None)];
     for port in &instance.state.ports {
-        rows.push((port.name.clone(), instance.maps.port_stats(port.slot)?));
+        rows.push((
+            port.name.clone(),
+            instance.maps.port_stats(port.slot)?,
+            None,
+        ));
+    }
+    let mut underlays: Vec<(&str, u32)> = Vec::new();
+    for tunnel in &instance.state.tunnels {
+        let stats = instance.maps.port_stats(tunnel.slot)?;
+        rows.push((tunnel_name(tunnel.vni), stats, Some(tunnel.vni)));
+        if !underlays.iter().any(|(name, _)| *name == tunnel.underlay) {
+            underlays.push((&tunnel.underlay, tunnel.underlay_slot));
+        }
+    }
+    for (underlay, slot) in underlays {
+        rows.push((
+            format!("underlay:{underlay}"),
+            instance.maps.port_stats(slot)?,
+            None,
+        ));
     }
     if args.json {
         json(&Value::Array(
             rows.iter()
-                .map(|(port, stats)| to_json(port, stats))
+                .map(|(port, stats, vni)| to_json(port, stats, *vni))
                 .collect(),
         ));
         return Ok(());
     }
-    let mut header = vec!["PORT", "FORWARDED", "FLOODED", "LEARNED", "DROPPED"];
+    let mut header = vec![
+        "PORT",
+        "RX",
+        "TX",
+        "FORWARDED",
+        "FLOODED",
+        "LEARNED",
+        "DROPPED",
+    ];
     header.extend(DropReason::ALL.iter().map(|reason| reason.name()));
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|(port, stats)| {
+        .map(|(port, stats, _)| {
             let mut row = vec![
                 port.clone(),
+                stats.rx_packets.to_string(),
+                stats.tx_packets.to_string(),
                 stats.forwarded.to_string(),
                 stats.flooded.to_string(),
                 stats.learned.to_string(),
@@ -54,7 +85,12 @@ pub fn run(name: &str, args: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
-fn to_json(port: &str, stats: &PortStats) -> Value {
+/// How `stats` and `fdb show` name the tunnel of `vni`.
+pub fn tunnel_name(vni: u32) -> String {
+    format!("vxlan{vni}")
+}
+
+fn to_json(port: &str, stats: &PortStats, vni: Option<u32>) -> Value {
     let drops: Map<String, Value> = DropReason::ALL
         .iter()
         .map(|reason| {
@@ -64,7 +100,7 @@ fn to_json(port: &str, stats: &PortStats) -> Value {
             )
         })
         .collect();
-    json!({
+    let mut row = json!({
         "port": port,
         "rx_packets": stats.rx_packets,
         "rx_bytes": stats.rx_bytes,
@@ -75,5 +111,11 @@ fn to_json(port: &str, stats: &PortStats) -> Value {
         "learned": stats.learned,
         "dropped": stats.total_drops(),
         "drops": drops,
-    })
+    });
+    if let (Some(vni), Some(row)) = (vni, row.as_object_mut()) {
+        row.insert("vni".to_string(), vni.into());
+        row.insert("encapsulated".to_string(), stats.tx_packets.into());
+        row.insert("decapsulated".to_string(), stats.rx_packets.into());
+    }
+    row
 }

@@ -11,9 +11,8 @@ pub struct File {
     pub switch: Option<Spanned<SwitchSection>>,
     #[serde(default)]
     pub port: Vec<Spanned<PortSection>>,
-    /// Parsed only to refuse it clearly: not supported by this version.
     #[serde(default)]
-    pub vxlan: Option<Spanned<toml::Value>>,
+    pub vxlan: Vec<Spanned<VxlanSection>>,
     /// Parsed only to refuse it clearly: not supported by this version.
     #[serde(default)]
     pub macvlan: Option<Spanned<toml::Value>>,
@@ -49,4 +48,18 @@ pub struct PortSection {
     pub locked: Option<Spanned<toml::Value>>,
     /// Parsed only to refuse it clearly: not supported by this version.
     pub allowed_macs: Option<Spanned<toml::Value>>,
+}
+
+/// One `[[vxlan]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VxlanSection {
+    pub vni: Spanned<i64>,
+    pub vlan: Option<Spanned<i64>>,
+    pub local: Spanned<String>,
+    #[serde(default)]
+    pub remotes: Vec<Spanned<String>>,
+    pub underlay: Spanned<String>,
+    pub dstport: Option<Spanned<i64>>,
+    pub learning: Option<bool>,
 }

@@ -3,12 +3,14 @@
 mod file;
 mod offload;
 mod validate;
+mod vxlan;
 
 use std::{net::IpAddr, path::Path};
 
 pub use offload::{OFFLOAD_WORDS, Offload, OffloadHook};
 
 pub use validate::{ConfigError, DEFAULT_NAME, check_instance_name};
+pub use vxlan::tunnel_conflict;
 
 /// The built-in demo configuration, used by `vswitch run` without `--config`.
 pub const DEMO: &str = include_str!("demo.toml");
@@ -27,6 +29,27 @@ pub struct Config {
     pub ports: Vec<PortSpec>,
     /// `[switch] offload`: the default of existing ports (`vswitch run --offload` overrides it).
     pub offload: Offload,
+    /// The `[[vxlan]]` tunnels.
+    pub vxlans: Vec<VxlanSpec>,
+}
+
+/// One `[[vxlan]]`: a switch VLAN carried over a VNI, with the switch as a VTEP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VxlanSpec {
+    /// The VXLAN network identifier.
+    pub vni: u32,
+    /// The switch VLAN it carries.
+    pub vlan: u16,
+    /// The local VTEP address.
+    pub local: IpAddr,
+    /// Remote VTEPs that broadcast, multicast and unknown unicast frames go to.
+    pub remotes: Vec<IpAddr>,
+    /// The interface that carries the encapsulated frames.
+    pub underlay: String,
+    /// The UDP destination port.
+    pub dstport: u16,
+    /// Whether inner source addresses are learned from received frames.
+    pub learning: bool,
 }
 
 /// Which hook a port's frames are switched at.
@@ -150,12 +173,31 @@ impl PortKind {
 }
 
 impl Config {
-    /// Checks the rules between this config's ports, as [`admit_port`] one after another.
+    /// Checks the rules between this config's ports, as [`admit_port`] one after another,
+    /// and between the ports and the tunnels.
     pub fn check_ports(&self) -> Result<(), String> {
         for (index, port) in self.ports.iter().enumerate() {
             admit_port(&self.ports[..index], port).map_err(|conflict| conflict.to_string())?;
+            if let Some(conflict) = tunnel_conflict(&self.vxlans, port) {
+                return Err(conflict);
+            }
+            if let Some(tunnel) = self
+                .vxlans
+                .iter()
+                .find(|tunnel| tunnel.underlay == port.name)
+            {
+                return Err(format!(
+                    "{} is the underlay of VNI {}: it cannot also be a port",
+                    port.name, tunnel.vni
+                ));
+            }
         }
         Ok(())
+    }
+
+    /// The tunnel that carries `vlan`, if any.
+    pub fn tunnel_of(&self, vlan: u16) -> Option<&VxlanSpec> {
+        self.vxlans.iter().find(|tunnel| tunnel.vlan == vlan)
     }
 
     /// Parses and validates `text`, which came from `path` (used in error messages).

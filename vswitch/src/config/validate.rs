@@ -44,7 +44,8 @@ pub const DEFAULT_AGEING_SECS: u64 = 300;
 /// Longest interface name Linux accepts.
 const IFNAME_MAX: usize = 15;
 
-struct Source<'a> {
+/// The file being validated, for locating errors.
+pub(super) struct Source<'a> {
     path: &'a Path,
     text: &'a str,
 }
@@ -57,7 +58,7 @@ impl Source<'_> {
             + 1
     }
 
-    fn error(&self, span: Range<usize>, reason: impl Into<String>) -> ConfigError {
+    pub(super) fn error(&self, span: Range<usize>, reason: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             path: self.path.to_path_buf(),
             line: self.line_of(span.start),
@@ -72,12 +73,6 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let span = error.span().unwrap_or(0..0);
         source.error(span, error.message().trim_end().to_string())
     })?;
-    if let Some(vxlan) = &file.vxlan {
-        return Err(source.error(
-            vxlan.span(),
-            "[[vxlan]] is not supported by this version yet",
-        ));
-    }
     if let Some(macvlan) = &file.macvlan {
         return Err(source.error(
             macvlan.span(),
@@ -131,11 +126,18 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         ports.push(port);
     }
+    let vxlans = super::vxlan::tunnels(&source, &file.vxlan, &ports)?;
+    for (section, port) in file.port.iter().zip(&ports) {
+        if let Some(conflict) = super::tunnel_conflict(&vxlans, port) {
+            return Err(source.error(section.span(), conflict));
+        }
+    }
     Ok(Config {
         name,
         ageing_secs,
         ports,
         offload,
+        vxlans,
     })
 }
 
@@ -437,12 +439,52 @@ mod tests {
     }
 
     #[test]
-    fn features_not_built_yet_are_refused_clearly() {
-        let vxlan = "[[vxlan]]\nvni = 1\n";
-        assert_eq!(
-            parse(vxlan).unwrap_err(),
-            "t.toml:1: [[vxlan]] is not supported by this version yet"
+    fn vxlan_sections_are_parsed_and_checked() {
+        let base = "[[port]]\nname = \"vp1\"\nnetns = \"a\"\nvlan = 10\n\
+                    [[vxlan]]\nvni = 100\nvlan = 10\nlocal = \"192.0.2.1\"\n\
+                    remotes = [\"192.0.2.2\"]\nunderlay = \"up0\"\n";
+        let config = parse(base).unwrap();
+        let tunnel = &config.vxlans[0];
+        assert_eq!((tunnel.vni, tunnel.vlan, tunnel.dstport), (100, 10, 4789));
+        assert!(tunnel.learning);
+        assert_eq!(config.tunnel_of(10), Some(tunnel));
+        let twice = format!(
+            "{base}[[vxlan]]\nvni = 100\nvlan = 20\nlocal = \"192.0.2.1\"\nunderlay = \"up0\"\n"
         );
+        assert_eq!(
+            parse(&twice).unwrap_err(),
+            "t.toml:11: VNI 100 is configured twice"
+        );
+        let family = base.replace("[\"192.0.2.2\"]", "[\"fd00::2\"]");
+        assert!(
+            parse(&family)
+                .unwrap_err()
+                .starts_with("t.toml:9: remote fd00::2 is not of the same IP version"),
+        );
+        let vni = base.replace("vni = 100", "vni = 16777216");
+        assert_eq!(
+            parse(&vni).unwrap_err(),
+            "t.toml:6: vni must be from 1 to 16777215"
+        );
+        let xdp = base.replace(
+            "vlan = 10\n[[vxlan]]",
+            "vlan = 10\nhook = \"xdp\"\n[[vxlan]]",
+        );
+        assert!(
+            parse(&xdp)
+                .unwrap_err()
+                .starts_with("t.toml:1: port vp1 runs on the XDP hook"),
+        );
+        let underlay_port = base.replace("underlay = \"up0\"", "underlay = \"vp1\"");
+        assert!(
+            parse(&underlay_port)
+                .unwrap_err()
+                .starts_with("t.toml:10: vp1 is a port of the switch"),
+        );
+    }
+
+    #[test]
+    fn features_not_built_yet_are_refused_clearly() {
         let locked = "[[port]]\nname = \"p\"\nnetns = \"a\"\nlocked = true\n";
         assert_eq!(
             parse(locked).unwrap_err(),

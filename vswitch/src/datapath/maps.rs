@@ -13,6 +13,7 @@ use vswitch_common::{
     port::{FloodSet, PortConfig},
     stats::PortStats,
     switch::SwitchConfig,
+    vxlan::{NextHop, RemoteSet, Tunnel, Underlay, Vtep},
 };
 
 use super::{DatapathError, barrier::RcuBarrier};
@@ -34,21 +35,32 @@ pub struct Maps {
     pub tx_ports: DevMapHash<MapData>,
     /// Switch-wide settings.
     pub switch: Array<MapData, SwitchConfig>,
-    /// The write discipline of `PORTS` and `FLOOD` (see [`RcuBarrier`]).
-    writes: Writes,
+    /// VXLAN tunnels by VNI.
+    pub tunnels: HashMap<MapData, u32, Tunnel>,
+    /// VXLAN tunnels by VLAN.
+    pub tunnel_vlans: HashMap<MapData, u32, Tunnel>,
+    /// Remote VTEPs by VNI.
+    pub tunnel_flood: HashMap<MapData, u32, RemoteSet>,
+    /// Underlays by ifindex.
+    pub underlays: HashMap<MapData, u32, Underlay>,
+    /// Next hops by remote VTEP.
+    pub next_hops: HashMap<MapData, Vtep, NextHop>,
+    /// The write discipline of the controller-written maps (see [`RcuBarrier`]).
+    pub(super) writes: Writes,
 }
 
 /// Which controller-written maps freed an element since the last barrier.
 #[derive(Debug, Default)]
-struct Writes {
+pub(super) struct Writes {
     barrier: Option<RcuBarrier>,
     ports_freed: bool,
     flood_freed: bool,
 }
 
-/// The controller-written maps under the barrier discipline.
+/// The controller-written maps under the barrier discipline: `PORTS` and the tunnel
+/// configuration maps, and the sets replaced whole (`FLOOD`, `TUNNEL_FLOOD`).
 #[derive(Clone, Copy, Debug)]
-enum Guarded {
+pub(super) enum Guarded {
     Ports,
     Flood,
 }
@@ -56,7 +68,7 @@ enum Guarded {
 impl Writes {
     /// Waits for the barrier if `map` freed an element since the last one, so that the write
     /// about to happen cannot reuse an element a program still reads.
-    fn before(&mut self, map: Guarded) -> Result<(), DatapathError> {
+    pub(super) fn before(&mut self, map: Guarded) -> Result<(), DatapathError> {
         let freed = match map {
             Guarded::Ports => self.ports_freed,
             Guarded::Flood => self.flood_freed,
@@ -76,7 +88,7 @@ impl Writes {
     }
 
     /// Records that a write to `map` replaced or deleted an element.
-    fn freed(&mut self, map: Guarded) {
+    pub(super) fn freed(&mut self, map: Guarded) {
         match map {
             Guarded::Ports => self.ports_freed = true,
             Guarded::Flood => self.flood_freed = true,
@@ -101,7 +113,7 @@ impl Maps {
         dir: &std::path::Path,
     ) -> Result<(Self, MapIds), DatapathError> {
         let mut ids = MapIds::new();
-        let mut take = |name: &'static str| -> Result<Map, DatapathError> {
+        let take = |name: &'static str| -> Result<Map, DatapathError> {
             let map = ebpf.take_map(name).ok_or(DatapathError::Missing(name))?;
             let path = dir.join(name);
             if !path.exists() {
@@ -119,14 +131,7 @@ impl Maps {
             ids.insert(name.to_string(), info.id());
             Ok(map)
         };
-        let maps = Self::from_maps(
-            take(map_names::PORTS)?,
-            take(map_names::FDB)?,
-            take(map_names::PORT_STATS)?,
-            take(map_names::FLOOD)?,
-            take(map_names::TX_PORTS)?,
-            take(map_names::SWITCH)?,
-        )?;
+        let maps = Self::from_maps(take)?;
         Ok((maps, ids))
     }
 
@@ -138,41 +143,30 @@ impl Maps {
                 MapData::from_id(id).map_err(DatapathError::map(format!("opening {name}")))?;
             Map::from_map_data(data).map_err(DatapathError::map(format!("opening {name}")))
         };
-        Self::from_maps(
-            open(map_names::PORTS)?,
-            open(map_names::FDB)?,
-            open(map_names::PORT_STATS)?,
-            open(map_names::FLOOD)?,
-            open(map_names::TX_PORTS)?,
-            open(map_names::SWITCH)?,
-        )
+        Self::from_maps(open)
     }
 
+    /// The maps, each got by name from `get` and typed.
     fn from_maps(
-        ports: Map,
-        fdb: Map,
-        stats: Map,
-        flood: Map,
-        tx_ports: Map,
-        switch: Map,
+        mut get: impl FnMut(&'static str) -> Result<Map, DatapathError>,
     ) -> Result<Self, DatapathError> {
+        macro_rules! typed {
+            ($name:expr) => {
+                get($name)?.try_into().map_err(DatapathError::map($name))?
+            };
+        }
         Ok(Self {
-            ports: ports
-                .try_into()
-                .map_err(DatapathError::map(map_names::PORTS))?,
-            fdb: fdb.try_into().map_err(DatapathError::map(map_names::FDB))?,
-            stats: stats
-                .try_into()
-                .map_err(DatapathError::map(map_names::PORT_STATS))?,
-            flood: flood
-                .try_into()
-                .map_err(DatapathError::map(map_names::FLOOD))?,
-            tx_ports: tx_ports
-                .try_into()
-                .map_err(DatapathError::map(map_names::TX_PORTS))?,
-            switch: switch
-                .try_into()
-                .map_err(DatapathError::map(map_names::SWITCH))?,
+            ports: typed!(map_names::PORTS),
+            fdb: typed!(map_names::FDB),
+            stats: typed!(map_names::PORT_STATS),
+            flood: typed!(map_names::FLOOD),
+            tx_ports: typed!(map_names::TX_PORTS),
+            switch: typed!(map_names::SWITCH),
+            tunnels: typed!(map_names::TUNNELS),
+            tunnel_vlans: typed!(map_names::TUNNEL_VLANS),
+            tunnel_flood: typed!(map_names::TUNNEL_FLOOD),
+            underlays: typed!(map_names::UNDERLAYS),
+            next_hops: typed!(map_names::NEXT_HOPS),
             writes: Writes::default(),
         })
     }
@@ -230,20 +224,14 @@ impl Maps {
     /// Replaces the flood set of `vlan` whole; an empty set removes it.
     pub fn set_flood(&mut self, vlan: u16, set: FloodSet) -> Result<(), DatapathError> {
         let what = format!("writing the flood set of VLAN {vlan}");
-        self.writes.before(Guarded::Flood)?;
-        let key = u32::from(vlan);
-        let existed = self.flood.get(&key, 0).is_ok();
-        if set.len == 0 {
-            unless_missing(self.flood.remove(&key)).map_err(DatapathError::map(what))?;
-        } else {
-            self.flood
-                .insert(key, set, 0)
-                .map_err(DatapathError::map(what))?;
-        }
-        if existed {
-            self.writes.freed(Guarded::Flood);
-        }
-        Ok(())
+        let value = (set.len != 0).then_some(set);
+        replace_whole(
+            &mut self.writes,
+            &mut self.flood,
+            u32::from(vlan),
+            value,
+            what,
+        )
     }
 
     /// The VLANs that have a flood set.
@@ -316,8 +304,31 @@ impl Maps {
     }
 }
 
+/// Replaces the value of `key` in a map of sets that programs read whole (`FLOOD`,
+/// `TUNNEL_FLOOD`) with `value`, or removes it for `None`, under the barrier discipline.
+pub(super) fn replace_whole<V: aya::Pod>(
+    writes: &mut Writes,
+    map: &mut HashMap<MapData, u32, V>,
+    key: u32,
+    value: Option<V>,
+    what: String,
+) -> Result<(), DatapathError> {
+    writes.before(Guarded::Flood)?;
+    let existed = map.get(&key, 0).is_ok();
+    match value {
+        Some(value) => map
+            .insert(key, value, 0)
+            .map_err(DatapathError::map(what))?,
+        None => unless_missing(map.remove(&key)).map_err(DatapathError::map(what))?,
+    }
+    if existed {
+        writes.freed(Guarded::Flood);
+    }
+    Ok(())
+}
+
 /// A removal's result, where a key that is already gone counts as success.
-fn unless_missing(result: Result<(), MapError>) -> Result<(), MapError> {
+pub(super) fn unless_missing(result: Result<(), MapError>) -> Result<(), MapError> {
     match result {
         Err(MapError::KeyNotFound) => Ok(()),
         Err(MapError::SyscallError(error))

@@ -7,6 +7,7 @@ mod programs;
 mod static_fdb;
 mod sys;
 mod trafficgen;
+mod tunnels;
 
 pub use maps::{MapIds, Maps};
 pub use pins::PINNED_MAPS;

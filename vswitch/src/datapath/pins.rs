@@ -14,13 +14,18 @@ use vswitch_common::map_names;
 use super::{DatapathError, OBJECT};
 
 /// The maps pinned under an instance's directory, by name.
-pub const PINNED_MAPS: [&str; 6] = [
+pub const PINNED_MAPS: [&str; 11] = [
     map_names::PORTS,
     map_names::FDB,
     map_names::PORT_STATS,
     map_names::FLOOD,
     map_names::TX_PORTS,
     map_names::SWITCH,
+    map_names::TUNNELS,
+    map_names::TUNNEL_VLANS,
+    map_names::TUNNEL_FLOOD,
+    map_names::UNDERLAYS,
+    map_names::NEXT_HOPS,
 ];
 
 /// `BPF_F_RDONLY_PROG`, which the kernel sets by itself on device maps.

@@ -28,6 +28,8 @@ pub enum Attachment {
     Pinned(PinnedLink),
     /// The TCX (or clsact) ingress program.
     Tc(SchedClassifierLinkId),
+    /// The decapsulation program on a VXLAN underlay (clsact, before Linux 6.6).
+    Underlay(SchedClassifierLinkId),
     /// The XDP ingress program.
     Xdp(XdpLinkId),
     /// The pass-through program on a veth peer.
@@ -70,11 +72,12 @@ impl Programs {
     fn load_with(loader: &mut EbpfLoader<'_>) -> Result<Self, DatapathError> {
         let ebpf = loader.load(OBJECT)?;
         let mut programs = Self { ebpf };
-        let name = program_names::TC_INGRESS;
-        programs
-            .program::<SchedClassifier>(name)?
-            .load()
-            .map_err(DatapathError::program(format!("loading {name}")))?;
+        for name in [program_names::TC_INGRESS, program_names::TC_UNDERLAY] {
+            programs
+                .program::<SchedClassifier>(name)?
+                .load()
+                .map_err(DatapathError::program(format!("loading {name}")))?;
+        }
         for name in [
             program_names::XDP_INGRESS,
             program_names::XDP_EGRESS,
@@ -117,6 +120,9 @@ impl Programs {
             Attachment::Tc(id) => self
                 .program::<SchedClassifier>(program_names::TC_INGRESS)?
                 .detach(id),
+            Attachment::Underlay(id) => self
+                .program::<SchedClassifier>(program_names::TC_UNDERLAY)?
+                .detach(id),
             Attachment::Xdp(id) => self.program::<Xdp>(program_names::XDP_INGRESS)?.detach(id),
             Attachment::Pass(id) => self.program::<Xdp>(program_names::XDP_PASS)?.detach(id),
         };
@@ -130,9 +136,34 @@ impl Programs {
     /// Before Linux 6.6 there are no TCX links: the program is attached through a clsact
     /// qdisc, unpinned.
     pub fn attach_tc(&mut self, ifname: &str, pin: &Path) -> Result<Attachment, DatapathError> {
-        let what = format!("attaching {} to {ifname}", program_names::TC_INGRESS);
+        self.attach_classifier(program_names::TC_INGRESS, ifname, pin, Attachment::Tc)
+    }
+
+    /// Attaches the VXLAN decapsulation program to the underlay called `ifname`, pinned at `pin`
+    /// like [`Programs::attach_tc`].
+    pub fn attach_underlay(
+        &mut self,
+        ifname: &str,
+        pin: &Path,
+    ) -> Result<Attachment, DatapathError> {
+        self.attach_classifier(
+            program_names::TC_UNDERLAY,
+            ifname,
+            pin,
+            Attachment::Underlay,
+        )
+    }
+
+    fn attach_classifier(
+        &mut self,
+        name: &'static str,
+        ifname: &str,
+        pin: &Path,
+        unpinned: fn(SchedClassifierLinkId) -> Attachment,
+    ) -> Result<Attachment, DatapathError> {
+        let what = format!("attaching {name} to {ifname}");
         let tcx = KernelVersion::current().is_ok_and(|version| version >= TCX_SINCE);
-        let program = self.program::<SchedClassifier>(program_names::TC_INGRESS)?;
+        let program = self.program::<SchedClassifier>(name)?;
         if tcx && let Some(link) = adopt(pin, &what)? {
             let link = SchedClassifierLink::try_from(link).map_err(link_error(&what))?;
             match program.attach_to_link(link) {
@@ -156,11 +187,7 @@ impl Programs {
                 {
                     // A clsact filter outlives the agent that attached it (it is no link):
                     // replace what a previous agent left, rather than run behind it.
-                    let _ = tc::qdisc_detach_program(
-                        ifname,
-                        TcAttachType::Ingress,
-                        program_names::TC_INGRESS,
-                    );
+                    let _ = tc::qdisc_detach_program(ifname, TcAttachType::Ingress, name);
                 }
                 Err(error) => {
                     return Err(DatapathError::program(&what)(error.into()));
@@ -171,7 +198,7 @@ impl Programs {
             .attach(ifname, TcAttachType::Ingress)
             .map_err(DatapathError::program(&what))?;
         if !tcx {
-            return Ok(Attachment::Tc(id));
+            return Ok(unpinned(id));
         }
         let link = program
             .take_link(id)

@@ -9,7 +9,7 @@ use aya::{
     maps::{IterableMap as _, MapError},
     sys::SyscallError,
 };
-use vswitch_common::fdb::{FdbEntry, FdbKey};
+use vswitch_common::fdb::{FdbEntry, FdbKey, Location};
 
 use super::{DatapathError, Maps, sys};
 /// Entries per syscall: bounds the kernel's copy of keys and values.
@@ -38,7 +38,7 @@ impl Maps {
             let keys: Vec<FdbKey> = chunk.iter().map(|(key, _)| *key).collect();
             let values: Vec<FdbEntry> = chunk
                 .iter()
-                .map(|(_, ifindex)| FdbEntry::fixed(*ifindex))
+                .map(|(_, ifindex)| FdbEntry::fixed(Location::port(*ifindex)))
                 .collect();
             let mut attr = BatchAttr {
                 keys: keys.as_ptr() as u64,

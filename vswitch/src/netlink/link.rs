@@ -11,7 +11,7 @@ use super::{NetlinkError, netns};
 /// A netlink connection to one network namespace.
 #[derive(Clone, Debug)]
 pub struct Links {
-    handle: Handle,
+    pub(super) handle: Handle,
 }
 
 impl Links {
@@ -148,6 +148,18 @@ impl Links {
             .iter()
             .find_map(|attribute| match attribute {
                 LinkAttribute::Address(bytes) => bytes.as_slice().try_into().ok(),
+                _ => None,
+            }))
+    }
+
+    /// The MTU of the interface with `index`.
+    pub async fn mtu(&self, index: u32) -> Result<Option<u32>, NetlinkError> {
+        let link = self.get(index).await?;
+        Ok(link
+            .attributes
+            .iter()
+            .find_map(|attribute| match attribute {
+                LinkAttribute::Mtu(mtu) => Some(*mtu),
                 _ => None,
             }))
     }

@@ -3,11 +3,13 @@
 mod events;
 mod journal;
 mod link;
+mod neighbour;
 pub mod netns;
 
 pub use events::LinkEvents;
 pub use journal::{Created, Journal};
 pub use link::Links;
+pub use neighbour::{Neighbour, Route};
 
 /// Why a netlink or namespace operation failed.
 #[derive(Debug, thiserror::Error)]
