@@ -12,6 +12,7 @@ pub mod frames;
 pub mod lab;
 pub mod names;
 pub mod netns;
+pub mod overlay;
 pub mod ping;
 pub mod raw;
 pub mod switch;
