@@ -4,6 +4,7 @@ mod events;
 mod journal;
 mod link;
 pub mod netns;
+mod propagation;
 
 pub use events::LinkEvents;
 pub use journal::{Created, Journal};
