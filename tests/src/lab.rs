@@ -20,10 +20,18 @@ pub struct Lab {
 impl Lab {
     /// `count` hosts and a switch namespace, all with unique names.
     pub fn new(count: usize) -> Self {
+        Self::with_hosts(count, Netns::new)
+    }
+
+    /// Like [`Lab::new`], but the host namespaces are left for the switch to create (from its
+    /// ports' `netns`); each is still deleted when the lab is dropped.
+    pub fn with_hosts_by_switch(count: usize) -> Self {
+        Self::with_hosts(count, Netns::expected)
+    }
+
+    fn with_hosts(count: usize, host: impl Fn(&str) -> Netns) -> Self {
         Self {
-            hosts: (0..count)
-                .map(|_| Netns::new(&names::unique("h")))
-                .collect(),
+            hosts: (0..count).map(|_| host(&names::unique("h"))).collect(),
             ports: (0..count).map(|_| names::unique("p")).collect(),
             switch_ns: Netns::new(&names::unique("s")),
         }

@@ -19,6 +19,14 @@ impl Netns {
         netns
     }
 
+    /// A guard for namespace `name`, which the switch under test is to create: nothing is
+    /// created now, and on drop the namespace is deleted if it is there (after a failure).
+    pub fn expected(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+        }
+    }
+
     /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.name

@@ -68,6 +68,8 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "switching",
             "--test",
             "live",
+            "--test",
+            "hosts",
             "--",
             "--test-threads=1",
         ],

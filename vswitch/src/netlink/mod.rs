@@ -5,6 +5,7 @@ mod journal;
 mod link;
 mod neighbour;
 pub mod netns;
+mod propagation;
 
 pub use events::LinkEvents;
 pub use journal::{Created, Journal};

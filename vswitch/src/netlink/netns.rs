@@ -8,7 +8,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use super::NetlinkError;
+use super::{NetlinkError, propagation};
 
 /// Where `ip netns` keeps named namespaces.
 pub const NETNS_RUN_DIR: &str = "/run/netns";
@@ -29,44 +29,81 @@ pub fn open(name: &str) -> Result<File, NetlinkError> {
 }
 
 /// Creates the namespace called `name`, as `ip netns add` does.
+///
+/// The handle is mounted where it propagates to every mount namespace, also when this process
+/// runs under `ip netns exec` (see `propagation`).
 pub fn create(name: &str) -> Result<(), NetlinkError> {
     let what = format!("creating netns {name}");
-    std::fs::create_dir_all(NETNS_RUN_DIR).map_err(NetlinkError::io(&what))?;
-    make_run_dir_shared().map_err(NetlinkError::io(&what))?;
+    let mount_ns =
+        propagation::handle_namespace(Path::new(NETNS_RUN_DIR)).map_err(NetlinkError::io(&what))?;
     let target = path(name);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&target)
-        .map_err(NetlinkError::io(&what))?;
-    let bind_target = target.clone();
-    let result = std::thread::spawn(move || -> io::Result<()> {
+    in_mount_namespace(mount_ns.as_ref(), || {
+        std::fs::create_dir_all(NETNS_RUN_DIR)?;
+        make_run_dir_shared()?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)?;
         // SAFETY: unshare only changes this short-lived thread's namespace.
-        check(unsafe { libc::unshare(libc::CLONE_NEWNET) })?;
-        mount(
-            Path::new("/proc/thread-self/ns/net"),
-            &bind_target,
-            libc::MS_BIND,
-        )
+        let bound = check(unsafe { libc::unshare(libc::CLONE_NEWNET) }).and_then(|()| {
+            mount(
+                Path::new("/proc/thread-self/ns/net"),
+                &target,
+                libc::MS_BIND,
+            )
+        });
+        if bound.is_err() {
+            let _ = std::fs::remove_file(&target);
+        }
+        bound
     })
-    .join()
-    .unwrap_or_else(|_| Err(io::Error::other("namespace thread panicked")));
-    if let Err(error) = result {
-        let _ = std::fs::remove_file(&target);
-        return Err(NetlinkError::io(what)(error));
-    }
-    Ok(())
+    .map_err(NetlinkError::io(what))
 }
 
 /// Deletes the namespace called `name`, as `ip netns del` does. Its devices go with it.
+///
+/// The handle is unmounted in the mount namespace [`create`] mounted it in, which takes it away
+/// from every namespace it propagated to.
 pub fn delete(name: &str) -> Result<(), NetlinkError> {
     let what = format!("deleting netns {name}");
+    let mount_ns =
+        propagation::handle_namespace(Path::new(NETNS_RUN_DIR)).map_err(NetlinkError::io(&what))?;
     let target = path(name);
-    let c_target = c_path(&target).map_err(NetlinkError::io(&what))?;
-    // SAFETY: a valid C string; a lazy unmount of our own bind mount.
-    check(unsafe { libc::umount2(c_target.as_ptr(), libc::MNT_DETACH) })
-        .map_err(NetlinkError::io(&what))?;
-    std::fs::remove_file(&target).map_err(NetlinkError::io(what))
+    in_mount_namespace(mount_ns.as_ref(), || {
+        let c_target = c_path(&target)?;
+        // SAFETY: a valid C string; a lazy unmount of the handle.
+        match check(unsafe { libc::umount2(c_target.as_ptr(), libc::MNT_DETACH) }) {
+            // Not mounted here (a handle left by an agent whose mount namespace is gone).
+            Err(error) if error.raw_os_error() == Some(libc::EINVAL) => {}
+            other => other?,
+        }
+        std::fs::remove_file(&target)
+    })
+    .map_err(NetlinkError::io(what))
+}
+
+/// Runs `f` on a new thread that has entered `mount_ns` (this process's mount namespace when
+/// `None`); the process's other threads stay where they are.
+fn in_mount_namespace<T: Send>(
+    mount_ns: Option<&File>,
+    f: impl FnOnce() -> io::Result<T> + Send,
+) -> io::Result<T> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                if let Some(mount_ns) = mount_ns {
+                    // A thread that shares its filesystem context (root, cwd) with others may
+                    // not enter a mount namespace: give this one its own first.
+                    // SAFETY: both calls change only this thread's context and namespace.
+                    check(unsafe { libc::unshare(libc::CLONE_FS) })?;
+                    // SAFETY: as above; `mount_ns` is an open mount namespace file.
+                    check(unsafe { libc::setns(mount_ns.as_raw_fd(), libc::CLONE_NEWNS) })?;
+                }
+                f()
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// Runs `f` on a thread that has entered the namespace called `name`.
@@ -87,8 +124,8 @@ pub fn run_in<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> Result<T, Ne
     .map_err(NetlinkError::io(format!("entering netns {name}")))
 }
 
-/// `ip netns` makes its run directory a shared mount so that namespaces show in every mount
-/// namespace; do the same so `ip netns exec` sees ours.
+/// `ip netns add` makes its run directory a shared mount (bound on itself first if it is no mount
+/// point) so that the handles under it show in every mount namespace; do the same.
 fn make_run_dir_shared() -> io::Result<()> {
     let dir = Path::new(NETNS_RUN_DIR);
     if mount_propagation(dir, libc::MS_SHARED | libc::MS_REC).is_ok() {
