@@ -4,12 +4,7 @@
 //! 192.168.10.N/24). A host's VTEP is either the Linux kernel's vxlan device in a Linux bridge
 //! (the reference peer) or a vswitch instance running in the host namespace.
 
-use crate::{
-    command::run_in,
-    names,
-    netns::Netns,
-    switch::Switch,
-};
+use crate::{command::run_in, names, netns::Netns, switch::Switch};
 
 /// The VNI every test overlay uses, carried in switch VLAN 10.
 pub const VNI: u32 = 100;
@@ -95,7 +90,10 @@ impl Overlay {
     /// `count` hosts with their underlay wired and addressed, no VTEP yet.
     pub fn new(family: Family, count: usize) -> Self {
         let network = Netns::new(&names::unique("un"));
-        run_in(network.name(), &["ip", "link", "add", "br0", "type", "bridge"]);
+        run_in(
+            network.name(),
+            &["ip", "link", "add", "br0", "type", "bridge"],
+        );
         run_in(network.name(), &["ip", "link", "set", "br0", "up"]);
         let mut hosts = Vec::new();
         for n in 1..=count {
@@ -103,7 +101,10 @@ impl Overlay {
             let endpoint = Netns::new(&names::unique(&format!("e{n}")));
             let port = format!("p{n}");
             ns.veth_to("ul0", &network, &port);
-            run_in(network.name(), &["ip", "link", "set", &port, "master", "br0"]);
+            run_in(
+                network.name(),
+                &["ip", "link", "set", &port, "master", "br0"],
+            );
             let mut address = vec!["ip", "addr", "add"];
             let cidr = family.cidr(n);
             address.extend([cidr.as_str(), "dev", "ul0"]);
@@ -158,12 +159,22 @@ impl Overlay {
             run_in(
                 ns,
                 &[
-                    "bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "vx0", "dst", remote,
+                    "bridge",
+                    "fdb",
+                    "append",
+                    "00:00:00:00:00:00",
+                    "dev",
+                    "vx0",
+                    "dst",
+                    remote,
                 ],
             );
         }
         let mtu = (1500 - family.overhead()).to_string();
-        run_in(host.endpoint.name(), &["ip", "link", "set", "eth0", "mtu", &mtu]);
+        run_in(
+            host.endpoint.name(),
+            &["ip", "link", "set", "eth0", "mtu", &mtu],
+        );
         let address = format!("{}/24", host.address());
         host.endpoint.address("eth0", &address);
     }

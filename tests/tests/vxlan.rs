@@ -41,18 +41,29 @@ fn tcp_bytes(server: &str, from: &str, to: &str) -> u64 {
 fn interoperates_with_the_kernel_vxlan(family: Family) {
     let overlay = vswitch_and_kernel(family);
     let (ours, theirs) = (overlay.host(1), overlay.host(2));
-    assert!(pings(ours.endpoint.name(), &theirs.address()), "vswitch → kernel");
-    assert!(pings(theirs.endpoint.name(), &ours.address()), "kernel → vswitch");
+    assert!(
+        pings(ours.endpoint.name(), &theirs.address()),
+        "vswitch → kernel"
+    );
+    assert!(
+        pings(theirs.endpoint.name(), &ours.address()),
+        "kernel → vswitch"
+    );
     // ARP went through the tunnel both ways.
     let neighbours = run_in(theirs.endpoint.name(), &["ip", "-j", "neigh", "show"]);
     assert!(neighbours.contains(&ours.mac()), "{neighbours}");
     // The kernel learned our endpoint behind our VTEP.
-    let learned = run_in(theirs.ns.name(), &["bridge", "-j", "fdb", "show", "dev", "vx0"]);
+    let learned = run_in(
+        theirs.ns.name(),
+        &["bridge", "-j", "fdb", "show", "dev", "vx0"],
+    );
     let learned: serde_json::Value = serde_json::from_str(&learned).unwrap();
     assert!(
-        learned.as_array().unwrap().iter().any(|entry| {
-            entry["mac"] == ours.mac() && entry["dst"] == family.vtep(1).as_str()
-        }),
+        learned
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|entry| { entry["mac"] == ours.mac() && entry["dst"] == family.vtep(1).as_str() }),
         "kernel FDB: {learned}"
     );
     // And we learned theirs behind theirs, with the VNI.
@@ -66,9 +77,17 @@ fn interoperates_with_the_kernel_vxlan(family: Family) {
     assert_eq!(entry["vni"], VNI);
     assert_eq!(entry["port"], format!("vxlan{VNI}").as_str());
     // TCP with default offloads, both ways.
-    let sent = tcp_bytes(theirs.endpoint.name(), ours.endpoint.name(), &theirs.address());
+    let sent = tcp_bytes(
+        theirs.endpoint.name(),
+        ours.endpoint.name(),
+        &theirs.address(),
+    );
     assert!(sent > TCP_BYTES, "vswitch → kernel moved {sent} bytes");
-    let sent = tcp_bytes(ours.endpoint.name(), theirs.endpoint.name(), &ours.address());
+    let sent = tcp_bytes(
+        ours.endpoint.name(),
+        theirs.endpoint.name(),
+        &ours.address(),
+    );
     assert!(sent > TCP_BYTES, "kernel → vswitch moved {sent} bytes");
     let tunnel = switch.stats_of(&format!("vxlan{VNI}"));
     assert!(tunnel["encapsulated"].as_u64() > Some(1000), "{tunnel}");
@@ -94,7 +113,10 @@ fn a_flood_reaches_each_remote_vtep_exactly_once() {
     overlay.vswitch_vtep(2);
     for (from, to) in [(1, 2), (2, 1), (1, 3), (3, 2)] {
         assert!(
-            pings(overlay.host(from).endpoint.name(), &overlay.host(to).address()),
+            pings(
+                overlay.host(from).endpoint.name(),
+                &overlay.host(to).address()
+            ),
             "host {from} → host {to}"
         );
     }

@@ -124,30 +124,32 @@ impl Drop for Server {
 /// Gbit/s; or why there is none.
 pub fn tcp(topology: &Topology, seconds: u32) -> Result<f64, String> {
     let sink = &topology.sinks[0];
+    iperf3(
+        sink.name(),
+        topology.generator.name(),
+        &sink.ip.to_string(),
+        seconds,
+    )
+}
+
+/// iperf3 for `seconds` from a client in namespace `client` to a one-off server in `server`
+/// listening on `address`, in Gbit/s received.
+pub fn iperf3(server: &str, client: &str, address: &str, seconds: u32) -> Result<f64, String> {
     let _server = Server(
         Command::new("ip")
-            .args(["netns", "exec", sink.name(), "iperf3", "-s", "-1"])
+            .args(["netns", "exec", server, "iperf3", "-s", "-1"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("starting iperf3 -s"),
     );
-    let address = sink.ip.to_string();
     let seconds = seconds.to_string();
     let mut error = String::new();
     for _ in 0..50 {
         let result = output(
             "ip",
             &[
-                "netns",
-                "exec",
-                topology.generator.name(),
-                "iperf3",
-                "-c",
-                &address,
-                "-t",
-                &seconds,
-                "-J",
+                "netns", "exec", client, "iperf3", "-c", address, "-t", &seconds, "-J",
             ],
         );
         let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap_or_default();

@@ -21,6 +21,7 @@ pub mod stackgen;
 pub mod topology;
 pub mod trafficgen;
 pub mod udp;
+pub mod vxlan;
 
 use std::time::Duration;
 
@@ -228,11 +229,49 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
             values,
         })
         .collect();
-    report
-        .notes
-        .push("VXLAN encap/decap: not measured, vswitch has no VXLAN yet".to_string());
+    vxlan_rows(plan, &mut report, &mut progress);
     report.load.1 = environment::load();
     report
+}
+
+/// Series names of the VXLAN measurement, which the targets look up: `{rate|tcp}` × encapsulator.
+pub fn vxlan_series(tcp: bool, encapsulator: vxlan::Encapsulator) -> String {
+    let what = if tcp {
+        "VXLAN TCP, iperf3"
+    } else {
+        "VXLAN 64 B, stack-sourced"
+    };
+    format!("{what}, {}", encapsulator.label())
+}
+
+fn vxlan_rows(plan: &Plan, report: &mut Report, progress: &mut Progress) {
+    let measured = vxlan::measure(plan.reps, plan.rate, plan.tcp_secs);
+    for (n, encapsulator) in vxlan::Encapsulator::ALL.into_iter().enumerate() {
+        progress.step(
+            &format!("VXLAN, {}", encapsulator.label()),
+            &format!(
+                "{:.3} Mpps, {:.2} Gbit/s",
+                measured.rate[n].median(),
+                measured.tcp[n].median()
+            ),
+        );
+        for (tcp, unit, values) in [
+            (false, "Mpps", measured.rate[n].clone()),
+            (true, "Gbit/s", measured.tcp[n].clone()),
+        ] {
+            report.scale.push(Series {
+                name: vxlan_series(tcp, encapsulator),
+                unit,
+                values,
+            });
+        }
+    }
+    report.notes.push(
+        "VXLAN: two hosts on an IPv4 underlay; host 1 encapsulates with vswitch or with the \
+         kernel's vxlan device in a Linux bridge, host 2 is always the kernel's; 64-byte UDP \
+         frames from host 1's endpoint's stack, counted at host 2's endpoint"
+            .to_string(),
+    );
 }
 
 /// Series names of the live-change measurement, which the targets look up.

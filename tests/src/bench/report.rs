@@ -239,6 +239,20 @@ impl Report {
         let install = scale("install 100k static FDB entries");
         let live_add = scale(super::LIVE_ADD);
         let live_lost = scale(super::LIVE_LOST);
+        let vxlan = |tcp| {
+            (
+                scale(&super::vxlan_series(
+                    tcp,
+                    super::vxlan::Encapsulator::Vswitch,
+                )),
+                scale(&super::vxlan_series(
+                    tcp,
+                    super::vxlan::Encapsulator::Kernel,
+                )),
+            )
+        };
+        let (vxlan_rate, kernel_vxlan_rate) = vxlan(false);
+        let (vxlan_tcp, kernel_vxlan_tcp) = vxlan(true);
         vec![
             ratio_target(
                 "XDP-sourced: ≥ 0.90 × plain XDP redirect",
@@ -299,6 +313,18 @@ impl Report {
                 measured: live_add.map_or("not measured".to_string(), |ms| format!("{ms:.1} ms")),
                 met: live_add.map(|ms| ms < 50.0),
             },
+            ratio_target(
+                "VXLAN 64 B: ≥ 2 × the kernel's vxlan + bridge",
+                vxlan_rate,
+                kernel_vxlan_rate,
+                2.0,
+            ),
+            ratio_target(
+                "VXLAN TCP: ≥ the kernel's vxlan + bridge",
+                vxlan_tcp,
+                kernel_vxlan_tcp,
+                1.0,
+            ),
             Target {
                 requirement: "untouched hosts lose nothing during live changes",
                 measured: live_lost.map_or("not measured".to_string(), |lost| {
