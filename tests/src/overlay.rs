@@ -203,9 +203,15 @@ impl Overlay {
 
     /// Makes host `n` a VTEP with vswitch running in its namespace.
     pub fn vswitch_vtep(&mut self, n: usize) {
+        self.vswitch_vtep_with(n, Switch::start);
+    }
+
+    /// Makes host `n` a VTEP with vswitch, started by `start` (for example
+    /// [`Switch::start_pinned`], for restarts that keep the datapath).
+    pub fn vswitch_vtep_with(&mut self, n: usize, start: impl FnOnce(&Netns, &str) -> Switch) {
         let config = self.vswitch_config(n, "");
         let host = &mut self.hosts[n - 1];
-        host.switch = Some(Switch::start(&host.ns, &config));
+        host.switch = Some(start(&host.ns, &config));
     }
 
     /// Host `n`.

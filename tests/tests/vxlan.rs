@@ -154,3 +154,136 @@ fn a_flood_reaches_each_remote_vtep_exactly_once() {
     let stats = overlay.host(1).switch().stats_of(&format!("vxlan{VNI}"));
     assert!(stats["encapsulated"].as_u64() >= Some(2), "{stats}");
 }
+
+#[test]
+fn tunnels_come_and_go_with_reloads_and_static_remote_entries_are_kept_in_their_vni() {
+    let mut overlay = Overlay::new(Family::V4, 2);
+    overlay.kernel_vtep(2);
+    let with_tunnel = overlay.vswitch_config(1, "");
+    let without: String = with_tunnel
+        .split("[[vxlan]]")
+        .next()
+        .expect("a port section")
+        .to_string();
+    let host = &mut overlay.hosts[0];
+    host.switch = Some(tests::switch::Switch::start(&host.ns, &without));
+    let (ours, theirs) = (overlay.host(1), overlay.host(2));
+    let switch = ours.switch();
+    assert!(
+        !pings(ours.endpoint.name(), &theirs.address()),
+        "no tunnel yet"
+    );
+    switch.rewrite_config(&with_tunnel);
+    let reload = switch.vswitch(&["reload"]);
+    assert!(reload.status.success(), "{reload:?}");
+    assert!(
+        pings(ours.endpoint.name(), &theirs.address()),
+        "after the reload"
+    );
+    // A static entry behind a VTEP: in the VNI's VLAN, and refused for a VNI that is not there.
+    let add = switch.vswitch(&[
+        "fdb",
+        "add",
+        "02:00:00:00:99:01",
+        "--remote",
+        "10.99.0.9",
+        "--vni",
+        "100",
+    ]);
+    assert!(add.status.success(), "{add:?}");
+    let entry = switch
+        .rows(&["fdb", "show"])
+        .into_iter()
+        .find(|entry| entry["mac"] == "02:00:00:00:99:01")
+        .expect("the static remote entry");
+    assert_eq!(entry["remote"], "10.99.0.9");
+    assert_eq!(entry["vlan"], 10);
+    assert_eq!(entry["static"], true);
+    let wrong = switch.vswitch(&[
+        "fdb",
+        "add",
+        "02:00:00:00:99:02",
+        "--remote",
+        "10.99.0.9",
+        "--vni",
+        "7",
+    ]);
+    assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("no VXLAN VNI 7"));
+    // Taking the tunnel away takes its entries and counters with it.
+    switch.rewrite_config(&without);
+    let reload = switch.vswitch(&["reload"]);
+    assert!(reload.status.success(), "{reload:?}");
+    assert!(
+        switch
+            .rows(&["fdb", "show"])
+            .iter()
+            .all(|entry| entry["remote"].is_null()),
+        "remote entries are gone"
+    );
+    assert!(
+        switch
+            .rows(&["stats"])
+            .iter()
+            .all(|row| row["vni"].is_null()),
+        "the tunnel's counters are gone"
+    );
+    assert!(
+        !pings(ours.endpoint.name(), &theirs.address()),
+        "tunnel removed"
+    );
+}
+
+#[test]
+fn a_killed_and_restarted_vtep_keeps_the_tunnel_forwarding() {
+    let mut overlay = Overlay::new(Family::V4, 2);
+    overlay.kernel_vtep(2);
+    overlay.vswitch_vtep_with(1, |ns, config| {
+        tests::switch::Switch::start_pinned(ns, config, &[])
+    });
+    let (sender, address) = (
+        overlay.host(1).endpoint.name().to_string(),
+        overlay.host(2).address(),
+    );
+    assert!(pings(&sender, &address));
+    let stream = tests::ping::PingStream::start(&sender, &address, Duration::from_millis(5), 600);
+    std::thread::sleep(Duration::from_millis(500));
+    let switch = overlay.hosts[0].switch.as_mut().expect("a vswitch host");
+    switch.kill();
+    std::thread::sleep(Duration::from_millis(500));
+    switch.restart(&[]);
+    let summary = stream.finish();
+    assert_eq!(summary.lost(), 0, "{summary:?}");
+    let entry = switch
+        .rows(&["fdb", "show"])
+        .into_iter()
+        .find(|entry| entry["remote"] == "10.99.0.2");
+    assert!(entry.is_some(), "the learned remote survives the restart");
+}
+
+#[test]
+fn an_underlay_that_vanishes_takes_its_tunnels_down_and_the_agent_goes_on() {
+    let mut overlay = vswitch_and_kernel(Family::V4);
+    let host = overlay.host(1);
+    assert!(pings(host.endpoint.name(), &overlay.host(2).address()));
+    run_in(host.ns.name(), &["ip", "link", "del", "ul0"]);
+    let switch = overlay.hosts[0].switch.as_mut().expect("a vswitch host");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while switch
+        .rows(&["stats"])
+        .iter()
+        .any(|row| !row["vni"].is_null())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tunnel is still listed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(switch.is_running(), "the agent survives its underlay");
+    assert_eq!(
+        switch.rows(&["port", "show"]).len(),
+        1,
+        "the port is untouched"
+    );
+}

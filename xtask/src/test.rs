@@ -65,6 +65,8 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "--test",
             "vxlan_datapath",
             "--test",
+            "vxlan",
+            "--test",
             "switching",
             "--test",
             "live",

@@ -422,8 +422,13 @@ impl Switch {
         })
     }
 
-    /// Forgets the port whose interface was deleted, e.g. with its container's namespace.
+    /// Forgets the port whose interface was deleted, e.g. with its container's namespace, or
+    /// the tunnels of an underlay that was deleted.
     pub(super) async fn interface_removed(&mut self, ifindex: u32) -> Result<(), AgentError> {
+        if self.underlay_removed(ifindex).await {
+            self.publish()?;
+            return Ok(());
+        }
         let Some(name) = self
             .ports
             .iter()

@@ -176,6 +176,35 @@ impl Switch {
         }
     }
 
+    /// Takes down the tunnels of the underlay with `ifindex`, if one was deleted; whether it
+    /// was an underlay. A reload once it is back brings them up again.
+    pub(super) async fn underlay_removed(&mut self, ifindex: u32) -> bool {
+        let Some(name) = self
+            .tunnels
+            .underlays
+            .iter()
+            .find(|(_, underlay)| underlay.ifindex == ifindex)
+            .map(|(name, _)| name.clone())
+        else {
+            return false;
+        };
+        let vnis: Vec<u32> = self
+            .tunnels
+            .by_vni
+            .values()
+            .filter(|tunnel| tunnel.spec.underlay == name)
+            .map(|tunnel| tunnel.spec.vni)
+            .collect();
+        log::warn!(
+            "underlay {name} disappeared: VNIs {vnis:?} are down until it is back and the config \
+             is reloaded"
+        );
+        for vni in vnis {
+            self.remove_tunnel(vni).await;
+        }
+        true
+    }
+
     fn release_underlay(&mut self, name: &str, underlay: UnderlayState) {
         if let Some(attachment) = underlay.attachment
             && let Err(error) = self.programs.detach(attachment)
