@@ -1,6 +1,7 @@
 //! The `vswitch` command line: one file per subcommand.
 
 pub mod check;
+pub mod dev;
 pub mod fdb;
 mod format;
 pub mod port;
@@ -51,6 +52,12 @@ pub enum Command {
     Stats(stats::Args),
     /// Re-read the running switch's config file and apply only the difference.
     Reload,
+    /// Linux's virtual network devices, created over rtnetlink in this namespace.
+    Dev {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: dev::Command,
+    },
 }
 
 /// A failure with the exit status it maps to.
@@ -96,6 +103,7 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Port { command } => port::run(&cli.name, command).await,
         Command::Stats(args) => stats::run(&cli.name, &args),
         Command::Reload => reload::run(&cli.name).await,
+        Command::Dev { command } => dev::run(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,7 +8,8 @@ use std::{net::IpAddr, path::Path};
 
 pub use offload::{OFFLOAD_WORDS, Offload, OffloadHook};
 
-pub use validate::{ConfigError, DEFAULT_NAME, check_instance_name};
+pub use validate::{ConfigError, DEFAULT_NAME, check_ifname, check_instance_name};
+pub(crate) use validate::{check_netns_name, parse_cidr};
 
 /// The built-in demo configuration, used by `vswitch run` without `--config`.
 pub const DEMO: &str = include_str!("demo.toml");

@@ -315,7 +315,7 @@ pub fn check_instance_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn check_netns_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_netns_name(name: &str) -> Result<(), String> {
     let valid =
         !name.is_empty() && name.len() <= 64 && name != "." && name != ".." && !name.contains('/');
     if valid {
@@ -327,7 +327,7 @@ fn check_netns_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn parse_cidr(text: &str) -> Result<(IpAddr, u8), String> {
+pub(crate) fn parse_cidr(text: &str) -> Result<(IpAddr, u8), String> {
     let invalid = || format!("address {text:?} must look like 10.0.0.1/24 or fd00::1/64");
     let (address, prefix) = text.split_once('/').ok_or_else(invalid)?;
     let address: IpAddr = address.parse().map_err(|_| invalid())?;
