@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod command;
+pub mod devices;
 pub mod frames;
 pub mod lab;
 pub mod names;

@@ -19,6 +19,14 @@ impl Netns {
         netns
     }
 
+    /// Takes charge of the namespace called `name`, which something else (the code under test)
+    /// is about to create: it is deleted on drop, if it exists by then.
+    pub fn owning(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+        }
+    }
+
     /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.name
