@@ -3,11 +3,11 @@
 //! exit 1 and the missing kernel feature (their creation is tested in the VM, `vm_devices`).
 
 use tests::{
-    command::{output, run, run_in},
+    command::{output, pings, run, run_in},
     devices::{assert_missing_feature, dev, dev_ok, ip_addresses, ip_link, shown},
     names::unique,
     netns::Netns,
-    switch::binary,
+    switch::{Switch, binary, vswitch_in},
 };
 
 fn netns() -> Netns {
@@ -322,4 +322,67 @@ fn netdevsim_without_its_driver_is_refused() {
     } else {
         assert_missing_feature(&result, "CONFIG_NETDEVSIM");
     }
+}
+
+#[test]
+fn config_devices_are_made_before_the_ports_and_removed_at_stop() {
+    let (sw, h1, h2) = (netns(), netns(), netns());
+    // A device that is there before the agent: used as it is, and left at stop.
+    dev_ok(&sw, &["add", "ifb", "vdkeep"]);
+    let config = format!(
+        "[[device]]\nkind = \"veth\"\nname = \"vdu0\"\npeer = \"eth0\"\npeer_netns = \"{h1}\"\n\
+         up = true\n\n[[device]]\nkind = \"ifb\"\nname = \"vdkeep\"\n\n\
+         [[port]]\nname = \"vdu0\"\nexisting = true\nhook = \"tc\"\n\n\
+         [[port]]\nname = \"vdp2\"\nnetns = \"{h2}\"\naddress = [\"10.80.0.2/24\"]\n",
+        h1 = h1.name(),
+        h2 = h2.name()
+    );
+    let switch = Switch::start(&sw, &config);
+    run_in(
+        h1.name(),
+        &["ip", "addr", "add", "10.80.0.1/24", "dev", "eth0"],
+    );
+    run_in(h1.name(), &["ip", "link", "set", "eth0", "up"]);
+    assert!(
+        pings(h1.name(), "10.80.0.2"),
+        "no ping over a port on a [[device]] veth"
+    );
+    let ports: Vec<String> = switch
+        .rows(&["port", "show"])
+        .iter()
+        .map(|port| port["name"].as_str().expect("a name").to_string())
+        .collect();
+    assert_eq!(ports, ["vdu0", "vdp2"]);
+    assert!(switch.stop().success());
+    let links = run_in(sw.name(), &["ip", "-j", "link"]);
+    assert!(
+        !links.contains("\"vdu0\""),
+        "the agent's device is left: {links}"
+    );
+    assert!(
+        links.contains("\"vdkeep\""),
+        "a device the agent found was removed: {links}"
+    );
+    assert!(!run_in(h1.name(), &["ip", "-j", "link"]).contains("eth0"));
+}
+
+#[test]
+fn a_device_that_cannot_be_made_stops_the_start_and_undoes_the_others() {
+    let sw = netns();
+    let config = "[[device]]\nkind = \"ifb\"\nname = \"vdifb1\"\n\n\
+                  [[device]]\nkind = \"macvlan\"\nname = \"vdmv1\"\nparent = \"vdnone\"\n";
+    let path = std::env::temp_dir().join(format!("{}.toml", unique("dvc")));
+    std::fs::write(&path, config).expect("writing the config");
+    let name = unique("dvsw");
+    let run = vswitch_in(
+        sw.name(),
+        &["--name", &name, "run", "--config", &path.to_string_lossy()],
+    );
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("vdnone"),
+        "{run:?}"
+    );
+    assert!(!run_in(sw.name(), &["ip", "-j", "link"]).contains("vdifb1"));
 }

@@ -36,6 +36,10 @@ pub struct InstanceState {
     pub maps: MapIds,
     /// The ports.
     pub ports: Vec<PortRecord>,
+    /// The `[[device]]` devices the agent created (not those it found), which a normal stop
+    /// removes.
+    #[serde(default)]
+    pub devices: Vec<Created>,
 }
 
 /// One port of a running instance.

@@ -3,7 +3,10 @@
 
 use vswitch_common::{port::FloodSet, switch::SwitchConfig};
 
-use super::{AgentError, Attached, LinkRole, Port, Switch, flood_sets, transaction::Transaction};
+use super::{
+    AgentError, Attached, LinkRole, Port, Switch, devices::ConfigDevices, flood_sets,
+    transaction::Transaction,
+};
 use crate::{
     config::{Config, PortSpec},
     netlink::Journal,
@@ -21,7 +24,11 @@ impl Switch {
         self.maps.set_switch(SwitchConfig {
             ageing_ns: self.ageing_ns,
         })?;
-        let mut left: Vec<PortRecord> = previous.map(|state| state.ports).unwrap_or_default();
+        let (mut left, previous_devices): (Vec<PortRecord>, _) = previous
+            .map(|state| (state.ports, state.devices))
+            .unwrap_or_default();
+        self.devices =
+            ConfigDevices::create(&config.devices, previous_devices, &self.links).await?;
         for spec in &config.ports {
             match left.iter().position(|record| record.name == spec.name) {
                 Some(position) => {

@@ -10,6 +10,7 @@
 mod adopt;
 mod ageing;
 pub mod bpffs;
+mod devices;
 mod fdb;
 mod port_changes;
 mod ports;
@@ -28,7 +29,7 @@ use crate::{
     config::{Config, ConfigError},
     control::{ControlError, ControlRequest, ControlServer},
     datapath::{Attachment, DatapathError, Maps, Programs},
-    netlink::{Journal, LinkEvents, Links, NetlinkError},
+    netlink::{Journal, LinkEvents, Links, NetlinkError, device::DeviceError},
     offload::{OffloadError, PortOffloads},
     state::{self, InstanceState, OffloadRecord, StateError},
 };
@@ -42,6 +43,9 @@ pub enum AgentError {
     /// A device or namespace operation failed.
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
+    /// A `[[device]]` could not be made or removed.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
     /// Loading, attaching or a map operation failed.
     #[error(transparent)]
     Datapath(#[from] DatapathError),
@@ -77,7 +81,11 @@ pub enum AgentError {
 impl AgentError {
     /// Whether the request was at fault (exit status 2) rather than the system (1).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, Self::Config(_) | Self::Refused(_))
+        match self {
+            Self::Config(_) | Self::Refused(_) => true,
+            Self::Device(error) => error.is_bad_input(),
+            _ => false,
+        }
     }
 }
 
@@ -116,6 +124,8 @@ pub struct Switch {
     /// rather than after every port: each rewrite of a VLAN's set would otherwise wait for an
     /// RCU grace period before the next (see `datapath::barrier`).
     flood_sets_deferred: bool,
+    /// The config's `[[device]]` devices and which of them the agent created.
+    devices: devices::ConfigDevices,
 }
 
 impl Switch {
@@ -173,6 +183,7 @@ impl Switch {
             offload: config.offload,
             control: Some(control),
             flood_sets_deferred: true,
+            devices: devices::ConfigDevices::default(),
         };
         if let Err(error) = switch.build(config, previous).await {
             switch.teardown(false).await;
@@ -224,6 +235,7 @@ impl Switch {
                     record
                 })
                 .collect(),
+            devices: self.devices.created().to_vec(),
         }
         .write(&self.name)
     }
@@ -298,6 +310,7 @@ impl Switch {
                 log::warn!("cleaning up: {error}");
             }
         }
+        self.devices.remove(&self.links).await;
         bpffs::remove(&state::pin_dir(&self.name));
     }
 }

@@ -6,6 +6,8 @@ mod validate;
 
 use std::{net::IpAddr, path::Path};
 
+use crate::netlink::device::DeviceSpec;
+
 pub use offload::{OFFLOAD_WORDS, Offload, OffloadHook};
 
 pub use validate::{ConfigError, DEFAULT_NAME, check_ifname, check_instance_name};
@@ -28,6 +30,8 @@ pub struct Config {
     pub ports: Vec<PortSpec>,
     /// `[switch] offload`: the default of existing ports (`vswitch run --offload` overrides it).
     pub offload: Offload,
+    /// `[[device]]`: devices the agent creates before the ports, in this order.
+    pub devices: Vec<DeviceSpec>,
 }
 
 /// Which hook a port's frames are switched at.

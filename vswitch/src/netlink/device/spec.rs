@@ -213,3 +213,55 @@ fn typed<T: DeserializeOwned>(table: toml::Table) -> Result<T, String> {
         .try_into()
         .map_err(|error: toml::de::Error| error.message().trim_end().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netlink::device::{BondModeName, VlanProtocolName};
+
+    fn table(text: &str) -> Result<DeviceSpec, String> {
+        let spec = DeviceSpec::from_table(&toml::from_str(text).expect("TOML"))?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    #[test]
+    fn a_table_splits_into_kind_and_common_options() {
+        let spec = table(
+            "kind = \"vlan\"\nname = \"up0.10\"\nparent = \"up0\"\nid = 10\n\
+             protocol = \"802.1ad\"\nmtu = 1496\nup = true\naddress = [\"10.0.0.1/24\"]\n",
+        )
+        .unwrap();
+        let DeviceSpec::Vlan(device) = &spec else {
+            panic!("not a vlan: {spec:?}");
+        };
+        assert_eq!(device.kind.id, 10);
+        assert_eq!(device.kind.protocol, VlanProtocolName::Dot1Ad);
+        assert_eq!(device.common.mtu, Some(1496));
+        assert!(device.common.up);
+        assert_eq!(device.common.address.len(), 1);
+    }
+
+    #[test]
+    fn defaults_are_those_of_the_command_line() {
+        let DeviceSpec::Bond(bond) = table("kind = \"bond\"\nname = \"bond0\"\n").unwrap() else {
+            panic!("not a bond");
+        };
+        assert_eq!(bond.kind.mode, BondModeName::ActiveBackup);
+        assert_eq!(bond.kind.miimon, 100);
+    }
+
+    #[test]
+    fn unknown_keys_kinds_and_values_are_refused() {
+        let unknown = table("kind = \"dummy\"\nname = \"d0\"\nid = 3\n").unwrap_err();
+        assert!(unknown.contains("unknown field `id`"), "{unknown}");
+        let kind = table("kind = \"token-ring\"\nname = \"t0\"\n").unwrap_err();
+        assert!(kind.contains("is not one of veth"), "{kind}");
+        let vid = table("kind = \"vlan\"\nname = \"v\"\nparent = \"p\"\nid = 4095\n").unwrap_err();
+        assert_eq!(vid, "vlan v: id 4095 must be from 1 to 4094");
+        let mac = table("kind = \"dummy\"\nname = \"d0\"\nmac = \"02:00\"\n").unwrap_err();
+        assert!(mac.contains("MAC address"), "{mac}");
+        let netns = table("kind = \"netns\"\nname = \"n\"\nmtu = 1500\n").unwrap_err();
+        assert!(netns.contains("takes no device options"), "{netns}");
+    }
+}
