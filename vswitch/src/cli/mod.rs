@@ -19,7 +19,7 @@ pub const EXIT_USAGE: u8 = control::protocol::EXIT_USAGE;
 
 /// vswitch: an eBPF/XDP-accelerated virtual switch.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = vswitch::VERSION, about)]
 pub struct Cli {
     /// The switch instance (state under /sys/fs/bpf/vswitch/NAME and /run/vswitch/NAME.json).
     #[arg(long, global = true, default_value = "vsw0")]
