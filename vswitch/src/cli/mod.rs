@@ -4,6 +4,7 @@ pub mod check;
 pub mod dev;
 pub mod fdb;
 mod format;
+pub mod generate;
 pub mod port;
 pub mod reload;
 pub mod run;
@@ -58,6 +59,9 @@ pub enum Command {
         #[command(subcommand)]
         command: dev::Command,
     },
+    /// Write shell completions and man pages (for `cargo xtask dist`).
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 /// A failure with the exit status it maps to.
@@ -104,6 +108,7 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Stats(args) => stats::run(&cli.name, &args),
         Command::Reload => reload::run(&cli.name).await,
         Command::Dev { command } => dev::run(command).await,
+        Command::Generate(args) => generate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
