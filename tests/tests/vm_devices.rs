@@ -79,11 +79,14 @@ fn vlan_and_802_1ad_on_dummy() {
 #[test]
 fn ipvlan_modes_on_dummy() {
     let ns = guest_netns();
+    // The mode belongs to the parent's ipvlan port: every child of one parent has the mode
+    // of the last one made, so each mode gets its own parent.
     dev_ok(&ns, &["add", "dummy", "vmd0"]);
+    dev_ok(&ns, &["add", "dummy", "vmd1"]);
     dev_ok(&ns, &["add", "ipvlan", "vmiv0", "--parent", "vmd0"]);
     dev_ok(
         &ns,
-        &["add", "ipvlan", "vmiv1", "--parent", "vmd0", "--mode", "l3"],
+        &["add", "ipvlan", "vmiv1", "--parent", "vmd1", "--mode", "l3"],
     );
     for (name, mode) in [("vmiv0", "l2"), ("vmiv1", "l3")] {
         let link = ip_link(&ns, name);
