@@ -23,6 +23,9 @@ const TOOLCHAIN_ENV: &str = "VSWITCH_EBPF_TOOLCHAIN";
 /// The eBPF crate's package name and directory.
 const EBPF_PACKAGE: &str = "vswitch-ebpf";
 
+#[path = "build/revision.rs"]
+mod revision;
+
 fn main() {
     // Cargo shows a failed build script's stderr; a plain message reads better than a backtrace.
     if let Err(error) = build_object() {
@@ -37,6 +40,7 @@ fn build_object() -> anyhow::Result<()> {
     let root = manifest_dir
         .parent()
         .context("vswitch lives one level below the workspace root")?;
+    revision::emit(root);
     let ebpf_dir = root.join(EBPF_PACKAGE);
     // The eBPF object changes with its own sources and with the shared crate it compiles in.
     for dir in [&ebpf_dir, &root.join("vswitch-common")] {

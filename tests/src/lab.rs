@@ -26,7 +26,7 @@ impl Lab {
     /// Like [`Lab::new`], but the host namespaces are left for the switch to create (from its
     /// ports' `netns`); each is still deleted when the lab is dropped.
     pub fn with_hosts_by_switch(count: usize) -> Self {
-        Self::with_hosts(count, Netns::expected)
+        Self::with_hosts(count, Netns::owning)
     }
 
     fn with_hosts(count: usize, host: impl Fn(&str) -> Netns) -> Self {

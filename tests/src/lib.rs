@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod command;
 pub mod datapath;
+pub mod devices;
 pub mod frames;
 pub mod lab;
 pub mod names;

@@ -19,9 +19,9 @@ impl Netns {
         netns
     }
 
-    /// A guard for namespace `name`, which the switch under test is to create: nothing is
-    /// created now, and on drop the namespace is deleted if it is there (after a failure).
-    pub fn expected(name: &str) -> Self {
+    /// Takes charge of the namespace called `name`, which something else (the code under test)
+    /// is about to create: it is deleted on drop, if it exists by then.
+    pub fn owning(name: &str) -> Self {
         Self {
             name: name.to_string(),
         }

@@ -6,6 +6,18 @@ pub mod agent;
 pub mod config;
 pub mod control;
 pub mod datapath;
+pub mod metrics;
 pub mod netlink;
 pub mod offload;
 pub mod state;
+
+/// The git revision the binary was built from ("unknown" outside a git checkout).
+pub const REVISION: &str = env!("VSWITCH_GIT_REVISION");
+
+/// The version with its git revision, as `vswitch --version` prints it.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("VSWITCH_GIT_REVISION"),
+    ")"
+);

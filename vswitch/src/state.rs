@@ -39,6 +39,10 @@ pub struct InstanceState {
     /// The VXLAN tunnels.
     #[serde(default)]
     pub tunnels: Vec<TunnelRecord>,
+    /// The `[[device]]` devices the agent created (not those it found), which a normal stop
+    /// removes.
+    #[serde(default)]
+    pub devices: Vec<Created>,
 }
 
 /// One VXLAN tunnel of a running instance.

@@ -1,7 +1,8 @@
-//! Developer commands for vswitch: `cargo xtask run`, `test`, `vm`, `bench` and `clean`.
+//! Developer commands for vswitch: `cargo xtask run`, `test`, `vm`, `bench`, `dist` and `clean`.
 
 mod bench;
 mod clean;
+mod dist;
 mod prerequisites;
 mod run;
 mod test;
@@ -27,6 +28,8 @@ enum Command {
     Vm(vm::Command),
     /// Benchmark vswitch against the Linux bridge, macvlan and a plain XDP redirect.
     Bench(bench::Options),
+    /// Write shell completions, man pages and the systemd unit to target/dist/.
+    Dist,
     /// Remove namespaces, links, pins and tc filters left by killed tests, benchmarks and
     /// agents (only names this project makes, only when their owner is gone).
     Clean,
@@ -46,6 +49,7 @@ fn main() -> anyhow::Result<()> {
         Command::Test(options) => test::run(&options),
         Command::Vm(command) => vm::run(command),
         Command::Bench(options) => bench::run(&options),
+        Command::Dist => dist::run().map(drop),
         Command::Clean => clean::run(),
     }
 }

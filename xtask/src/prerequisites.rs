@@ -18,6 +18,13 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("devlink", "iproute2"),
 ];
 
+/// Python modules the tests import, by the Debian package that provides them: the metrics
+/// test checks the endpoint with the Prometheus client's own parser.
+const TEST_PYTHON_MODULES: &[(&str, &str)] = &[("prometheus_client", "python3-prometheus-client")];
+
+/// Debian's Python, which Debian's Python packages are for (`python3` on PATH may be another).
+pub const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+
 /// The file that pins the eBPF crate's toolchain; `vswitch/build.rs` reads it too.
 const TOOLCHAIN_FILE: &str = "vswitch-ebpf/rust-toolchain.toml";
 
@@ -108,13 +115,23 @@ pub fn build_chain() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Makes sure the commands the namespace tests run are installed.
+/// Makes sure the commands the namespace tests run, and the Python modules they import, are
+/// installed.
 pub fn test_tools() -> anyhow::Result<()> {
-    let missing: Vec<&str> = TEST_PACKAGES
+    let mut missing: Vec<&str> = TEST_PACKAGES
         .iter()
         .filter(|(command, _)| which(command).is_none())
         .map(|(_, package)| *package)
         .collect();
+    missing.extend(
+        TEST_PYTHON_MODULES
+            .iter()
+            .filter(|(module, _)| {
+                output(SYSTEM_PYTHON, &["-c", &format!("import {module}")]).is_none()
+            })
+            .map(|(_, package)| *package),
+    );
+    missing.dedup();
     apt_install(&missing)
 }
 

@@ -72,10 +72,16 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "live",
             "--test",
             "hosts",
+            "--test",
+            "devices",
+            "--test",
+            "operator",
             "--",
             "--test-threads=1",
         ],
     )?;
+    // Completions and man pages generate, and the bash completion parses.
+    crate::dist::run()?;
     // Benchmark smoke (issue 3): every benchmarked path forwards traffic; no speed threshold.
     crate::bench::run(&crate::bench::Options {
         quick: true,

@@ -3,7 +3,10 @@
 
 use vswitch_common::{port::FloodSet, switch::SwitchConfig};
 
-use super::{AgentError, Attached, LinkRole, Port, Switch, flood_sets, transaction::Transaction};
+use super::{
+    AgentError, Attached, LinkRole, Port, Switch, devices::ConfigDevices, flood_sets,
+    transaction::Transaction,
+};
 use crate::{
     config::{Config, PortSpec},
     netlink::Journal,
@@ -21,9 +24,15 @@ impl Switch {
         self.maps.set_switch(SwitchConfig {
             ageing_ns: self.ageing_ns,
         })?;
-        let (mut left, previous_tunnels): (Vec<PortRecord>, Vec<TunnelRecord>) = previous
-            .map(|state| (state.ports, state.tunnels))
+        let (mut left, previous_tunnels, previous_devices): (
+            Vec<PortRecord>,
+            Vec<TunnelRecord>,
+            _,
+        ) = previous
+            .map(|state| (state.ports, state.tunnels, state.devices))
             .unwrap_or_default();
+        self.devices =
+            ConfigDevices::create(&config.devices, previous_devices, &self.links).await?;
         for spec in &config.ports {
             match left.iter().position(|record| record.name == spec.name) {
                 Some(position) => {

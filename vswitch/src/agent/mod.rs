@@ -10,6 +10,7 @@
 mod adopt;
 mod ageing;
 pub mod bpffs;
+mod devices;
 mod fdb;
 mod port_changes;
 mod ports;
@@ -30,7 +31,7 @@ use crate::{
     config::{Config, ConfigError},
     control::{ControlError, ControlRequest, ControlServer},
     datapath::{Attachment, DatapathError, Maps, Programs},
-    netlink::{Journal, LinkEvents, Links, NetlinkError},
+    netlink::{Journal, LinkEvents, Links, NetlinkError, device::DeviceError},
     offload::{OffloadError, PortOffloads},
     state::{self, InstanceState, OffloadRecord, StateError},
 };
@@ -48,6 +49,9 @@ pub enum AgentError {
     /// A device or namespace operation failed.
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
+    /// A `[[device]]` could not be made or removed.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
     /// Loading, attaching or a map operation failed.
     #[error(transparent)]
     Datapath(#[from] DatapathError),
@@ -83,7 +87,11 @@ pub enum AgentError {
 impl AgentError {
     /// Whether the request was at fault (exit status 2) rather than the system (1).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, Self::Config(_) | Self::Refused(_))
+        match self {
+            Self::Config(_) | Self::Refused(_) => true,
+            Self::Device(error) => error.is_bad_input(),
+            _ => false,
+        }
     }
 }
 
@@ -124,6 +132,8 @@ pub struct Switch {
     flood_sets_deferred: bool,
     /// The VXLAN tunnels and their underlays.
     tunnels: tunnels::Tunnels,
+    /// The config's `[[device]]` devices and which of them the agent created.
+    devices: devices::ConfigDevices,
 }
 
 impl Switch {
@@ -182,6 +192,7 @@ impl Switch {
             control: Some(control),
             flood_sets_deferred: true,
             tunnels: tunnels::Tunnels::default(),
+            devices: devices::ConfigDevices::default(),
         };
         if let Err(error) = switch.build(config, previous).await {
             switch.teardown(false).await;
@@ -234,6 +245,7 @@ impl Switch {
                 })
                 .collect(),
             tunnels: self.tunnel_records(),
+            devices: self.devices.created().to_vec(),
         }
         .write(&self.name)
     }
@@ -315,6 +327,7 @@ impl Switch {
                 log::warn!("cleaning up: {error}");
             }
         }
+        self.devices.remove(&self.links).await;
         bpffs::remove(&state::pin_dir(&self.name));
     }
 }

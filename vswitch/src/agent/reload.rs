@@ -21,6 +21,7 @@ impl Switch {
                 .values()
                 .map(|tunnel| tunnel.spec.clone())
                 .collect(),
+            devices: self.devices.specs().to_vec(),
         }
     }
 
@@ -29,6 +30,13 @@ impl Switch {
     /// port is its own transaction; the first failure stops the reload and is returned, with
     /// the changes before it applied and the failed one undone.
     pub async fn reload(&mut self, config: &Config) -> Result<String, AgentError> {
+        if config.devices != self.devices.specs() {
+            return Err(AgentError::Refused(
+                "the [[device]] tables changed: devices are made when the agent starts, so \
+                 restart it (`vswitch run`) to apply them"
+                    .to_string(),
+            ));
+        }
         let mut wanted: Vec<PortSpec> = config.ports.clone();
         for live in &self.live_ports {
             if !wanted.iter().any(|spec| &spec.name == live)

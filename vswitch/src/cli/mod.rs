@@ -1,8 +1,10 @@
 //! The `vswitch` command line: one file per subcommand.
 
 pub mod check;
+pub mod dev;
 pub mod fdb;
 mod format;
+pub mod generate;
 pub mod port;
 pub mod reload;
 pub mod run;
@@ -18,7 +20,7 @@ pub const EXIT_USAGE: u8 = control::protocol::EXIT_USAGE;
 
 /// vswitch: an eBPF/XDP-accelerated virtual switch.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = vswitch::VERSION, about)]
 pub struct Cli {
     /// The switch instance (state under /sys/fs/bpf/vswitch/NAME and /run/vswitch/NAME.json).
     #[arg(long, global = true, default_value = "vsw0")]
@@ -51,6 +53,15 @@ pub enum Command {
     Stats(stats::Args),
     /// Re-read the running switch's config file and apply only the difference.
     Reload,
+    /// Linux's virtual network devices, created over rtnetlink in this namespace.
+    Dev {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: dev::Command,
+    },
+    /// Write shell completions and man pages (for `cargo xtask dist`).
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 /// A failure with the exit status it maps to.
@@ -96,6 +107,8 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Port { command } => port::run(&cli.name, command).await,
         Command::Stats(args) => stats::run(&cli.name, &args),
         Command::Reload => reload::run(&cli.name).await,
+        Command::Dev { command } => dev::run(command).await,
+        Command::Generate(args) => generate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,15 +1,26 @@
 //! `vswitch run [--config FILE] [--keep]`.
 
-use std::path::PathBuf;
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
-use vswitch::{agent::Switch, config::Config};
+use vswitch::{
+    agent::Switch,
+    config::Config,
+    metrics::{DEFAULT_ADDRESS, MetricsServer, parse_address},
+};
 
 use super::{EXIT_USAGE, Failure, check};
+
+/// Where an instance's config file is looked for when `--config` is not given.
+pub const CONFIG_DIR: &str = "/etc/vswitch";
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Configuration file; without it, the built-in demo.
+    /// Configuration file; without it, /etc/vswitch/NAME.toml if there is one, else the
+    /// built-in demo.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Leave devices and namespaces in place on exit.
@@ -22,6 +33,16 @@ pub struct Args {
     /// tc-required (overrides `[switch] offload`).
     #[arg(long)]
     pub offload: Option<vswitch::offload::Offload>,
+    /// Serve Prometheus metrics on http://ADDR/metrics: ADDRESS:PORT, or a port on loopback
+    /// (127.0.0.1:9469 without a value). Off by default.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        default_missing_value = DEFAULT_ADDRESS,
+        value_parser = parse_address,
+    )]
+    pub metrics: Option<SocketAddr>,
 }
 
 fn parse_level(text: &str) -> Result<u8, String> {
@@ -35,17 +56,32 @@ fn parse_level(text: &str) -> Result<u8, String> {
 
 /// Runs the switch until SIGINT or SIGTERM.
 pub async fn run(name: &str, args: Args) -> Result<(), Failure> {
-    let mut config = check::load(args.config.as_ref())?;
+    let config_path = args.config.clone().or_else(|| {
+        let default = Path::new(CONFIG_DIR).join(format!("{name}.toml"));
+        default.exists().then_some(default)
+    });
+    let mut config = check::load(config_path.as_ref())?;
     override_name(&mut config, name)?;
     if let Some(offload) = args.offload {
         config.offload = offload;
     }
+    // Bound before anything is made, so a busy port fails the start cleanly; scrapes before
+    // the switch is up are answered 503.
+    let metrics = match args.metrics {
+        Some(address) => {
+            let server = MetricsServer::start(&config.name, address).await?;
+            log::info!("metrics on http://{}/metrics", server.address());
+            Some(server)
+        }
+        None => None,
+    };
     let mut switch = Switch::start(&config, args.datapath_log).await?;
     if args.datapath_log > 0 {
         forward_datapath_logs(&mut switch)?;
     }
     print_ready(&switch, &config);
-    let result = switch.run_until_signal(args.config.clone()).await;
+    let result = switch.run_until_signal(config_path).await;
+    drop(metrics);
     log::info!("stopping switch {}", switch.name());
     switch.stop(args.keep).await;
     result.map_err(Failure::from)

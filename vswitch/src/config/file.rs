@@ -11,6 +11,9 @@ pub struct File {
     pub switch: Option<Spanned<SwitchSection>>,
     #[serde(default)]
     pub port: Vec<Spanned<PortSection>>,
+    /// `[[device]]` tables, read by the device manager's specs (each kind has its own keys).
+    #[serde(default)]
+    pub device: Vec<Spanned<toml::Table>>,
     #[serde(default)]
     pub vxlan: Vec<Spanned<VxlanSection>>,
     /// Parsed only to refuse it clearly: not supported by this version.

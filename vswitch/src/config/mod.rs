@@ -7,9 +7,12 @@ mod vxlan;
 
 use std::{net::IpAddr, path::Path};
 
+use crate::netlink::device::DeviceSpec;
+
 pub use offload::{OFFLOAD_WORDS, Offload, OffloadHook};
 
-pub use validate::{ConfigError, DEFAULT_NAME, check_instance_name};
+pub use validate::{ConfigError, DEFAULT_NAME, check_ifname, check_instance_name};
+pub(crate) use validate::{check_netns_name, parse_cidr};
 pub use vxlan::tunnel_conflict;
 
 /// The built-in demo configuration, used by `vswitch run` without `--config`.
@@ -31,6 +34,8 @@ pub struct Config {
     pub offload: Offload,
     /// The `[[vxlan]]` tunnels.
     pub vxlans: Vec<VxlanSpec>,
+    /// `[[device]]`: devices the agent creates before the ports, in this order.
+    pub devices: Vec<DeviceSpec>,
 }
 
 /// One `[[vxlan]]`: a switch VLAN carried over a VNI, with the switch as a VTEP.

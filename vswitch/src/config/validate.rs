@@ -10,7 +10,7 @@ use toml::Spanned;
 use vswitch_common::vlan;
 
 use super::{
-    Config, Hook, Offload, PortConflict, PortKind, PortSpec, VlanMode,
+    Config, DeviceSpec, Hook, Offload, PortConflict, PortKind, PortSpec, VlanMode,
     file::{File, PortSection},
 };
 
@@ -113,6 +113,7 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
             Offload::default(),
         ),
     };
+    let devices = devices(&source, &file.device)?;
     let mut ports: Vec<PortSpec> = Vec::with_capacity(file.port.len());
     for section in &file.port {
         let port = port(&source, section)?;
@@ -138,7 +139,29 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         ports,
         offload,
         vxlans,
+        devices,
     })
+}
+
+/// The `[[device]]` tables, each checked as `vswitch dev add` checks its options.
+fn devices(
+    source: &Source<'_>,
+    tables: &[Spanned<toml::Table>],
+) -> Result<Vec<DeviceSpec>, ConfigError> {
+    let mut devices: Vec<DeviceSpec> = Vec::with_capacity(tables.len());
+    for table in tables {
+        let device = DeviceSpec::from_table(table.get_ref())
+            .and_then(|device| device.validate().map(|()| device))
+            .map_err(|reason| source.error(table.span(), format!("[[device]]: {reason}")))?;
+        if devices.iter().any(|other| other.name() == device.name()) {
+            return Err(source.error(
+                table.span(),
+                format!("device {} is configured twice", device.name()),
+            ));
+        }
+        devices.push(device);
+    }
+    Ok(devices)
 }
 
 fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec, ConfigError> {
@@ -317,7 +340,7 @@ pub fn check_instance_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn check_netns_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_netns_name(name: &str) -> Result<(), String> {
     let valid =
         !name.is_empty() && name.len() <= 64 && name != "." && name != ".." && !name.contains('/');
     if valid {
@@ -329,7 +352,7 @@ fn check_netns_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn parse_cidr(text: &str) -> Result<(IpAddr, u8), String> {
+pub(crate) fn parse_cidr(text: &str) -> Result<(IpAddr, u8), String> {
     let invalid = || format!("address {text:?} must look like 10.0.0.1/24 or fd00::1/64");
     let (address, prefix) = text.split_once('/').ok_or_else(invalid)?;
     let address: IpAddr = address.parse().map_err(|_| invalid())?;
@@ -370,6 +393,21 @@ mod tests {
         assert_eq!(
             parse(text).unwrap_err(),
             "t.toml:7: a VLAN ID must be from 1 to 4094"
+        );
+    }
+
+    #[test]
+    fn device_tables_are_checked_with_their_line() {
+        let config = parse("[[device]]\nkind = \"dummy\"\nname = \"d0\"\n").unwrap();
+        assert_eq!(config.devices[0].name(), "d0");
+        let error =
+            parse("[[device]]\nkind = \"dummy\"\nname = \"d0\"\n\n[[device]]\nkind = \"ifb\"\nname = \"d0\"\n")
+                .unwrap_err();
+        assert_eq!(error, "t.toml:5: device d0 is configured twice");
+        let error = parse("[[device]]\nname = \"d0\"\n").unwrap_err();
+        assert!(
+            error.starts_with("t.toml:1: [[device]]: a device needs `kind"),
+            "{error}"
         );
     }
 

@@ -3,7 +3,10 @@
 use std::{fs::File, net::IpAddr, os::fd::AsRawFd as _};
 
 use futures::TryStreamExt as _;
-use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
+use netlink_packet_route::{
+    address::AddressMessage,
+    link::{InfoData, InfoVeth, LinkAttribute, LinkMessage},
+};
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
 use super::{NetlinkError, netns};
@@ -138,6 +141,64 @@ impl Links {
             .await
             .map_err(NetlinkError::request(format!("creating veth {name}")))?;
         self.require(name).await
+    }
+
+    /// The link message of the interface called `name`, if there is one.
+    pub async fn by_name(&self, name: &str) -> Result<Option<LinkMessage>, NetlinkError> {
+        match self.index(name).await? {
+            Some(index) => self.get(index).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every interface of the namespace.
+    pub async fn all(&self) -> Result<Vec<LinkMessage>, NetlinkError> {
+        self.handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(NetlinkError::request("listing interfaces"))
+    }
+
+    /// Every address of the namespace.
+    pub async fn addresses(&self) -> Result<Vec<AddressMessage>, NetlinkError> {
+        self.handle
+            .address()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(NetlinkError::request("listing addresses"))
+    }
+
+    /// Sends `RTM_NEWLINK` for `message` and returns the kernel's answer as it is, for callers
+    /// that tell its errors apart.
+    pub async fn add_raw(&self, message: LinkMessage) -> Result<(), rtnetlink::Error> {
+        self.handle.link().add(message).execute().await
+    }
+
+    /// Changes an existing interface as `message` (made with `LinkUnspec::new_with_index`)
+    /// says; `what` describes the change for the error message.
+    pub async fn set(&self, message: LinkMessage, what: &str) -> Result<(), NetlinkError> {
+        self.handle
+            .link()
+            .set(message)
+            .execute()
+            .await
+            .map_err(NetlinkError::request(what))
+    }
+
+    /// Renames the interface with `index`, which must be down.
+    pub async fn rename(&self, index: u32, name: &str) -> Result<(), NetlinkError> {
+        self.set(
+            LinkUnspec::new_with_index(index)
+                .name(name.to_string())
+                .build(),
+            &format!("renaming interface {index} to {name}"),
+        )
+        .await
     }
 
     /// The MAC address of the interface with `index`.

@@ -1,5 +1,6 @@
 //! Devices and network namespaces over rtnetlink, with a journal that undoes what was created.
 
+pub mod device;
 mod events;
 mod journal;
 mod link;
