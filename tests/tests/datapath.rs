@@ -192,6 +192,7 @@ fn with_datapath(vlans: [VlanMode; 3], test: impl FnOnce(&mut Fixture) + Send) {
                     hook: Hook::Tc,
                     learning: true,
                     offload: None,
+                    mtu: None,
                 },
                 ifindex,
                 slot: n,

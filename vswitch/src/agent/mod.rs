@@ -11,6 +11,7 @@ mod adopt;
 mod ageing;
 pub mod bpffs;
 mod fdb;
+mod mtu;
 mod port_changes;
 mod ports;
 mod reload;
