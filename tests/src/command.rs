@@ -42,3 +42,15 @@ pub fn succeeds_in(netns: &str, args: &[&str]) -> bool {
 pub fn pings(netns: &str, address: &str) -> bool {
     succeeds_in(netns, &["ping", "-c", "2", "-i", "0.2", "-W", "1", address])
 }
+
+/// Whether `netns` can ping `address` with `payload` bytes of ICMP data in frames that must not
+/// be fragmented (`-M do`): an IPv4 packet of `payload + 28` bytes has to fit every hop's MTU.
+pub fn pings_unfragmented(netns: &str, address: &str, payload: u32) -> bool {
+    let payload = payload.to_string();
+    succeeds_in(
+        netns,
+        &[
+            "ping", "-c", "2", "-i", "0.2", "-W", "1", "-M", "do", "-s", &payload, address,
+        ],
+    )
+}

@@ -226,6 +226,7 @@ pub fn with_datapath(vlans: [VlanMode; 3], test: impl FnOnce(&mut Fixture) + Sen
                     hook: Hook::Tc,
                     learning: true,
                     offload: None,
+                    mtu: None,
                 },
                 ifindex,
                 slot: n,

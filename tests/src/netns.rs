@@ -52,12 +52,24 @@ impl Netns {
 
     /// The MAC address of `ifname` in this namespace, as `aa:bb:cc:dd:ee:ff`.
     pub fn mac(&self, ifname: &str) -> String {
-        let json = run_in(&self.name, &["ip", "-j", "link", "show", ifname]);
-        let links: serde_json::Value = serde_json::from_str(&json).expect("ip -j prints JSON");
-        links[0]["address"]
+        self.link(ifname)["address"]
             .as_str()
             .expect("a link has an address")
             .to_string()
+    }
+
+    /// The MTU of `ifname` in this namespace.
+    pub fn mtu(&self, ifname: &str) -> u64 {
+        self.link(ifname)["mtu"]
+            .as_u64()
+            .expect("a link has an MTU")
+    }
+
+    /// What `ip -j link show IFNAME` says about `ifname` in this namespace.
+    fn link(&self, ifname: &str) -> serde_json::Value {
+        let json = run_in(&self.name, &["ip", "-j", "link", "show", ifname]);
+        let mut links: serde_json::Value = serde_json::from_str(&json).expect("ip -j prints JSON");
+        links[0].take()
     }
 
     /// Names of the interfaces in this namespace.

@@ -13,7 +13,7 @@ use std::{
 
 use serde_json::Value;
 use tests::{
-    command::{output, pings, run_in},
+    command::{output, pings, pings_unfragmented, run_in},
     frames::{ethernet, has_marker, station},
     lab::{Lab, SWITCH_TABLE},
     ping::{PingStream, PingSummary},
@@ -220,6 +220,97 @@ fn sighup_applies_the_rewritten_config_and_refuses_a_broken_one() {
         layout,
         "a refused reload changed ports"
     );
+}
+
+#[test]
+fn mtu_changes_in_place_by_reload_and_comes_with_port_add() {
+    const JUMBO: u32 = 9000 - 28;
+    let lab = Lab::new(3);
+    let config = |mtus: [&str; 2]| {
+        format!(
+            "{SWITCH_TABLE}{}{}{}{}",
+            lab.port_table(0, 1),
+            mtus[0],
+            lab.port_table(1, 1),
+            mtus[1]
+        )
+    };
+    let switch = Switch::start(&lab.switch_ns, &config(["", ""]));
+    let (a, b) = (lab.hosts[0].name(), lab.hosts[1].name());
+
+    // What a user without the option does: raise the namespace ends. The switch-side ends stay
+    // at 1500, and jumbo frames are lost.
+    for host in [a, b] {
+        run_in(host, &["ip", "link", "set", "eth0", "mtu", "9000"]);
+    }
+    assert!(pings(a, &Lab::address(1)));
+    assert!(
+        !pings_unfragmented(a, &Lab::address(1), JUMBO),
+        "jumbo frames crossed switch-side ends of 1500"
+    );
+
+    // A reload that changes only the MTU updates both ends in place.
+    let layout = port_layout(&switch);
+    switch.rewrite_config(&config(["mtu = 9000\n", "mtu = 9000\n"]));
+    let reload = switch.vswitch(&["reload"]);
+    let said = String::from_utf8_lossy(&reload.stdout);
+    assert!(reload.status.success(), "reload failed: {said}");
+    assert!(
+        said.contains(&format!("updated port {}", lab.ports[1])),
+        "{said}"
+    );
+    assert_eq!(port_layout(&switch), layout, "the ports were re-created");
+    assert_eq!(lab.switch_ns.mtu(&lab.ports[0]), 9000);
+    assert!(pings_unfragmented(a, &Lab::address(1), JUMBO));
+
+    // `port add --mtu` creates both ends with it.
+    let (c, third) = (lab.hosts[2].name(), lab.ports[2].as_str());
+    let address = format!("{}/24", Lab::address(2));
+    live_ok(
+        &switch,
+        &[
+            "port",
+            "add",
+            third,
+            "--netns",
+            c,
+            "--address",
+            &address,
+            "--mtu",
+            "9000",
+        ],
+    );
+    assert_eq!(
+        (lab.hosts[2].mtu("eth0"), lab.switch_ns.mtu(third)),
+        (9000, 9000)
+    );
+    assert!(pings_unfragmented(a, &Lab::address(2), JUMBO));
+
+    // Without the option again, a created veth has the kernel's 1500 on both ends.
+    switch.rewrite_config(&config(["mtu = 9000\n", ""]));
+    live_ok(&switch, &["reload"]);
+    assert_eq!(
+        (lab.hosts[1].mtu("eth0"), lab.switch_ns.mtu(&lab.ports[1])),
+        (1500, 1500)
+    );
+    assert!(pings(a, &Lab::address(1)));
+
+    // Out of range: refused for the reason a config file would be, nothing created.
+    let (code, stderr) = live(
+        &switch,
+        &[
+            "port",
+            "add",
+            "vtnone",
+            "--existing",
+            "--hook",
+            "tc",
+            "--mtu",
+            "65536",
+        ],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("mtu must be from 68 to 65535"), "{stderr}");
 }
 
 /// What a restart must keep, as seen from outside the agent.

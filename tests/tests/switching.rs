@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use tests::{
-    command::{pings, run_in},
+    command::{pings, pings_unfragmented, run_in},
     frames::{ethernet, has_marker, station, tagged},
-    lab::Lab,
+    lab::{Lab, SWITCH_TABLE},
     names,
     netns::Netns,
     raw::RawSocket,
@@ -135,13 +135,20 @@ fn tcp_works_with_default_offloads() {
     );
 }
 
-#[test]
-fn xdp_uplink_switches_to_tc_ports() {
-    let lab = Lab::new(1);
+/// A remote host, 10.77.0.200, behind a veth of the switch namespace for an `existing = true`
+/// port: the remote's namespace and the uplink's name.
+fn remote_behind_uplink(lab: &Lab) -> (Netns, String) {
     let remote = Netns::new(&names::unique("r"));
     let uplink = names::unique("u");
     lab.switch_ns.veth_to(&uplink, &remote, "eth0");
     remote.address("eth0", "10.77.0.200/24");
+    (remote, uplink)
+}
+
+#[test]
+fn xdp_uplink_switches_to_tc_ports() {
+    let lab = Lab::new(1);
+    let (remote, uplink) = remote_behind_uplink(&lab);
     let config = format!(
         "{}\n[[port]]\nname = \"{uplink}\"\nexisting = true\n",
         lab.config(|_| 1)
@@ -159,6 +166,46 @@ fn xdp_uplink_switches_to_tc_ports() {
     assert!(pings(remote.name(), &Lab::address(0)));
     assert!(pings(lab.hosts[0].name(), "10.77.0.200"));
     assert!(switch.stats_of(&uplink)["rx_packets"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn jumbo_frames_cross_ports_with_an_mtu() {
+    use vswitch::config::mtu::XDP_MAX;
+    // Hosts 0 and 1 on veths the switch creates and a remote behind an existing veth, all tc
+    // ports of mtu 9000; host 2 on an XDP port at the XDP limit, so every veth peer carries the
+    // pass-through program too (a single-buffer one would cap the switch-side ends at 3506).
+    let lab = Lab::new(3);
+    let (remote, uplink) = remote_behind_uplink(&lab);
+    run_in(remote.name(), &["ip", "link", "set", "eth0", "mtu", "9000"]);
+    let config = format!(
+        "{SWITCH_TABLE}{}mtu = 9000\n{}mtu = 9000\n{}hook = \"xdp\"\nmtu = {XDP_MAX}\n\n\
+         [[port]]\nname = \"{uplink}\"\nexisting = true\nhook = \"tc\"\nmtu = 9000\n",
+        lab.port_table(0, 1),
+        lab.port_table(1, 1),
+        lab.port_table(2, 1),
+    );
+    let switch = Switch::start(&lab.switch_ns, &config);
+    for (host, mtu) in [(0, 9000), (1, 9000), (2, u64::from(XDP_MAX))] {
+        assert_eq!(lab.hosts[host].mtu("eth0"), mtu, "host {host}'s end");
+        assert_eq!(
+            lab.switch_ns.mtu(&lab.ports[host]),
+            mtu,
+            "host {host}'s switch-side end"
+        );
+    }
+    assert_eq!(lab.switch_ns.mtu(&uplink), 9000);
+    // 28 bytes of IPv4 and ICMP headers: packets of exactly the MTU.
+    let a = lab.hosts[0].name();
+    assert!(pings_unfragmented(a, &Lab::address(1), 9000 - 28));
+    assert!(pings_unfragmented(
+        remote.name(),
+        &Lab::address(0),
+        9000 - 28
+    ));
+    assert!(pings_unfragmented(a, &Lab::address(2), XDP_MAX - 28));
+    // The switch does not restore an existing interface's MTU.
+    assert!(switch.stop().success());
+    assert_eq!(lab.switch_ns.mtu(&uplink), 9000);
 }
 
 #[test]

@@ -31,7 +31,11 @@ pub fn vswitch_xdp_egress(ctx: XdpContext) -> u32 {
 }
 
 /// Lets a veth peer accept native XDP redirects; frames go on to its stack unchanged.
-#[xdp]
+///
+/// It takes multi-buffer frames (`xdp.frags`): a veth caps the MTU of the other end at 3506
+/// while a single-buffer program is attached, which would keep a port's switch-side end from
+/// jumbo frames as soon as the switch has an XDP port.
+#[xdp(frags)]
 pub fn vswitch_xdp_pass(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }

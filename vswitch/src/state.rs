@@ -99,6 +99,9 @@ pub struct PortRecord {
     /// Whether source addresses are learned.
     #[serde(default = "yes")]
     pub learning: bool,
+    /// The configured `mtu`, which the next agent compares its own with.
+    #[serde(default)]
+    pub mtu: Option<u32>,
     /// Added with `port add` rather than by the config file: a reload keeps it.
     #[serde(default)]
     pub live: bool,

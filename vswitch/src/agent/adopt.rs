@@ -77,6 +77,9 @@ impl Switch {
             return self.add_port_unpublished(spec, config).await;
         }
         log::info!("port {}: adopted from the previous agent", spec.name);
+        let mut transaction = Transaction::default();
+        self.apply_mtu(&spec, record.ifindex, record.mtu, &mut transaction)
+            .await?;
         self.slots.claim(record.slot);
         let port = Port {
             spec,
@@ -104,7 +107,6 @@ impl Switch {
             },
         );
         self.ports.push(port);
-        let mut transaction = Transaction::default();
         if self.has_xdp_port() {
             self.stub_every_peer(&mut transaction).await?;
         }

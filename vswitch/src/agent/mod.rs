@@ -12,6 +12,7 @@ mod ageing;
 pub mod bpffs;
 mod devices;
 mod fdb;
+mod mtu;
 mod port_changes;
 mod ports;
 mod reload;

@@ -90,6 +90,7 @@ impl Switch {
         let result = self.create_port(spec, &mut created).await;
         transaction.push(Step::Devices(created));
         let (ifindex, peer) = result?;
+        self.apply_mtu(spec, ifindex, None, transaction).await?;
         let port = Port {
             spec: spec.clone(),
             ifindex,
@@ -163,7 +164,7 @@ impl Switch {
         Ok(())
     }
 
-    /// Changes a port's VLANs, learning or offload in place (same interface, same hook).
+    /// Changes a port's VLANs, learning, offload or MTU in place (same interface, same hook).
     pub(super) async fn update_port(
         &mut self,
         spec: PortSpec,
@@ -182,6 +183,8 @@ impl Switch {
         let old = self.ports[position].clone();
         let mut transaction = Transaction::default();
         let result = async {
+            self.apply_mtu(&spec, old.ifindex, old.spec.mtu, &mut transaction)
+                .await?;
             let mut port = old.clone();
             port.spec = spec.clone();
             let egress = self.egress()?;
@@ -341,6 +344,11 @@ impl Switch {
                     .maps
                     .set_flood(vlan, old.unwrap_or(FloodSet::EMPTY))
                     .map_err(Into::into),
+                Step::Mtu {
+                    netns,
+                    ifindex,
+                    mtu,
+                } => self.restore_mtu(netns.as_deref(), ifindex, mtu).await,
             };
             if let Err(error) = result {
                 log::warn!("rolling back: {error}");

@@ -67,6 +67,7 @@ impl Port {
                 PortKind::Existing => None,
             },
             learning: self.spec.learning,
+            mtu: self.spec.mtu,
             live: false,
             created: Vec::new(),
         }
@@ -97,6 +98,7 @@ impl Port {
                 hook: record.hook,
                 learning: record.learning,
                 offload: None,
+                mtu: record.mtu,
             },
             ifindex: record.ifindex,
             slot: record.slot,
@@ -135,6 +137,7 @@ mod tests {
                 hook: Hook::Xdp,
                 learning: true,
                 offload: None,
+                mtu: None,
             },
             ifindex,
             slot: ifindex,
@@ -176,6 +179,7 @@ mod tests {
             },
         );
         trunk.spec.learning = false;
+        trunk.spec.mtu = Some(9000);
         let back = Port::from_record(&trunk.record());
         assert_eq!(back.spec, trunk.spec);
         assert_eq!((back.ifindex, back.slot), (3, 3));

@@ -95,6 +95,8 @@ struct PortTable<'a> {
     existing: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     hook: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mtu: Option<u32>,
 }
 
 /// A file holding one `[[port]]` table.
@@ -115,6 +117,7 @@ fn port_spec(request: &PortAdd) -> Result<PortSpec, String> {
         native_vlan: request.native_vlan,
         existing: request.existing,
         hook: request.hook.as_deref(),
+        mtu: request.mtu,
     };
     let text = toml::to_string(&OnePort { port: [table] })
         .map_err(|error| format!("encoding the request: {error}"))?;
@@ -142,10 +145,12 @@ mod tests {
             addresses: vec!["10.0.0.4/24".into()],
             trunk: Some(vec![20, 10]),
             native_vlan: Some(1),
+            mtu: Some(9000),
             ..PortAdd::default()
         })
         .unwrap();
         assert_eq!(spec.name, "vp4");
+        assert_eq!(spec.mtu, Some(9000));
         assert_eq!(spec.hook, Hook::Tc);
         assert!(
             matches!(spec.kind, PortKind::Veth { ref netns, ref addresses }
@@ -187,6 +192,15 @@ mod tests {
                 ..PortAdd::default()
             })
             .contains("10.0.0.300")
+        );
+        assert_eq!(
+            refused(PortAdd {
+                name: "vp4".into(),
+                netns: Some("h4".into()),
+                mtu: Some(65536),
+                ..PortAdd::default()
+            }),
+            "mtu must be from 68 to 65535"
         );
     }
 }

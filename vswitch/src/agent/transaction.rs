@@ -28,6 +28,15 @@ pub enum Step {
     Unlisted(usize, Port),
     /// A VLAN's flood set was replaced; this was the old one.
     Flood(u16, Option<FloodSet>),
+    /// An interface's MTU was changed; this was the old one.
+    Mtu {
+        /// The namespace of a veth peer; `None` for the switch's own namespace.
+        netns: Option<String>,
+        /// The interface, in that namespace.
+        ifindex: u32,
+        /// Its MTU before.
+        mtu: u32,
+    },
 }
 
 /// The steps of one change, newest last.

@@ -54,6 +54,9 @@ pub struct AddArgs {
     /// Hook the port's frames are switched at.
     #[arg(long, value_parser = ["tc", "xdp"])]
     pub hook: Option<String>,
+    /// MTU of both veth ends (of the interface, with --existing).
+    #[arg(long)]
+    pub mtu: Option<u32>,
 }
 
 impl From<AddArgs> for PortAdd {
@@ -67,6 +70,7 @@ impl From<AddArgs> for PortAdd {
             native_vlan: args.native_vlan,
             existing: args.existing,
             hook: args.hook,
+            mtu: args.mtu,
         }
     }
 }
@@ -184,7 +188,7 @@ mod tests {
         assert_eq!(
             add(
                 "vp4 --netns h4 --address 10.0.0.4/24 --address fd00::4/64 --trunk 10,20 \
-                 --native-vlan 1 --hook xdp"
+                 --native-vlan 1 --hook xdp --mtu 3000"
             ),
             PortAdd {
                 name: "vp4".into(),
@@ -193,6 +197,7 @@ mod tests {
                 trunk: Some(vec![10, 20]),
                 native_vlan: Some(1),
                 hook: Some("xdp".into()),
+                mtu: Some(3000),
                 ..PortAdd::default()
             }
         );

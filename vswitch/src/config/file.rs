@@ -45,6 +45,7 @@ pub struct PortSection {
     pub hook: Option<Spanned<String>>,
     pub learning: Option<bool>,
     pub offload: Option<Spanned<String>>,
+    pub mtu: Option<Spanned<i64>>,
     /// Parsed only to refuse it clearly: not supported by this version.
     pub max_macs: Option<Spanned<toml::Value>>,
     /// Parsed only to refuse it clearly: not supported by this version.

@@ -1,6 +1,7 @@
 //! The switch configuration: a TOML file, parsed and validated before anything is created.
 
 mod file;
+pub mod mtu;
 mod offload;
 mod validate;
 mod vxlan;
@@ -106,6 +107,9 @@ pub struct PortSpec {
     pub learning: bool,
     /// The port's own `offload`, if set (only existing ports may set one).
     pub offload: Option<Offload>,
+    /// `mtu`: of both veth ends for a created port, of the interface for an existing one; the
+    /// kernel's default (an existing interface: its MTU as it is) when unset.
+    pub mtu: Option<u32>,
 }
 
 /// Where a port's interface comes from.

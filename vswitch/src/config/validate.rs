@@ -246,6 +246,18 @@ fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec,
         Some(offload) => Some(parse_offload(source, offload)?),
         None => None,
     };
+    let addresses = match &kind {
+        PortKind::Veth { addresses, .. } => addresses.as_slice(),
+        PortKind::Existing => &[],
+    };
+    let mtu = section
+        .mtu
+        .as_ref()
+        .map(|mtu| {
+            super::mtu::check(*mtu.get_ref(), hook, addresses)
+                .map_err(|reason| source.error(mtu.span(), reason))
+        })
+        .transpose()?;
     Ok(PortSpec {
         name,
         kind,
@@ -253,6 +265,7 @@ fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec,
         hook,
         learning: section.learning.unwrap_or(true),
         offload,
+        mtu,
     })
 }
 
@@ -552,6 +565,39 @@ mod tests {
         assert_eq!(
             parse("[[port]]\nname = \"vp1\"\nnetns = \"a\"\noffload = \"xdp\"\n").unwrap_err(),
             "t.toml:4: offload needs a device: only `existing = true` ports can offload"
+        );
+    }
+
+    #[test]
+    fn mtu_is_checked_with_the_port_it_belongs_to() {
+        let jumbo = "[[port]]\nname = \"vp1\"\nnetns = \"a\"\nmtu = 9000\n";
+        assert_eq!(parse(jumbo).unwrap().ports[0].mtu, Some(9000));
+        assert_eq!(
+            parse("[[port]]\nname = \"vp1\"\nnetns = \"a\"\n")
+                .unwrap()
+                .ports[0]
+                .mtu,
+            None
+        );
+        assert_eq!(
+            parse("[[port]]\nname = \"vp1\"\nnetns = \"a\"\n\nmtu = 65536\n").unwrap_err(),
+            "t.toml:5: mtu must be from 68 to 65535"
+        );
+        // An existing port runs XDP unless told otherwise.
+        let uplink = "[[port]]\nname = \"up0\"\nexisting = true\nmtu = 9000\n";
+        assert!(
+            parse(uplink)
+                .unwrap_err()
+                .starts_with("t.toml:4: mtu 9000 is more than an XDP port takes")
+        );
+        let tc_uplink = "[[port]]\nname = \"up0\"\nexisting = true\nhook = \"tc\"\nmtu = 9000\n";
+        assert_eq!(parse(tc_uplink).unwrap().ports[0].mtu, Some(9000));
+        let v6 =
+            "[[port]]\nname = \"vp1\"\nnetns = \"a\"\naddress = [\"fd00::1/64\"]\nmtu = 1000\n";
+        assert!(
+            parse(v6)
+                .unwrap_err()
+                .starts_with("t.toml:5: mtu 1000 is too small for an IPv6 address")
         );
     }
 

@@ -5,10 +5,10 @@
 //! [`ProtocolError::Version`], which names both versions. For example:
 //!
 //! ```text
-//! > {"version":1,"op":"fdb_add","mac":"02:00:00:00:00:01","vlan":10,"target":{"kind":"port","name":"vp1"}}
-//! < {"version":1,"status":"ok","message":"added 02:00:00:00:00:01 in VLAN 10 on vp1"}
-//! > {"version":1,"op":"port_del","name":"vp9"}
-//! < {"version":1,"status":"error","code":2,"message":"no port vp9"}
+//! > {"version":2,"op":"fdb_add","mac":"02:00:00:00:00:01","vlan":10,"target":{"kind":"port","name":"vp1"}}
+//! < {"version":2,"status":"ok","message":"added 02:00:00:00:00:01 in VLAN 10 on vp1"}
+//! > {"version":2,"op":"port_del","name":"vp9"}
+//! < {"version":2,"status":"error","code":2,"message":"no port vp9"}
 //! ```
 //!
 //! Requests carry the values as the user gave them; the agent validates them with the config's
@@ -19,7 +19,9 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 /// The version of this protocol; bump it on any incompatible change to the messages.
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// 2: `port_add` carries `mtu`, which an agent of version 1 would silently ignore.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest message either side accepts, in bytes.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -100,6 +102,8 @@ pub struct PortAdd {
     pub existing: bool,
     /// `--hook` ("tc" or "xdp").
     pub hook: Option<String>,
+    /// `--mtu`.
+    pub mtu: Option<u32>,
 }
 
 /// Where a static FDB entry sends frames.
@@ -288,6 +292,7 @@ mod tests {
             native_vlan: Some(2),
             existing: true,
             hook: Some("tc".into()),
+            mtu: Some(9000),
         }));
         round_trip(Command::PortAdd(PortAdd {
             name: "up1".into(),
@@ -338,31 +343,38 @@ mod tests {
             serde_json::from_slice(&encode(&request)).expect("valid JSON");
         assert_eq!(
             value,
-            serde_json::json!({"version": 1, "op": "fdb_del", "mac": "02:00:00:00:00:01", "vlan": 10})
+            serde_json::json!({"version": PROTOCOL_VERSION, "op": "fdb_del", "mac": "02:00:00:00:00:01", "vlan": 10})
         );
         let response = Response::new(Err(CommandFailure::usage("no port vp9")));
         let value: serde_json::Value =
             serde_json::from_slice(&encode(&response)).expect("valid JSON");
         assert_eq!(
             value,
-            serde_json::json!({"version": 1, "status": "error", "code": 2, "message": "no port vp9"})
+            serde_json::json!({"version": PROTOCOL_VERSION, "status": "error", "code": 2, "message": "no port vp9"})
         );
     }
 
     #[test]
     fn another_version_is_refused_by_number() {
         // A future version may reshape the command: the version is still what is reported.
-        let bytes = br#"{"version":2,"op":"port_add","port":{"name":"vp4"}}"#;
-        let error = decode::<Request>(bytes).expect_err("version 2 is refused");
+        let bytes = br#"{"version":3,"op":"port_add","port":{"name":"vp4"}}"#;
+        let error = decode::<Request>(bytes).expect_err("version 3 is refused");
         assert!(
-            matches!(error, ProtocolError::Version { ours: 1, theirs: 2 }),
+            matches!(error, ProtocolError::Version { ours: 2, theirs: 3 }),
             "{error:?}"
         );
         let message = error.to_string();
         assert!(
-            message.contains("version 2") && message.contains("version 1"),
+            message.contains("version 3") && message.contains("version 2"),
             "{message}"
         );
+        // An older one may lack fields: refused by number too.
+        let bytes =
+            br#"{"version":1,"op":"port_add","name":"vp4","addresses":[],"existing":false}"#;
+        assert!(matches!(
+            decode::<Request>(bytes),
+            Err(ProtocolError::Version { ours: 2, theirs: 1 })
+        ));
     }
 
     #[test]
@@ -370,9 +382,9 @@ mod tests {
         for bytes in [
             &b"not json"[..],
             br#"{"op":"reload"}"#,
-            br#"{"version":1,"op":"reboot"}"#,
-            br#"{"version":1,"op":"port_del"}"#,
-            br#"{"version":1,"op":"fdb_add","mac":"x","vlan":70000,"target":{"kind":"port","name":"vp1"}}"#,
+            br#"{"version":2,"op":"reboot"}"#,
+            br#"{"version":2,"op":"port_del"}"#,
+            br#"{"version":2,"op":"fdb_add","mac":"x","vlan":70000,"target":{"kind":"port","name":"vp1"}}"#,
         ] {
             let error = decode::<Request>(bytes).expect_err("malformed");
             assert!(

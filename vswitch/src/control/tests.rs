@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
     Command, CommandFailure, ControlError, ControlServer, call,
-    protocol::{self, MAX_MESSAGE, Response},
+    protocol::{self, MAX_MESSAGE, PROTOCOL_VERSION, Response},
     socket_path,
 };
 
@@ -102,7 +102,7 @@ async fn a_malformed_request_is_refused_without_the_agent() {
     let oversized = vec![b'x'; MAX_MESSAGE + 1];
     for (bytes, words) in [
         (&b"not json\n"[..], "malformed"),
-        (br#"{"version":1,"op":"reboot"}"#, "malformed"),
+        (br#"{"version":2,"op":"reboot"}"#, "malformed"),
         (&oversized, "longer than"),
     ] {
         let failure = exchange(&name, bytes)
@@ -125,7 +125,10 @@ async fn another_protocol_version_is_refused_naming_both() {
         .expect_err("refused");
     assert_eq!(failure.code, 1, "{failure:?}");
     assert!(
-        failure.message.contains("version 99") && failure.message.contains("version 1"),
+        failure.message.contains("version 99")
+            && failure
+                .message
+                .contains(&format!("version {PROTOCOL_VERSION}")),
         "{failure:?}"
     );
     assert_nothing_forwarded(&mut server).await;

@@ -88,6 +88,30 @@ impl Links {
             )))
     }
 
+    /// The MTU of the interface with `index`, if the kernel reports one.
+    pub async fn mtu(&self, index: u32) -> Result<Option<u32>, NetlinkError> {
+        let link = self.get(index).await?;
+        Ok(link
+            .attributes
+            .iter()
+            .find_map(|attribute| match attribute {
+                LinkAttribute::Mtu(mtu) => Some(*mtu),
+                _ => None,
+            }))
+    }
+
+    /// Sets the MTU of the interface with `index`.
+    pub async fn set_mtu(&self, index: u32, mtu: u32) -> Result<(), NetlinkError> {
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(index).mtu(mtu).build())
+            .execute()
+            .await
+            .map_err(NetlinkError::request(format!(
+                "setting the MTU of interface {index} to {mtu}"
+            )))
+    }
+
     /// Deletes the interface with `index`.
     pub async fn delete(&self, index: u32) -> Result<(), NetlinkError> {
         self.handle
@@ -209,18 +233,6 @@ impl Links {
             .iter()
             .find_map(|attribute| match attribute {
                 LinkAttribute::Address(bytes) => bytes.as_slice().try_into().ok(),
-                _ => None,
-            }))
-    }
-
-    /// The MTU of the interface with `index`.
-    pub async fn mtu(&self, index: u32) -> Result<Option<u32>, NetlinkError> {
-        let link = self.get(index).await?;
-        Ok(link
-            .attributes
-            .iter()
-            .find_map(|attribute| match attribute {
-                LinkAttribute::Mtu(mtu) => Some(*mtu),
                 _ => None,
             }))
     }
