@@ -89,6 +89,12 @@ pub struct Overlay {
 impl Overlay {
     /// `count` hosts with their underlay wired and addressed, no VTEP yet.
     pub fn new(family: Family, count: usize) -> Self {
+        Self::with_mtu(family, count, 1500)
+    }
+
+    /// `count` hosts whose underlay has MTU `mtu`.
+    pub fn with_mtu(family: Family, count: usize, mtu: u32) -> Self {
+        let mtu = mtu.to_string();
         let network = Netns::new(&names::unique("un"));
         run_in(
             network.name(),
@@ -101,6 +107,8 @@ impl Overlay {
             let endpoint = Netns::new(&names::unique(&format!("e{n}")));
             let port = format!("p{n}");
             ns.veth_to("ul0", &network, &port);
+            run_in(network.name(), &["ip", "link", "set", &port, "mtu", &mtu]);
+            run_in(ns.name(), &["ip", "link", "set", "ul0", "mtu", &mtu]);
             run_in(
                 network.name(),
                 &["ip", "link", "set", &port, "master", "br0"],
@@ -170,11 +178,16 @@ impl Overlay {
                 ],
             );
         }
-        let mtu = (1500 - family.overhead()).to_string();
+        let underlay: serde_json::Value =
+            serde_json::from_str(&run_in(ns, &["ip", "-j", "link", "show", "ul0"]))
+                .expect("ip -j prints JSON");
+        let underlay_mtu = underlay[0]["mtu"].as_u64().expect("a link has an MTU") as u32;
+        let mtu = (underlay_mtu - family.overhead()).to_string();
         run_in(
             host.endpoint.name(),
             &["ip", "link", "set", "eth0", "mtu", &mtu],
         );
+        run_in(ns, &["ip", "link", "set", "ep0", "mtu", &mtu]);
         let address = format!("{}/24", host.address());
         host.endpoint.address("eth0", &address);
     }

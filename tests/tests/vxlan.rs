@@ -287,3 +287,80 @@ fn an_underlay_that_vanishes_takes_its_tunnels_down_and_the_agent_goes_on() {
         "the port is untouched"
     );
 }
+
+/// The MTU of `eth0` in namespace `netns`.
+fn mtu_of(netns: &str) -> u64 {
+    let links: serde_json::Value =
+        serde_json::from_str(&run_in(netns, &["ip", "-j", "link", "show", "eth0"])).unwrap();
+    links[0]["mtu"].as_u64().expect("an MTU")
+}
+
+#[test]
+fn jumbo_frames_cross_a_jumbo_underlay_and_oversized_ports_are_refused() {
+    let mut overlay = Overlay::with_mtu(Family::V4, 2, 9050);
+    overlay.kernel_vtep(2);
+    overlay.vswitch_vtep(1);
+    let (ours, theirs) = (overlay.host(1), overlay.host(2));
+    assert_eq!(
+        mtu_of(ours.endpoint.name()),
+        9000,
+        "the agent sets what fits"
+    );
+    for (from, to) in [(ours, theirs), (theirs, ours)] {
+        let jumbo = tests::command::succeeds_in(
+            from.endpoint.name(),
+            &[
+                "ping",
+                "-c",
+                "2",
+                "-i",
+                "0.2",
+                "-W",
+                "1",
+                "-M",
+                "do",
+                "-s",
+                "8972",
+                &to.address(),
+            ],
+        );
+        assert!(
+            jumbo,
+            "8972-byte pings from host {} to host {}: {:#}\n{}\n{}",
+            from.n,
+            to.n,
+            ours.switch().json(&["stats"]),
+            run_in(theirs.ns.name(), &["ip", "-s", "link"]),
+            run_in(overlay.network.name(), &["ip", "-s", "link"]),
+        );
+    }
+    // A port asking for more than the tunnel carries is refused, and nothing is left of it.
+    let spare = tests::netns::Netns::new(&tests::names::unique("sp"));
+    let refused = ours.switch().vswitch(&[
+        "port",
+        "add",
+        "vp9",
+        "--netns",
+        spare.name(),
+        "--vlan",
+        "10",
+        "--mtu",
+        "9001",
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("VNI 100") && message.contains("9000"),
+        "{message}"
+    );
+    assert!(
+        ours.switch()
+            .rows(&["port", "show"])
+            .iter()
+            .all(|port| port["name"] != "vp9")
+    );
+    assert!(
+        spare.links().iter().all(|link| link != "eth0"),
+        "the veth was rolled back"
+    );
+}

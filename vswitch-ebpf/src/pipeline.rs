@@ -48,9 +48,13 @@ pub struct Decision {
     /// Where it goes.
     pub route: Route,
     /// Whether the frame was decapsulated from a tunnel: it is then never sent back into the
-    /// overlay, and it is delivered with `bpf_redirect` (the skb's protocol is still the outer
-    /// header's, which only the receiving device's `eth_type_trans` corrects).
+    /// overlay.
     pub from_overlay: bool,
+    /// Whether the skb's protocol matches the frame. Only a decapsulated ARP frame (or an IP
+    /// one of the other family than the underlay's, before Linux 6.3) keeps the outer header's:
+    /// it must then be delivered with `bpf_redirect`, through the receiving device's
+    /// `eth_type_trans`, not straight into a peer's stack.
+    pub protocol_set: bool,
 }
 
 /// Runs the ingress stages for a frame of `len` bytes received on `ifindex`.
@@ -148,6 +152,7 @@ fn classify<F: Frame>(
         priority,
         route,
         from_overlay: false,
+        protocol_set: true,
     })
 }
 

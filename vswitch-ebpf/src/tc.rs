@@ -67,7 +67,7 @@ fn forward(ctx: &TcContext, decision: &Decision, out: u32) -> i32 {
     let len = u64::from(ctx.len());
     // SAFETY: plain helper calls on an ifindex.
     let action = unsafe {
-        if target.has(PORT_F_REDIRECT_PEER) && !decision.from_overlay {
+        if target.has(PORT_F_REDIRECT_PEER) && decision.protocol_set {
             bpf_redirect_peer(out, 0)
         } else {
             bpf_redirect(out, 0)

@@ -4,9 +4,10 @@
 
 use aya_ebpf::{
     bindings::{
-        BPF_F_ADJ_ROOM_ENCAP_L2_ETH, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, BPF_F_ADJ_ROOM_ENCAP_L3_IPV6,
-        BPF_F_ADJ_ROOM_ENCAP_L4_UDP, BPF_F_ADJ_ROOM_FIXED_GSO, TC_ACT_OK, TC_ACT_REDIRECT,
-        TC_ACT_SHOT, bpf_adj_room_mode::BPF_ADJ_ROOM_MAC,
+        BPF_F_ADJ_ROOM_DECAP_L3_IPV4, BPF_F_ADJ_ROOM_DECAP_L3_IPV6, BPF_F_ADJ_ROOM_ENCAP_L2_ETH,
+        BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, BPF_F_ADJ_ROOM_ENCAP_L3_IPV6, BPF_F_ADJ_ROOM_ENCAP_L4_UDP,
+        BPF_F_ADJ_ROOM_FIXED_GSO, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT,
+        bpf_adj_room_mode::BPF_ADJ_ROOM_MAC,
     },
     helpers::{bpf_get_hash_recalc, bpf_redirect, bpf_skb_change_head, bpf_skb_change_tail},
     programs::TcContext,
@@ -51,14 +52,14 @@ pub fn underlay_ingress(ctx: &TcContext) -> i32 {
         Ok(tunnel) => tunnel,
         Err(reason) => return refuse(ctx, underlay.slot, reason),
     };
-    if decapsulate(ctx, received.outer_len).is_err() {
+    let Ok(protocol_set) = decapsulate(ctx, received.outer_len, tunnel.is_ipv6()) else {
         return refuse(ctx, tunnel.port.slot, DropReason::HelperFailed);
-    }
+    };
     let location = Location {
         ifindex,
         remote: received.remote,
     };
-    let Ok(decision) = pipeline::from_tunnel(
+    let Ok(mut decision) = pipeline::from_tunnel(
         ctx,
         &SkbFrame(ctx),
         &tunnel.port,
@@ -67,6 +68,7 @@ pub fn underlay_ingress(ctx: &TcContext) -> i32 {
     ) else {
         return TC_ACT_SHOT;
     };
+    decision.protocol_set = protocol_set;
     tc::switch(ctx, &decision, ifindex)
 }
 
@@ -78,10 +80,15 @@ fn refuse(ctx: &TcContext, slot: u32, reason: DropReason) -> i32 {
     TC_ACT_SHOT
 }
 
-/// Removes the `outer_len` bytes of outer headers in front of the inner frame: the shrink
-/// takes them from behind the outer Ethernet header, which then gets the inner frame's.
+/// Removes the `outer_len` bytes of outer headers (IPv6 ones when `outer_v6`) in front of the
+/// inner frame: the shrink takes them from behind the outer Ethernet header, which then gets
+/// the inner frame's.
+///
+/// Whether the skb's protocol now matches the inner frame: the shrink keeps the outer one,
+/// and corrects it only for an IP inner frame of the other family, with the decapsulation
+/// flags (Linux 6.3). ARP keeps a stale protocol.
 #[inline(always)]
-fn decapsulate(ctx: &TcContext, outer_len: usize) -> Result<(), ()> {
+fn decapsulate(ctx: &TcContext, outer_len: usize, outer_v6: bool) -> Result<bool, ()> {
     let inner_eth: [u8; ETH_HLEN] = ctx.load(outer_len).map_err(|_| ())?;
     let inner_len = ctx.len().saturating_sub(outer_len as u32);
     if inner_len < ETH_ZLEN {
@@ -90,13 +97,31 @@ fn decapsulate(ctx: &TcContext, outer_len: usize) -> Result<(), ()> {
             return Err(());
         }
     }
-    ctx.adjust_room(
-        -(outer_len as i32),
-        BPF_ADJ_ROOM_MAC,
-        u64::from(BPF_F_ADJ_ROOM_FIXED_GSO),
-    )
-    .map_err(|_| ())?;
-    ctx.store(0, &inner_eth, 0).map_err(|_| ())
+    let inner = u16::from_be_bytes([inner_eth[12], inner_eth[13]]);
+    let switch_family = match (inner, outer_v6) {
+        (ETH_P_IP, true) => BPF_F_ADJ_ROOM_DECAP_L3_IPV4,
+        (ETH_P_IPV6, false) => BPF_F_ADJ_ROOM_DECAP_L3_IPV6,
+        _ => 0,
+    };
+    let same_family = matches!((inner, outer_v6), (ETH_P_IP, false) | (ETH_P_IPV6, true));
+    let fixed = u64::from(BPF_F_ADJ_ROOM_FIXED_GSO);
+    let protocol_set = if switch_family != 0
+        && ctx
+            .adjust_room(
+                -(outer_len as i32),
+                BPF_ADJ_ROOM_MAC,
+                fixed | u64::from(switch_family),
+            )
+            .is_ok()
+    {
+        true
+    } else {
+        ctx.adjust_room(-(outer_len as i32), BPF_ADJ_ROOM_MAC, fixed)
+            .map_err(|_| ())?;
+        same_family
+    };
+    ctx.store(0, &inner_eth, 0).map_err(|_| ())?;
+    Ok(protocol_set)
 }
 
 /// Sends a frame to the remote VTEP behind which its destination is.

@@ -4,6 +4,10 @@
 //! A veth the switch created has the port's `mtu` on both ends, the kernel's 1500 without one.
 //! An existing interface gets the port's `mtu` when it has one and otherwise keeps its own: the
 //! switch does not restore an existing interface's MTU when the port goes.
+//!
+//! A port in a VLAN that a VXLAN tunnel carries must not send frames that the underlay cannot
+//! carry once encapsulated: its `mtu` may be at most the underlay's MTU less the encapsulation
+//! overhead (refused otherwise), and a created veth without one gets exactly that.
 
 use super::{
     AgentError, PEER_NAME, Switch,
@@ -15,9 +19,10 @@ use crate::{
 };
 
 impl Switch {
-    /// Gives the interfaces of port `spec` (`ifindex` on the switch side) the MTU it asks for,
-    /// unless it asks for what was set before (`applied`: the previous `mtu` of the port, `None`
-    /// for a new one). Each interface whose MTU changes is a step of `transaction`.
+    /// Gives the interfaces of port `spec` (`ifindex` on the switch side) the MTU it asks for
+    /// (or, without one, the one its tunnels allow), unless that is what was set before
+    /// (`applied`: the previous `mtu` of the port, `None` for a new one, while no tunnel
+    /// constrains it). Each interface whose MTU changes is a step of `transaction`.
     pub(super) async fn apply_mtu(
         &self,
         spec: &PortSpec,
@@ -25,12 +30,23 @@ impl Switch {
         applied: Option<u32>,
         transaction: &mut Transaction,
     ) -> Result<(), AgentError> {
-        if spec.mtu == applied {
+        let limit = self.tunnel_mtu_limit(spec).await?;
+        if spec.mtu == applied && limit.is_none() {
             return Ok(());
         }
+        let wanted = match (spec.mtu, limit) {
+            (Some(asked), Some(limit)) if asked > limit.mtu => {
+                return Err(AgentError::Refused(format!(
+                    "port {} has mtu {asked}, but {}",
+                    spec.name, limit.reason
+                )));
+            }
+            (Some(asked), _) => Some(asked),
+            (None, limit) => limit.map(|limit| limit.mtu),
+        };
         match &spec.kind {
             PortKind::Veth { netns, .. } => {
-                let wanted = spec.mtu.unwrap_or(mtu::VETH_DEFAULT);
+                let wanted = wanted.unwrap_or(mtu::VETH_DEFAULT);
                 let inside = Links::connect_in(netns)?;
                 let peer = inside.require(PEER_NAME).await?;
                 set_mtu(&self.links, None, ifindex, wanted, transaction).await?;

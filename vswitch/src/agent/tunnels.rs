@@ -10,8 +10,12 @@ use vswitch_common::{
     vxlan::{self, MAX_REMOTES, NextHop, RemoteSet, TUNNEL_F_LEARNING, Tunnel, Underlay, Vtep},
 };
 
-use super::{AgentError, LinkRole, Switch};
-use crate::{config::VxlanSpec, datapath::Attachment, state::TunnelRecord};
+use super::{AgentError, LinkRole, Switch, transaction::Transaction};
+use crate::{
+    config::{PortSpec, VxlanSpec},
+    datapath::Attachment,
+    state::TunnelRecord,
+};
 
 /// How many times adding a tunnel looks for the next hops towards its remote VTEPs.
 const FIRST_RESOLUTION_TRIES: usize = 20;
@@ -43,6 +47,15 @@ pub(super) struct UnderlayState {
 pub(super) struct Tunnels {
     pub by_vni: BTreeMap<u32, TunnelState>,
     pub underlays: BTreeMap<String, UnderlayState>,
+}
+
+/// The largest MTU a port may have for its frames to cross its tunnels, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct MtuLimit {
+    /// The largest inner MTU.
+    pub mtu: u32,
+    /// Which tunnel and underlay impose it, for messages.
+    pub reason: String,
 }
 
 /// The VTEP form of an address.
@@ -93,6 +106,7 @@ impl Switch {
             port: PortConfig::access(slot, spec.vlan, learning),
         })?;
         self.refresh_remotes(spec.vni).await?;
+        self.refresh_port_mtus(spec.vlan).await?;
         // The first resolution of the remote VTEPs takes a round trip: wait for it briefly,
         // so that the first frames are not dropped for want of a next hop.
         for _ in 0..FIRST_RESOLUTION_TRIES {
@@ -155,6 +169,12 @@ impl Switch {
                 log::warn!("removing VNI {vni}: {error}");
             }
             self.slots.release(tunnel.slot);
+            if let Err(error) = self.refresh_port_mtus(tunnel.spec.vlan).await {
+                log::warn!(
+                    "restoring the MTU of VLAN {}'s ports: {error}",
+                    tunnel.spec.vlan
+                );
+            }
         }
         let unused: Vec<String> = self
             .tunnels
@@ -383,6 +403,65 @@ impl Switch {
             )?;
         }
         Ok(pending)
+    }
+
+    /// The strictest MTU limit that the tunnels of `spec`'s VLANs impose on its frames, if any
+    /// of its VLANs is carried by one.
+    pub(super) async fn tunnel_mtu_limit(
+        &self,
+        spec: &PortSpec,
+    ) -> Result<Option<MtuLimit>, AgentError> {
+        let members = spec.vlan.members();
+        let mut strictest: Option<MtuLimit> = None;
+        for tunnel in self.tunnels.by_vni.values() {
+            if !members.contains(&tunnel.spec.vlan) {
+                continue;
+            }
+            let Some(underlay) = self.tunnels.underlays.get(&tunnel.spec.underlay) else {
+                continue;
+            };
+            let Some(underlay_mtu) = self.links.mtu(underlay.ifindex).await? else {
+                continue;
+            };
+            // Outer IP, UDP and VXLAN headers, and the inner Ethernet header, which the
+            // underlay's MTU counts and the port's does not.
+            let overhead = if tunnel.spec.local.is_ipv4() {
+                vxlan::IPV4_OVERHEAD
+            } else {
+                vxlan::IPV6_OVERHEAD
+            } as u32;
+            let mtu = underlay_mtu.saturating_sub(overhead);
+            if strictest.as_ref().is_none_or(|limit| mtu < limit.mtu) {
+                strictest = Some(MtuLimit {
+                    mtu,
+                    reason: format!(
+                        "VLAN {} crosses VNI {} over underlay {} (MTU {underlay_mtu}), which \
+                         carries frames of at most {mtu} bytes once encapsulation adds its \
+                         {overhead}: lower the port's mtu or raise the underlay's",
+                        tunnel.spec.vlan, tunnel.spec.vni, tunnel.spec.underlay
+                    ),
+                });
+            }
+        }
+        Ok(strictest)
+    }
+
+    /// Gives the ports of `vlan` the MTU that its tunnels (now) allow, after a tunnel of it came
+    /// or went; a port whose own `mtu` the tunnel cannot carry is refused.
+    async fn refresh_port_mtus(&mut self, vlan: u16) -> Result<(), AgentError> {
+        let members: Vec<(PortSpec, u32)> = self
+            .ports
+            .iter()
+            .filter(|port| port.spec.vlan.members().contains(&vlan))
+            .map(|port| (port.spec.clone(), port.ifindex))
+            .collect();
+        for (spec, ifindex) in members {
+            let mut transaction = Transaction::default();
+            self.apply_mtu(&spec, ifindex, None, &mut transaction)
+                .await?;
+            transaction.commit();
+        }
+        Ok(())
     }
 
     /// What the instance record says about the tunnels.
