@@ -17,7 +17,7 @@ use vswitch_common::{
     port::{PORT_F_LEARNING, PortConfig},
     program_names,
     stats::DropReason,
-    vxlan::{NextHop, RemoteSet, TUNNEL_F_LEARNING, Tunnel, Underlay, Vtep, vtep_v4},
+    vxlan::{NextHop, RemoteSet, Tunnel, Underlay, Vtep, vtep_v4},
 };
 
 const VNI: u32 = 100;
@@ -70,9 +70,8 @@ fn tunnel(fx: &mut Fixture, addresses: Addresses) {
         .set_tunnel(Tunnel {
             vni: VNI,
             underlay,
-            flags: TUNNEL_F_LEARNING,
             dstport: 4789,
-            _pad: 0,
+            _pad: [0; 3],
             local: addresses.local,
             port: PortConfig::access(TUNNEL_SLOT, 1, PORT_F_LEARNING),
         })

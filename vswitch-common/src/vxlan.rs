@@ -72,9 +72,6 @@ pub fn vtep_ipv4(vtep: &Vtep) -> Option<[u8; 4]> {
     }
 }
 
-/// Tunnel flag: learn inner source addresses of decapsulated frames.
-pub const TUNNEL_F_LEARNING: u32 = 1 << 0;
-
 /// One `[[vxlan]]` section as the datapath reads it, keyed by VNI in `TUNNELS` and by VLAN in
 /// `TUNNEL_VLANS`.
 #[repr(C)]
@@ -84,16 +81,15 @@ pub struct Tunnel {
     pub vni: u32,
     /// Ifindex of the underlay interface.
     pub underlay: u32,
-    /// `TUNNEL_F_*` flags.
-    pub flags: u32,
     /// Destination UDP port of encapsulated frames, host order.
     pub dstport: u16,
     /// Reserved, zero.
-    pub _pad: u16,
+    pub _pad: [u16; 3],
     /// The local VTEP address (the outer source).
     pub local: Vtep,
     /// The tunnel as a port of the switch: an access port in the tunnel's VLAN, whose counter
-    /// slot counts decapsulated frames as received and encapsulated ones as transmitted.
+    /// slot counts decapsulated frames as received and encapsulated ones as transmitted, and
+    /// whose learning flag says whether inner sources are learned.
     pub port: PortConfig,
 }
 
@@ -411,9 +407,8 @@ mod tests {
         Tunnel {
             vni: 100,
             underlay: 7,
-            flags: TUNNEL_F_LEARNING,
             dstport: DEFAULT_PORT,
-            _pad: 0,
+            _pad: [0; 3],
             local,
             port: PortConfig::access(3, 10, 0),
         }

@@ -205,7 +205,8 @@ fn prepare(ctx: &TcContext, tunnel: &Tunnel, decision: &Decision) -> Result<Inne
         decision.priority,
     )?;
     let eth: [u8; ETH_HLEN] = ctx.load(0).map_err(|_| DropReason::HelperFailed)?;
-    let len = ctx.len() as u16;
+    // A GSO frame may be longer: segmentation rewrites the outer lengths of every segment.
+    let len = u16::try_from(ctx.len()).unwrap_or(u16::MAX);
     // SAFETY: a plain helper call on the program's own skb.
     let hash = unsafe { bpf_get_hash_recalc(ctx.skb.skb) };
     let overhead = tunnel.overhead();

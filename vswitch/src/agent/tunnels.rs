@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, net::IpAddr};
 
 use vswitch_common::{
     port::{PORT_F_LEARNING, PortConfig},
-    vxlan::{self, MAX_REMOTES, NextHop, RemoteSet, TUNNEL_F_LEARNING, Tunnel, Underlay, Vtep},
+    vxlan::{self, MAX_REMOTES, NextHop, RemoteSet, Tunnel, Underlay, Vtep},
 };
 
 use super::{AgentError, LinkRole, Switch, transaction::Transaction};
@@ -99,9 +99,8 @@ impl Switch {
         self.maps.set_tunnel(Tunnel {
             vni: spec.vni,
             underlay,
-            flags: if spec.learning { TUNNEL_F_LEARNING } else { 0 },
             dstport: spec.dstport,
-            _pad: 0,
+            _pad: [0; 3],
             local: vtep(spec.local),
             port: PortConfig::access(slot, spec.vlan, learning),
         })?;
