@@ -172,10 +172,8 @@ impl Switch {
                  `nsenter --net=/run/netns/NS vswitch run`"
             );
         }
-        let (mut programs, offloads) = (
-            Programs::load_pinned(log_level, &pins)?,
-            PortOffloads::connect()?,
-        );
+        let mut programs = Programs::load_pinned(log_level, &pins)?;
+        let offloads = PortOffloads::new(links.clone());
         let (maps, map_ids) = Maps::take_pinned(programs.ebpf_mut(), &pins)?;
         let mut switch = Self {
             name: config.name.clone(),

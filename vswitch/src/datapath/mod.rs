@@ -11,7 +11,7 @@ mod tunnels;
 
 pub use maps::{MapIds, Maps};
 pub use pins::PINNED_MAPS;
-pub use programs::{Attachment, Programs};
+pub use programs::{Attachment, Programs, ensure_clsact};
 pub use trafficgen::TRAFFICGEN;
 
 /// The compiled eBPF object, built by `build.rs` from `vswitch-ebpf`.

@@ -20,6 +20,17 @@ use crate::netlink::{NetlinkError, netns};
 /// Kernels from this version attach tc programs as TCX links and need no clsact qdisc.
 const TCX_SINCE: KernelVersion = KernelVersion::new(6, 6, 0);
 
+/// Adds a clsact qdisc to `ifname` unless it has one; whether it had one.
+pub fn ensure_clsact(ifname: &str) -> Result<bool, tc::TcError> {
+    match tc::qdisc_add_clsact(ifname) {
+        Ok(()) => Ok(false),
+        Err(tc::TcError::NetlinkError(error)) if error.raw_os_error() == Some(libc::EEXIST) => {
+            Ok(true)
+        }
+        Err(error) => Err(error),
+    }
+}
+
 /// A program attached to one interface, to detach it again.
 #[derive(Debug)]
 pub enum Attachment {
@@ -180,18 +191,12 @@ impl Programs {
             }
         }
         if !tcx {
-            match tc::qdisc_add_clsact(ifname) {
-                Ok(()) => {}
-                Err(tc::TcError::NetlinkError(error))
-                    if error.raw_os_error() == Some(libc::EEXIST) =>
-                {
-                    // A clsact filter outlives the agent that attached it (it is no link):
-                    // replace what a previous agent left, rather than run behind it.
-                    let _ = tc::qdisc_detach_program(ifname, TcAttachType::Ingress, name);
-                }
-                Err(error) => {
-                    return Err(DatapathError::program(&what)(error.into()));
-                }
+            let existed = ensure_clsact(ifname)
+                .map_err(|error| DatapathError::program(&what)(error.into()))?;
+            if existed {
+                // A clsact filter outlives the agent that attached it (it is no link):
+                // replace what a previous agent left, rather than run behind it.
+                let _ = tc::qdisc_detach_program(ifname, TcAttachType::Ingress, name);
             }
         }
         let id = program

@@ -14,6 +14,9 @@ use std::os::fd::{AsFd as _, AsRawFd as _, OwnedFd};
 
 pub use crate::config::{OFFLOAD_WORDS, Offload, OffloadHook};
 use aya::maps::{Array, Map, MapData};
+use aya_obj::generated::{
+    TCA_BPF_FD, TCA_BPF_FLAG_ACT_DIRECT, TCA_BPF_FLAGS, TCA_BPF_FLAGS_GEN, TCA_BPF_NAME,
+};
 pub use datapath::Datapath;
 use futures::StreamExt as _;
 use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage, TcOption};
@@ -37,8 +40,8 @@ const TC_PRIORITY: u16 = 1;
 
 /// `ETH_P_ALL`, the only filter protocol netdevsim offloads.
 const ETH_P_ALL: u16 = 0x0003;
-
-/// `TCA_CLS_FLAGS_SKIP_SW`: run the filter in hardware only.
+/// `TCA_CLS_FLAGS_SKIP_SW` (`linux/pkt_cls.h`, which aya-obj's bindings lack): run the filter in
+/// hardware only.
 const TCA_CLS_FLAGS_SKIP_SW: u32 = 1 << 1;
 
 /// Why offloading failed.
@@ -85,6 +88,9 @@ pub enum OffloadError {
         /// The error.
         source: rtnetlink::Error,
     },
+    /// Reading a link failed.
+    #[error(transparent)]
+    Link(#[from] crate::netlink::NetlinkError),
 }
 
 /// The filter stage loaded for one device and attached to it. Dropping it detaches the XDP
@@ -164,17 +170,10 @@ impl Offloaded {
                 },
             )?),
             OffloadHook::Tc => {
-                match aya::programs::tc::qdisc_add_clsact(ifname) {
-                    Ok(()) => {}
-                    Err(aya::programs::tc::TcError::NetlinkError(error))
-                        if error.raw_os_error() == Some(libc::EEXIST) => {}
-                    Err(error) => {
-                        return Err(OffloadError::Io {
-                            what: format!("adding a clsact qdisc to {ifname}"),
-                            source: std::io::Error::other(error),
-                        });
-                    }
-                }
+                crate::datapath::ensure_clsact(ifname).map_err(|error| OffloadError::Io {
+                    what: format!("adding a clsact qdisc to {ifname}"),
+                    source: std::io::Error::other(error),
+                })?;
                 tc_attach(handle, ifindex, program.as_raw_fd(), name)
                     .await
                     .map_err(|source| OffloadError::Netlink {
@@ -272,11 +271,17 @@ async fn tc_attach(
     let mut program_name = name.as_bytes().to_vec();
     program_name.push(0);
     message.attributes.push(TcAttribute::Options(vec![
-        TcOption::Other(DefaultNla::new(6, program_fd.to_ne_bytes().to_vec())),
-        TcOption::Other(DefaultNla::new(7, program_name)),
-        TcOption::Other(DefaultNla::new(8, 1u32.to_ne_bytes().to_vec())),
         TcOption::Other(DefaultNla::new(
-            9,
+            TCA_BPF_FD as u16,
+            program_fd.to_ne_bytes().to_vec(),
+        )),
+        TcOption::Other(DefaultNla::new(TCA_BPF_NAME as u16, program_name)),
+        TcOption::Other(DefaultNla::new(
+            TCA_BPF_FLAGS as u16,
+            TCA_BPF_FLAG_ACT_DIRECT.to_ne_bytes().to_vec(),
+        )),
+        TcOption::Other(DefaultNla::new(
+            TCA_BPF_FLAGS_GEN as u16,
             TCA_CLS_FLAGS_SKIP_SW.to_ne_bytes().to_vec(),
         )),
     ]));

@@ -3,18 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use futures::TryStreamExt as _;
 use netlink_packet_route::link::{LinkAttribute, LinkXdp, XdpAttached};
-use rtnetlink::Handle;
 use vswitch_common::port::PortConfig;
 
 use super::{Datapath, Offload, OffloadError, Offloaded};
-use crate::config::Hook;
+use crate::{config::Hook, netlink::Links};
 
 /// The offloaded filters of a switch's ports and the datapath of every port.
 pub struct PortOffloads {
     /// rtnetlink, for tc filters and reading XDP attach modes.
-    handle: Handle,
+    links: Links,
     /// Offloaded filters by ifindex.
     attached: BTreeMap<u32, Offloaded>,
     /// What runs each port's frames, by ifindex.
@@ -22,19 +20,13 @@ pub struct PortOffloads {
 }
 
 impl PortOffloads {
-    /// Opens an rtnetlink connection on the current tokio runtime.
-    pub fn connect() -> Result<Self, OffloadError> {
-        let (connection, handle, _) =
-            rtnetlink::new_connection().map_err(|source| OffloadError::Io {
-                what: "opening rtnetlink".to_string(),
-                source,
-            })?;
-        tokio::spawn(connection);
-        Ok(Self {
-            handle,
+    /// No offloads yet; `links` is the switch namespace's netlink connection.
+    pub fn new(links: Links) -> Self {
+        Self {
+            links,
             attached: BTreeMap::new(),
             datapaths: BTreeMap::new(),
-        })
+        }
     }
 
     /// Applies `offload` to port `ifname` (`ifindex`), whose software program is attached at
@@ -49,7 +41,8 @@ impl PortOffloads {
         port: PortConfig,
     ) -> Result<(), OffloadError> {
         if let Some(offload_hook) = offload.hook {
-            match Offloaded::attach(&self.handle, offload_hook, ifname, ifindex, port).await {
+            let handle = self.links.handle();
+            match Offloaded::attach(handle, offload_hook, ifname, ifindex, port).await {
                 Ok(offloaded) => {
                     log::info!("port {ifname}: filter stage offloaded ({offload})");
                     self.attached.insert(ifindex, offloaded);
@@ -72,21 +65,10 @@ impl PortOffloads {
 
     /// Whether the XDP program on `ifindex` runs in the driver or in the generic path.
     async fn xdp_mode(&self, ifindex: u32) -> Result<Datapath, OffloadError> {
-        let link = self
-            .handle
-            .link()
-            .get()
-            .match_index(ifindex)
-            .execute()
-            .try_next()
-            .await
-            .map_err(|source| OffloadError::Netlink {
-                what: format!("reading the XDP mode of ifindex {ifindex}"),
-                source,
-            })?;
+        let link = self.links.get(ifindex).await?;
         let mut xdp = link
+            .attributes
             .iter()
-            .flat_map(|link| &link.attributes)
             .filter_map(|attribute| match attribute {
                 LinkAttribute::Xdp(xdp) => Some(xdp),
                 _ => None,
@@ -119,7 +101,7 @@ impl PortOffloads {
     pub async fn remove(&mut self, ifindex: u32) {
         self.datapaths.remove(&ifindex);
         if let Some(offloaded) = self.attached.remove(&ifindex)
-            && let Err(error) = offloaded.detach(&self.handle).await
+            && let Err(error) = offloaded.detach(self.links.handle()).await
         {
             log::warn!("detaching the offloaded filter of ifindex {ifindex}: {error}");
         }
@@ -128,7 +110,7 @@ impl PortOffloads {
     /// Detaches every offloaded filter, logging failures.
     pub async fn detach_all(&mut self) {
         for (ifindex, offloaded) in std::mem::take(&mut self.attached) {
-            if let Err(error) = offloaded.detach(&self.handle).await {
+            if let Err(error) = offloaded.detach(self.links.handle()).await {
                 log::warn!("detaching the offloaded filter of ifindex {ifindex}: {error}");
             }
         }

@@ -9,7 +9,7 @@ use std::{
 };
 
 use aya_obj::{
-    Object,
+    Object, ProgramSection,
     generated::{
         XDP_FLAGS_HW_MODE, bpf_attach_type, bpf_attr, bpf_cmd, bpf_map_type, bpf_prog_type,
     },
@@ -89,10 +89,14 @@ pub fn load_bound(
         .functions
         .get(&entry.function_key())
         .ok_or_else(|| LoadError::Object(format!("no code for {program}")))?;
-    let prog_type = if program.ends_with("_xdp") {
-        bpf_prog_type::BPF_PROG_TYPE_XDP
-    } else {
-        bpf_prog_type::BPF_PROG_TYPE_SCHED_CLS
+    let prog_type = match &entry.section {
+        ProgramSection::Xdp { .. } => bpf_prog_type::BPF_PROG_TYPE_XDP,
+        ProgramSection::SchedClassifier => bpf_prog_type::BPF_PROG_TYPE_SCHED_CLS,
+        other => {
+            return Err(LoadError::Object(format!(
+                "{program} is a {other:?} program, which the offload stage is not"
+            )));
+        }
     };
     let license = object.license.clone();
     let prog = load_program(program, prog_type, function, &license, ifindex)?;
