@@ -288,24 +288,13 @@ fn an_underlay_that_vanishes_takes_its_tunnels_down_and_the_agent_goes_on() {
     );
 }
 
-/// The MTU of `eth0` in namespace `netns`.
-fn mtu_of(netns: &str) -> u64 {
-    let links: serde_json::Value =
-        serde_json::from_str(&run_in(netns, &["ip", "-j", "link", "show", "eth0"])).unwrap();
-    links[0]["mtu"].as_u64().expect("an MTU")
-}
-
 #[test]
 fn jumbo_frames_cross_a_jumbo_underlay_and_oversized_ports_are_refused() {
     let mut overlay = Overlay::with_mtu(Family::V4, 2, 9050);
     overlay.kernel_vtep(2);
     overlay.vswitch_vtep(1);
     let (ours, theirs) = (overlay.host(1), overlay.host(2));
-    assert_eq!(
-        mtu_of(ours.endpoint.name()),
-        9000,
-        "the agent sets what fits"
-    );
+    assert_eq!(ours.endpoint.mtu("eth0"), 9000, "the agent sets what fits");
     for (from, to) in [(ours, theirs), (theirs, ours)] {
         let jumbo = tests::command::succeeds_in(
             from.endpoint.name(),

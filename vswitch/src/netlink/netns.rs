@@ -82,6 +82,45 @@ pub fn delete(name: &str) -> Result<(), NetlinkError> {
     .map_err(NetlinkError::io(what))
 }
 
+/// A named network namespace that is deleted (with its devices) when the guard drops, also
+/// after a failure: what the tests build their topologies in, and what a caller that makes a
+/// namespace for a while holds.
+#[derive(Debug)]
+pub struct NetnsGuard {
+    name: String,
+}
+
+impl NetnsGuard {
+    /// Creates the namespace called `name` (see [`create`]).
+    pub fn create(name: &str) -> Result<Self, NetlinkError> {
+        create(name)?;
+        Ok(Self::adopt(name))
+    }
+
+    /// Takes charge of the namespace called `name`, which something else is about to create
+    /// (or has created): it is deleted on drop if it exists by then.
+    pub fn adopt(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+        }
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for NetnsGuard {
+    fn drop(&mut self) {
+        if exists(&self.name)
+            && let Err(error) = delete(&self.name)
+        {
+            log::warn!("{error}");
+        }
+    }
+}
+
 /// Runs `f` on a new thread that has entered `mount_ns` (this process's mount namespace when
 /// `None`); the process's other threads stay where they are.
 fn in_mount_namespace<T: Send>(
