@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod netlink;
 pub mod offload;
 pub mod state;
+mod sys;
 
 /// The git revision the binary was built from ("unknown" outside a git checkout).
 pub const REVISION: &str = env!("VSWITCH_GIT_REVISION");

@@ -25,7 +25,7 @@ use std::{
     os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
 };
 
-use super::sys;
+use crate::sys::{self, bpf_cmd};
 
 /// `BPF_MAP_TYPE_ARRAY`.
 const BPF_MAP_TYPE_ARRAY: u32 = 2;
@@ -95,13 +95,13 @@ impl RcuBarrier {
         };
         // SAFETY: the element attribute with pointers to a live key and value of the map's
         // sizes.
-        unsafe { sys::bpf(sys::BPF_MAP_UPDATE_ELEM, &mut attr) }.map(drop)
+        unsafe { sys::bpf(bpf_cmd::BPF_MAP_UPDATE_ELEM, &mut attr) }.map(drop)
     }
 }
 
 fn create(mut attr: MapCreateAttr) -> io::Result<OwnedFd> {
     // SAFETY: the map-create attribute, with no pointers.
-    let fd = unsafe { sys::bpf(sys::BPF_MAP_CREATE, &mut attr) }?;
+    let fd = unsafe { sys::bpf(bpf_cmd::BPF_MAP_CREATE, &mut attr) }?;
     // SAFETY: BPF_MAP_CREATE returned a new descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }

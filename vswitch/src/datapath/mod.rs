@@ -5,7 +5,6 @@ mod maps;
 mod pins;
 mod programs;
 mod static_fdb;
-mod sys;
 mod trafficgen;
 mod tunnels;
 

@@ -11,7 +11,8 @@ use aya::{
 };
 use vswitch_common::fdb::{FdbEntry, FdbKey, Location};
 
-use super::{DatapathError, Maps, sys};
+use super::{DatapathError, Maps};
+use crate::sys::{self, bpf_cmd};
 /// Entries per syscall: bounds the kernel's copy of keys and values.
 const CHUNK: usize = 16_384;
 
@@ -49,7 +50,7 @@ impl Maps {
             };
             // SAFETY: `attr` points at `count` keys and values of the map's key and value sizes,
             // which outlive the call; the kernel writes back only `count`.
-            if let Err(io_error) = unsafe { sys::bpf(sys::BPF_MAP_UPDATE_BATCH, &mut attr) } {
+            if let Err(io_error) = unsafe { sys::bpf(bpf_cmd::BPF_MAP_UPDATE_BATCH, &mut attr) } {
                 let source = MapError::SyscallError(SyscallError {
                     call: "bpf_map_update_batch",
                     io_error,

@@ -182,20 +182,10 @@ pub fn xdp_link_hw(program: BorrowedFd<'_>, ifindex: u32) -> io::Result<OwnedFd>
 
 /// Runs a `bpf` command that returns a new file descriptor.
 fn bpf_fd(command: bpf_cmd, attr: &mut bpf_attr) -> io::Result<OwnedFd> {
-    // SAFETY: `attr` is a valid bpf_attr of the size passed; pointers in it outlive the call.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            command as libc::c_int,
-            attr as *mut bpf_attr,
-            size_of::<bpf_attr>(),
-        )
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    // SAFETY: `attr` is the bpf_attr member `command` reads; pointers in it outlive the call.
+    let fd = unsafe { crate::sys::bpf(command, attr) }?;
     // SAFETY: the command returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) })
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// What a refused device-bound map usually means.
