@@ -47,6 +47,7 @@ impl Switch {
         self.write_flood_sets(&mut transaction)?;
         transaction.commit();
         self.apply_tunnels(&config.vxlans).await?;
+        self.apply_dispatch(&config.macvlans).await?;
         self.remove_strays()?;
         self.remove_stray_tunnels(&previous_tunnels)?;
         self.publish()?;

@@ -10,6 +10,7 @@
 mod adopt;
 mod ageing;
 pub mod bpffs;
+mod dispatch;
 mod fdb;
 mod port_changes;
 mod ports;
@@ -124,6 +125,8 @@ pub struct Switch {
     flood_sets_deferred: bool,
     /// The VXLAN tunnels and their underlays.
     tunnels: tunnels::Tunnels,
+    /// The `[[macvlan]]` parents and their children.
+    dispatch: dispatch::Dispatch,
 }
 
 impl Switch {
@@ -182,6 +185,7 @@ impl Switch {
             control: Some(control),
             flood_sets_deferred: true,
             tunnels: tunnels::Tunnels::default(),
+            dispatch: dispatch::Dispatch::default(),
         };
         if let Err(error) = switch.build(config, previous).await {
             switch.teardown(false).await;
@@ -303,6 +307,7 @@ impl Switch {
         }
         InstanceState::remove(&self.name);
         self.offloads.detach_all().await;
+        self.remove_all_parents().await;
         self.detach_underlays();
         let attached = std::mem::take(&mut self.attached);
         for (name, mut attached) in attached.into_iter().rev() {
@@ -338,6 +343,10 @@ enum LinkRole {
     Pass,
     /// The decapsulation program on a VXLAN underlay (pinned under the underlay's name).
     Underlay,
+    /// A dispatch classifier, on a `[[macvlan]]` parent or child (pinned under its name).
+    Dispatch,
+    /// The dispatch XDP program on a `[[macvlan]]` parent.
+    DispatchXdp,
 }
 
 impl LinkRole {
@@ -351,6 +360,8 @@ impl LinkRole {
             Self::Xdp => "xdp",
             Self::Pass => "pass",
             Self::Underlay => "underlay",
+            Self::Dispatch => "dispatch",
+            Self::DispatchXdp => "dispatch-xdp",
         }
     }
 }

@@ -13,9 +13,11 @@ pub struct File {
     pub port: Vec<Spanned<PortSection>>,
     #[serde(default)]
     pub vxlan: Vec<Spanned<VxlanSection>>,
+    #[serde(default)]
+    pub macvlan: Vec<Spanned<MacvlanSection>>,
     /// Parsed only to refuse it clearly: not supported by this version.
     #[serde(default)]
-    pub macvlan: Option<Spanned<toml::Value>>,
+    pub ipvlan: Option<Spanned<toml::Value>>,
 }
 
 /// `[switch]`.
@@ -62,4 +64,28 @@ pub struct VxlanSection {
     pub underlay: Spanned<String>,
     pub dstport: Option<Spanned<i64>>,
     pub learning: Option<bool>,
+}
+
+/// One `[[macvlan]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MacvlanSection {
+    pub parent: Spanned<String>,
+    pub mode: Option<Spanned<String>>,
+    #[serde(default)]
+    pub children: Vec<Spanned<ChildSection>>,
+}
+
+/// One child of a `[[macvlan]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChildSection {
+    pub name: Spanned<String>,
+    pub kind: Option<Spanned<String>>,
+    pub netns: Option<Spanned<String>>,
+    #[serde(default)]
+    pub address: Vec<Spanned<String>>,
+    pub mac: Option<Spanned<String>>,
+    #[serde(default)]
+    pub allowed_sources: Vec<Spanned<String>>,
 }

@@ -1,6 +1,7 @@
 //! The switch configuration: a TOML file, parsed and validated before anything is created.
 
 mod file;
+mod macvlan;
 mod offload;
 mod validate;
 mod vxlan;
@@ -9,6 +10,7 @@ use std::{net::IpAddr, path::Path};
 
 pub use offload::{OFFLOAD_WORDS, Offload, OffloadHook};
 
+pub use macvlan::{ChildKind, ChildSpec, MacvlanSpec};
 pub use validate::{ConfigError, DEFAULT_NAME, check_instance_name};
 pub use vxlan::tunnel_conflict;
 
@@ -31,6 +33,8 @@ pub struct Config {
     pub offload: Offload,
     /// The `[[vxlan]]` tunnels.
     pub vxlans: Vec<VxlanSpec>,
+    /// The `[[macvlan]]` parents.
+    pub macvlans: Vec<MacvlanSpec>,
 }
 
 /// One `[[vxlan]]`: a switch VLAN carried over a VNI, with the switch as a VTEP.
@@ -179,6 +183,9 @@ impl Config {
         for (index, port) in self.ports.iter().enumerate() {
             admit_port(&self.ports[..index], port).map_err(|conflict| conflict.to_string())?;
             if let Some(conflict) = tunnel_conflict(&self.vxlans, port) {
+                return Err(conflict);
+            }
+            if let Some(conflict) = macvlan::port_conflict(&self.macvlans, port) {
                 return Err(conflict);
             }
             if let Some(tunnel) = self

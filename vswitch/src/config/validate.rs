@@ -73,10 +73,10 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let span = error.span().unwrap_or(0..0);
         source.error(span, error.message().trim_end().to_string())
     })?;
-    if let Some(macvlan) = &file.macvlan {
+    if let Some(ipvlan) = &file.ipvlan {
         return Err(source.error(
-            macvlan.span(),
-            "[[macvlan]] is not supported by this version yet",
+            ipvlan.span(),
+            "[[ipvlan]] is not supported by this version yet",
         ));
     }
     let (name, ageing_secs, offload) = match &file.switch {
@@ -132,12 +132,14 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
             return Err(source.error(section.span(), conflict));
         }
     }
+    let macvlans = super::macvlan::parents(&source, &file.macvlan, &ports, &vxlans)?;
     Ok(Config {
         name,
         ageing_secs,
         ports,
         offload,
         vxlans,
+        macvlans,
     })
 }
 
@@ -182,20 +184,8 @@ fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec,
             ));
         }
         (Some(netns), false) => {
-            check_netns_name(netns.get_ref())
-                .map_err(|reason| source.error(netns.span(), reason))?;
-            let addresses = section
-                .address
-                .iter()
-                .map(|address| {
-                    parse_cidr(address.get_ref())
-                        .map_err(|reason| source.error(address.span(), reason))
-                })
-                .collect::<Result<_, _>>()?;
-            PortKind::Veth {
-                netns: netns.get_ref().clone(),
-                addresses,
-            }
+            let (netns, addresses) = veth_end(source, netns, &section.address)?;
+            PortKind::Veth { netns, addresses }
         }
     };
     let vlan = vlan_mode(source, section)?;
@@ -280,6 +270,22 @@ fn vlan_mode(source: &Source<'_>, section: &PortSection) -> Result<VlanMode, Con
             Ok(VlanMode::Trunk { vlans, native })
         }
     }
+}
+
+/// The namespace and addresses of a veth end the switch creates, checked.
+pub(super) fn veth_end(
+    source: &Source<'_>,
+    netns: &Spanned<String>,
+    addresses: &[Spanned<String>],
+) -> Result<(String, Vec<(IpAddr, u8)>), ConfigError> {
+    check_netns_name(netns.get_ref()).map_err(|reason| source.error(netns.span(), reason))?;
+    let addresses = addresses
+        .iter()
+        .map(|address| {
+            parse_cidr(address.get_ref()).map_err(|reason| source.error(address.span(), reason))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((netns.get_ref().clone(), addresses))
 }
 
 /// Checks an interface name the way the kernel does.

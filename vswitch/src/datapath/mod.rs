@@ -1,6 +1,7 @@
 //! The eBPF object: loading it, attaching its programs to ports, and its maps.
 
 mod barrier;
+mod dispatch;
 mod maps;
 mod pins;
 mod programs;
@@ -11,7 +12,7 @@ mod tunnels;
 
 pub use maps::{MapIds, Maps};
 pub use pins::PINNED_MAPS;
-pub use programs::{Attachment, Programs};
+pub use programs::{Attachment, DispatchTc, Programs};
 pub use trafficgen::TRAFFICGEN;
 
 /// The compiled eBPF object, built by `build.rs` from `vswitch-ebpf`.

@@ -1,0 +1,283 @@
+//! The `[[macvlan]]` parents of a running switch: each child is created (a veth into its
+//! namespace with the child's MAC, or a persistent tap) and attached, then the parent's set of
+//! children is written, and last the parent's programs are attached, so that no frame is
+//! dispatched to a child that is not complete. A parent is removed in the opposite order.
+
+use std::collections::BTreeMap;
+
+use vswitch_common::{
+    dispatch::{CHILD_F_PEER, Child, MAX_CHILDREN, Mode, Parent},
+    mac::MacAddr,
+};
+
+use super::{AgentError, LinkRole, Switch};
+use crate::{
+    config::{ChildKind, ChildSpec, Hook, MacvlanSpec, PortKind, PortSpec, VlanMode},
+    datapath::{Attachment, DispatchTc},
+    netlink::{Created, Journal, Links, tap},
+};
+
+/// A child the switch runs.
+#[derive(Debug)]
+struct ChildState {
+    /// Its map value.
+    child: Child,
+    /// The sources it accepts (source mode).
+    sources: Vec<MacAddr>,
+    /// Its programs: the dispatch classifier, and the pass-through program on a veth's peer.
+    attachments: Vec<Attachment>,
+    /// What creating it made.
+    created: Journal,
+}
+
+/// A parent the switch dispatches on.
+#[derive(Debug)]
+struct ParentState {
+    spec: MacvlanSpec,
+    ifindex: u32,
+    slot: u32,
+    attachments: Vec<Attachment>,
+    children: Vec<ChildState>,
+}
+
+/// The switch's parents by name.
+#[derive(Debug, Default)]
+pub(super) struct Dispatch {
+    parents: BTreeMap<String, ParentState>,
+}
+
+impl Dispatch {
+    /// The configuration of every parent.
+    pub(super) fn specs(&self) -> Vec<MacvlanSpec> {
+        self.parents
+            .values()
+            .map(|parent| parent.spec.clone())
+            .collect()
+    }
+}
+
+impl Switch {
+    /// Makes the parents those of `wanted`: a parent whose section changed is made anew.
+    /// Returns what changed, for a reload's summary.
+    pub(super) async fn apply_dispatch(
+        &mut self,
+        wanted: &[MacvlanSpec],
+    ) -> Result<Vec<String>, AgentError> {
+        let mut changes = Vec::new();
+        let stale: Vec<String> = self
+            .dispatch
+            .parents
+            .values()
+            .filter(|parent| !wanted.contains(&parent.spec))
+            .map(|parent| parent.spec.parent.clone())
+            .collect();
+        for name in stale {
+            self.remove_parent(&name).await;
+            changes.push(format!("removed macvlan parent {name}"));
+        }
+        for spec in wanted {
+            if !self.dispatch.parents.contains_key(&spec.parent) {
+                self.add_parent(spec).await?;
+                changes.push(format!("added macvlan parent {}", spec.parent));
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Removes every parent and its children.
+    pub(super) async fn remove_all_parents(&mut self) {
+        let names: Vec<String> = self.dispatch.parents.keys().cloned().collect();
+        for name in names {
+            self.remove_parent(&name).await;
+        }
+    }
+
+    /// Adds the parent `spec` with its children; on failure, what was made is removed again.
+    async fn add_parent(&mut self, spec: &MacvlanSpec) -> Result<(), AgentError> {
+        let result = self.try_add_parent(spec).await;
+        if result.is_err() {
+            self.remove_parent(&spec.parent).await;
+        }
+        result
+    }
+
+    async fn try_add_parent(&mut self, spec: &MacvlanSpec) -> Result<(), AgentError> {
+        let ifindex = self.links.require(&spec.parent).await?;
+        self.links.set_up(ifindex).await?;
+        let slot = self.counter_slot(&format!("parent {}", spec.parent))?;
+        self.dispatch.parents.insert(
+            spec.parent.clone(),
+            ParentState {
+                spec: spec.clone(),
+                ifindex,
+                slot,
+                attachments: Vec::new(),
+                children: Vec::new(),
+            },
+        );
+        let parent_mac = self.links.mac(ifindex).await?.unwrap_or_default();
+        let mut set = Parent {
+            slot,
+            passthru: 0,
+            len: 0,
+            children: [0; MAX_CHILDREN],
+        };
+        for (index, child) in spec.children.iter().enumerate() {
+            let mac = child.mac.unwrap_or(parent_mac);
+            let state = self.add_child(spec, ifindex, child, mac).await?;
+            let child_ifindex = state.child.ifindex;
+            self.parent_mut(&spec.parent).children.push(state);
+            if let Some(slot) = set.children.get_mut(index) {
+                *slot = child_ifindex;
+                set.len += 1;
+            }
+            if spec.mode == Mode::Passthru {
+                set.passthru = child_ifindex;
+            }
+        }
+        self.maps.set_parent(ifindex, Some(set))?;
+        let pin = self.link_pin(&spec.parent, LinkRole::Dispatch);
+        let tc = self
+            .programs
+            .attach_dispatch_tc(DispatchTc::Parent, &spec.parent, &pin)?;
+        self.parent_mut(&spec.parent).attachments.push(tc);
+        let pin = self.link_pin(&spec.parent, LinkRole::DispatchXdp);
+        let xdp = self.programs.attach_dispatch_xdp(ifindex, &pin)?;
+        self.parent_mut(&spec.parent).attachments.push(xdp);
+        log::info!(
+            "macvlan parent {}: {} children in {} mode",
+            spec.parent,
+            spec.children.len(),
+            spec.mode.name()
+        );
+        Ok(())
+    }
+
+    fn parent_mut(&mut self, name: &str) -> &mut ParentState {
+        self.dispatch
+            .parents
+            .get_mut(name)
+            .expect("the parent was inserted first")
+    }
+
+    /// Creates child `spec` of `parent` with address `mac`, writes it into the maps and
+    /// attaches its programs. On failure, undoes its own steps.
+    async fn add_child(
+        &mut self,
+        parent: &MacvlanSpec,
+        parent_ifindex: u32,
+        spec: &ChildSpec,
+        mac: MacAddr,
+    ) -> Result<ChildState, AgentError> {
+        let mut state = ChildState {
+            child: Child {
+                ifindex: 0,
+                parent: parent_ifindex,
+                mode: parent.mode as u32,
+                flags: 0,
+                slot: 0,
+                mac,
+                _pad: [0; 2],
+            },
+            sources: spec.allowed_sources.clone(),
+            attachments: Vec::new(),
+            created: Journal::default(),
+        };
+        match self.try_add_child(spec, &mut state).await {
+            Ok(()) => Ok(state),
+            Err(error) => {
+                self.remove_child(state).await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn try_add_child(
+        &mut self,
+        spec: &ChildSpec,
+        state: &mut ChildState,
+    ) -> Result<(), AgentError> {
+        let mac = state.child.mac;
+        match &spec.kind {
+            ChildKind::Veth { netns, addresses } => {
+                let port = PortSpec {
+                    name: spec.name.clone(),
+                    kind: PortKind::Veth {
+                        netns: netns.clone(),
+                        addresses: addresses.clone(),
+                    },
+                    vlan: VlanMode::Access(1),
+                    hook: Hook::Tc,
+                    learning: false,
+                    offload: None,
+                };
+                let (ifindex, peer) = self.create_port(&port, &mut state.created).await?;
+                state.child.ifindex = ifindex;
+                state.child.flags = CHILD_F_PEER;
+                let peer = peer.expect("a veth has a peer");
+                Links::connect_in(netns)?.set_mac(peer, mac).await?;
+                // Native XDP redirects from the parent into the veth need a program on its peer.
+                let pin = self.link_pin(&spec.name, LinkRole::Pass);
+                let stub = self.programs.attach_pass_in(netns, peer, &pin)?;
+                state.attachments.push(stub);
+            }
+            ChildKind::Tap => {
+                if self.links.index(&spec.name).await?.is_some() {
+                    return Err(crate::netlink::NetlinkError::LinkExists(spec.name.clone()).into());
+                }
+                tap::create(&spec.name)?;
+                state.created.record(Created::Link(spec.name.clone()));
+                let ifindex = self.links.require(&spec.name).await?;
+                state.child.ifindex = ifindex;
+                self.links.set_mac(ifindex, mac).await?;
+                self.links.set_up(ifindex).await?;
+            }
+        }
+        state.child.slot = self.counter_slot(&format!("child {}", spec.name))?;
+        self.maps.set_child(state.child, &state.sources)?;
+        let pin = self.link_pin(&spec.name, LinkRole::Dispatch);
+        let tc = self
+            .programs
+            .attach_dispatch_tc(DispatchTc::Child, &spec.name, &pin)?;
+        state.attachments.push(tc);
+        Ok(())
+    }
+
+    /// Removes the parent `name`: its programs first, then its set of children, then each
+    /// child. Failures are logged; nothing is undone past this point.
+    async fn remove_parent(&mut self, name: &str) {
+        let Some(parent) = self.dispatch.parents.remove(name) else {
+            return;
+        };
+        for attachment in parent.attachments {
+            if let Err(error) = self.programs.detach(attachment) {
+                log::debug!("macvlan parent {name}: {error}");
+            }
+        }
+        if let Err(error) = self.maps.set_parent(parent.ifindex, None) {
+            log::warn!("macvlan parent {name}: {error}");
+        }
+        for child in parent.children {
+            self.remove_child(child).await;
+        }
+        self.slots.release(parent.slot);
+    }
+
+    /// Detaches a child, removes it from the maps and deletes what creating it made.
+    async fn remove_child(&mut self, mut state: ChildState) {
+        for attachment in state.attachments {
+            if let Err(error) = self.programs.detach(attachment) {
+                log::debug!("macvlan child {}: {error}", state.child.ifindex);
+            }
+        }
+        if state.child.slot != 0 {
+            if let Err(error) = self.maps.remove_child(&state.child, &state.sources) {
+                log::warn!("macvlan child {}: {error}", state.child.ifindex);
+            }
+            self.slots.release(state.child.slot);
+        }
+        for error in state.created.undo(&self.links).await {
+            log::warn!("cleaning up: {error}");
+        }
+    }
+}

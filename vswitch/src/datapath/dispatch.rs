@@ -1,0 +1,71 @@
+//! The dispatch maps: macvlan-style children by ifindex and by (parent, MAC), the sources
+//! source-mode children accept, and each parent's set of children.
+
+use vswitch_common::dispatch::{Child, ChildKey, Parent, SourceKey};
+
+use super::{
+    DatapathError, Maps,
+    maps::{Guarded, replace_whole, unless_missing},
+};
+
+impl Maps {
+    /// Adds a child under its ifindex and its (parent, MAC), with its devmap entry and the
+    /// sources it accepts (source mode).
+    pub fn set_child(&mut self, child: Child, sources: &[[u8; 6]]) -> Result<(), DatapathError> {
+        let what = format!("adding dispatch child {}", child.ifindex);
+        for mac in sources {
+            self.sources
+                .insert(SourceKey::new(child.ifindex, *mac), 0, 0)
+                .map_err(DatapathError::map(&what))?;
+        }
+        self.writes.before(Guarded::Ports)?;
+        let key = ChildKey::new(child.parent, child.mac);
+        let replaced =
+            self.children.get(&child.ifindex, 0).is_ok() || self.dispatch.get(&key, 0).is_ok();
+        self.children
+            .insert(child.ifindex, child, 0)
+            .map_err(DatapathError::map(&what))?;
+        self.dispatch
+            .insert(key, child, 0)
+            .map_err(DatapathError::map(&what))?;
+        if replaced {
+            self.writes.freed(Guarded::Ports);
+        }
+        self.child_tx
+            .insert(child.ifindex, child.ifindex, None, 0)
+            .map_err(|source| DatapathError::DevMap { what, source })
+    }
+
+    /// Removes a child, its devmap entry and its sources.
+    pub fn remove_child(
+        &mut self,
+        child: &Child,
+        sources: &[[u8; 6]],
+    ) -> Result<(), DatapathError> {
+        let what = format!("removing dispatch child {}", child.ifindex);
+        self.writes.before(Guarded::Ports)?;
+        unless_missing(
+            self.dispatch
+                .remove(&ChildKey::new(child.parent, child.mac)),
+        )
+        .map_err(DatapathError::map(&what))?;
+        unless_missing(self.children.remove(&child.ifindex)).map_err(DatapathError::map(&what))?;
+        self.writes.freed(Guarded::Ports);
+        unless_missing(self.child_tx.remove(child.ifindex)).map_err(DatapathError::map(&what))?;
+        for mac in sources {
+            unless_missing(self.sources.remove(&SourceKey::new(child.ifindex, *mac)))
+                .map_err(DatapathError::map(&what))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the parent `ifindex` whole; `None` removes it.
+    pub fn set_parent(
+        &mut self,
+        ifindex: u32,
+        parent: Option<Parent>,
+    ) -> Result<(), DatapathError> {
+        let what = format!("writing dispatch parent {ifindex}");
+        replace_whole(&mut self.writes, &mut self.parents, ifindex, parent, what)
+    }
+}
