@@ -10,6 +10,7 @@ pub mod command;
 pub mod datapath;
 pub mod frames;
 pub mod lab;
+pub mod macvlan;
 pub mod names;
 pub mod netns;
 pub mod overlay;
