@@ -17,3 +17,4 @@ pub mod overlay;
 pub mod ping;
 pub mod raw;
 pub mod switch;
+pub mod tap;

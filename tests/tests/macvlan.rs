@@ -2,7 +2,18 @@
 //! once with vswitch's dispatch, the same reachability matrix is measured on both, printed,
 //! and must be identical.
 
-use tests::macvlan::{Implementation, Lab, Matrix, Scenario};
+use std::time::Duration;
+
+use tests::{
+    frames::{ethernet, has_marker},
+    macvlan::{Implementation, Lab, Matrix, Scenario, child_mac},
+    names,
+    netns::Netns,
+    raw::RawSocket,
+    switch::Switch,
+    tap::TapEnd,
+};
+use vswitch_common::mac::Colons;
 
 /// Builds `scenario` with both implementations and asserts their matrices are identical.
 fn parity(scenario: Scenario) {
@@ -69,4 +80,51 @@ fn source_mode_matches_the_driver() {
         mode: "source",
         hairpin: false,
     });
+}
+
+/// A tap child (the macvtap case) carries frames both ways: to and from the outside, and to and
+/// from a veth sibling in bridge mode.
+#[test]
+fn tap_children_carry_frames_both_ways() {
+    let tap_mac = [0x02, 0x77, 0, 0, 0, 0x11];
+    let outside_mac = [0x02, 0x77, 0, 0, 0, 0x64];
+    let host = Netns::new(&names::unique("h"));
+    let outside = Netns::new(&names::unique("o"));
+    host.veth_to("par", &outside, "eth0");
+    let c1 = names::unique("c");
+    let _c1 = Netns::expected(&c1);
+    let config = format!(
+        "[[macvlan]]\nparent = \"par\"\nmode = \"bridge\"\nchildren = [\n\
+         {{ name = \"mv1\", netns = \"{c1}\", mac = \"{}\" }},\n\
+         {{ name = \"tap1\", kind = \"tap\", mac = \"{}\" }} ]\n",
+        Colons(&child_mac(1)),
+        Colons(&tap_mac),
+    );
+    let _switch = Switch::start(&host, &config);
+    let vm = TapEnd::open(host.name(), "tap1");
+    let wire = RawSocket::open(outside.name(), "eth0");
+    let sibling = RawSocket::open(&c1, "eth0");
+    let within = Duration::from_secs(1);
+
+    vm.send(&ethernet(outside_mac, tap_mac, 1));
+    assert!(wire.receives(within, |f| has_marker(f, 1)), "tap → outside");
+    wire.send(&ethernet(tap_mac, outside_mac, 2));
+    assert!(vm.receives(within, |f| has_marker(f, 2)), "outside → tap");
+    wire.send(&ethernet([0xff; 6], outside_mac, 3));
+    assert!(
+        vm.receives(within, |f| has_marker(f, 3)),
+        "outside broadcast → tap"
+    );
+    vm.send(&ethernet(child_mac(1), tap_mac, 4));
+    assert!(
+        sibling.receives(within, |f| has_marker(f, 4)),
+        "tap → sibling"
+    );
+    sibling.send(&ethernet(tap_mac, child_mac(1), 5));
+    assert!(vm.receives(within, |f| has_marker(f, 5)), "sibling → tap");
+    wire.send(&ethernet([2, 0x77, 0, 0, 0, 0x42], outside_mac, 6));
+    assert!(
+        !vm.receives(Duration::from_millis(300), |f| has_marker(f, 6)),
+        "unicast for another address must not reach the tap"
+    );
 }
