@@ -8,9 +8,9 @@
 pub mod bench;
 pub mod command;
 pub mod datapath;
+pub mod dispatch;
 pub mod frames;
 pub mod lab;
-pub mod macvlan;
 pub mod names;
 pub mod netns;
 pub mod overlay;

@@ -8,11 +8,12 @@ use tests::{
     datapath::{
         Fixture, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, XDP_REDIRECT, access, with_datapath,
     },
-    frames::{ethernet, station},
+    frames::{ethernet, ipv4_udp, station},
 };
+use vswitch::datapath::ChildKeys;
 use vswitch_common::{
     dispatch::{CHILD_F_PEER, Child, MAX_CHILDREN, Mode, Parent},
-    program_names,
+    ipvlan, program_names,
     stats::{DropReason, PortStats},
 };
 
@@ -26,16 +27,22 @@ const CHILD_MACS: [[u8; 6]; 2] = [[2, 0x77, 0, 0, 0, 1], [2, 0x77, 0, 0, 0, 2]];
 const OUTSIDE: [u8; 6] = [2, 0x77, 0, 0, 0, 0x64];
 const BROADCAST: [u8; 6] = [0xff; 6];
 
-/// Writes what the agent writes for a `[[macvlan]]` on `u0` with children `p2` and `p3` in
-/// `mode`, the source-mode ones accepting `OUTSIDE`. Returns the children.
+/// The parent's MAC address, which ipvlan children share.
+const PARENT_MAC: [u8; 6] = [2, 0x77, 0, 0, 0, 0xfe];
+/// The ipvlan children's IPv4 addresses: the second is `ipv4_udp`'s destination.
+const CHILD_IPS: [[u8; 4]; 2] = [[192, 168, 0, 9], [192, 168, 0, 2]];
+
+/// Writes what the agent writes for a `[[macvlan]]` (or `[[ipvlan]]`) on `u0` with children
+/// `p2` and `p3` in `mode`, the source-mode ones accepting `OUTSIDE`. Returns the children.
 fn parent(fx: &mut Fixture, mode: Mode) -> [Child; 2] {
+    let ipvlan = mode == Mode::IpvlanL2;
     let children = [0, 1].map(|n| Child {
         ifindex: fx.ifindex(n + 1),
         parent: fx.underlay,
         mode: mode as u32,
         flags: CHILD_F_PEER,
         slot: CHILD_SLOTS[n],
-        mac: CHILD_MACS[n],
+        mac: if ipvlan { PARENT_MAC } else { CHILD_MACS[n] },
         _pad: [0; 2],
     });
     let sources: &[[u8; 6]] = if mode == Mode::Source {
@@ -45,13 +52,19 @@ fn parent(fx: &mut Fixture, mode: Mode) -> [Child; 2] {
     };
     let mut set = Parent {
         slot: PARENT_SLOT,
+        mode: mode as u32,
         passthru: 0,
         len: 2,
         children: [0; MAX_CHILDREN],
     };
-    for (slot, child) in set.children.iter_mut().zip(&children) {
+    for ((slot, child), ip) in set.children.iter_mut().zip(&children).zip(CHILD_IPS) {
         *slot = child.ifindex;
-        fx.maps.set_child(*child, sources).unwrap();
+        let addresses = if ipvlan { vec![ipvlan::v4(ip)] } else { vec![] };
+        let keys = ChildKeys {
+            sources,
+            addresses: &addresses,
+        };
+        fx.maps.set_child(*child, keys).unwrap();
     }
     if mode == Mode::Passthru {
         set.len = 1;
@@ -202,5 +215,52 @@ fn frames_from_an_interface_that_is_no_child_are_dropped_and_counted() {
         assert_eq!(verdict, TC_ACT_SHOT);
         let after = fx.maps.port_stats(0).unwrap().drops[DropReason::NotAPort as usize];
         assert_eq!(after, before + 1);
+    });
+}
+
+#[test]
+fn ipvlan_children_are_found_by_the_ip_address_a_frame_is_for() {
+    with_datapath(access(), |fx| {
+        let children = parent(fx, Mode::IpvlanL2);
+        let to_second = ipv4_udp(PARENT_MAC, OUTSIDE, 1);
+        let verdict = fx.xdp_program(program_names::DISPATCH_XDP, fx.underlay, &to_second);
+        assert_eq!(verdict, XDP_REDIRECT);
+        assert_eq!(delivered(fx), [0, 1]);
+        let mut to_nobody = to_second.clone();
+        to_nobody[30..34].copy_from_slice(&[192, 168, 0, 77]);
+        let verdict = fx.xdp_program(program_names::DISPATCH_XDP, fx.underlay, &to_nobody);
+        assert_eq!(
+            verdict, XDP_PASS,
+            "no child has the address: the parent's stack"
+        );
+        let (verdict, _) = fx.tc_out(
+            program_names::DISPATCH_PARENT,
+            fx.underlay,
+            &ethernet(BROADCAST, OUTSIDE, 2),
+        );
+        assert_eq!(verdict, TC_ACT_OK);
+        assert_eq!(delivered(fx), [1, 2], "broadcasts reach every child");
+
+        // From the first child: to the shared MAC with a sibling's address, to the shared MAC
+        // with no child's address (the parent's stack), and a broadcast.
+        let from = children[0].ifindex;
+        let mut sibling = ipv4_udp(PARENT_MAC, PARENT_MAC, 3);
+        sibling[26..30].copy_from_slice(&CHILD_IPS[0]);
+        let verdict = fx.tc_out(program_names::DISPATCH_CHILD, from, &sibling).0;
+        assert_eq!(verdict, TC_ACT_REDIRECT);
+        assert_eq!(delivered(fx), [1, 3]);
+        let mut host = sibling.clone();
+        host[30..34].copy_from_slice(&[192, 168, 0, 77]);
+        let verdict = fx.tc_out(program_names::DISPATCH_CHILD, from, &host).0;
+        assert_eq!(verdict, TC_ACT_REDIRECT);
+        let broadcast = ethernet(BROADCAST, PARENT_MAC, 4);
+        let verdict = fx.tc_out(program_names::DISPATCH_CHILD, from, &broadcast).0;
+        assert_eq!(verdict, TC_ACT_REDIRECT);
+        assert_eq!(
+            delivered(fx),
+            [1, 4],
+            "only the broadcast reached the sibling"
+        );
+        assert_eq!(stats(fx, CHILD_SLOTS[0]).forwarded, 3);
     });
 }

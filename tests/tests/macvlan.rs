@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use tests::{
+    dispatch::{Scenario, assert_parity as parity, child_mac},
     frames::{ethernet, has_marker},
-    macvlan::{Implementation, Lab, Matrix, Scenario, child_mac},
     names,
     netns::Netns,
     raw::RawSocket,
@@ -15,71 +15,33 @@ use tests::{
 };
 use vswitch_common::mac::Colons;
 
-/// Builds `scenario` with both implementations and asserts their matrices are identical.
-fn parity(scenario: Scenario) {
-    let kernel = Lab::build(scenario, Implementation::Kernel).matrix();
-    let vswitch = Lab::build(scenario, Implementation::Vswitch).matrix();
-    println!("{scenario:?}\nkernel macvlan driver:\n{kernel}vswitch dispatch:\n{vswitch}");
-    assert!(
-        kernel.0.values().any(|reached| *reached),
-        "the kernel reference reached nothing: the lab is broken"
-    );
-    let differences: Matrix = Matrix(
-        kernel
-            .0
-            .iter()
-            .filter(|(path, reached)| vswitch.0.get(*path) != Some(reached))
-            .map(|(path, reached)| (path.clone(), *reached))
-            .collect(),
-    );
-    assert_eq!(
-        kernel, vswitch,
-        "vswitch differs from the kernel (kernel's value shown):\n{differences}"
-    );
-}
-
 #[test]
 fn bridge_mode_matches_the_driver() {
-    parity(Scenario {
-        mode: "bridge",
-        hairpin: false,
-    });
+    parity(Scenario::macvlan("bridge", false));
 }
 
 #[test]
 fn vepa_mode_matches_the_driver_with_and_without_a_hairpinning_outside() {
     for hairpin in [false, true] {
-        parity(Scenario {
-            mode: "vepa",
-            hairpin,
-        });
+        parity(Scenario::macvlan("vepa", hairpin));
     }
 }
 
 #[test]
 fn private_mode_matches_the_driver_with_and_without_a_hairpinning_outside() {
     for hairpin in [false, true] {
-        parity(Scenario {
-            mode: "private",
-            hairpin,
-        });
+        parity(Scenario::macvlan("private", hairpin));
     }
 }
 
 #[test]
 fn passthru_mode_matches_the_driver() {
-    parity(Scenario {
-        mode: "passthru",
-        hairpin: false,
-    });
+    parity(Scenario::macvlan("passthru", false));
 }
 
 #[test]
 fn source_mode_matches_the_driver() {
-    parity(Scenario {
-        mode: "source",
-        hairpin: false,
-    });
+    parity(Scenario::macvlan("source", false));
 }
 
 /// A tap child (the macvtap case) carries frames both ways: to and from the outside, and to and

@@ -14,6 +14,11 @@
 //! - a frame from a child leaves through the parent, except in bridge mode, where unicast to a
 //!   bridge-mode sibling goes straight to it and group frames also reach the bridge-mode
 //!   siblings.
+//!
+//! ipvlan's L2 mode is one more mode here: its children share the parent's MAC address, so
+//! unicast is told apart by the IP address it is for (`ipvlan::destination`), and a child's
+//! frames for that shared address go to a sibling with the IP address, or to the parent's own
+//! stack (`ipvlan_xmit_mode_l2` in `drivers/net/ipvlan/ipvlan_core.c`).
 
 use crate::mac::{self, MacAddr};
 
@@ -26,7 +31,7 @@ pub const MAX_PARENTS: u32 = 64;
 /// Most allowed source addresses of all source-mode children together.
 pub const MAX_SOURCES: u32 = 4096;
 
-/// A child's mode, numbered as the kernel's `enum macvlan_mode`.
+/// A child's mode: the macvlan ones numbered as the kernel's `enum macvlan_mode`.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -40,11 +45,13 @@ pub enum Mode {
     Passthru = 8,
     /// Accepts frames only from its list of allowed source addresses.
     Source = 16,
+    /// ipvlan L2: the parent's MAC address, told apart by IP address (no macvlan number).
+    IpvlanL2 = 256,
 }
 
 impl Mode {
-    /// Every mode.
-    pub const ALL: [Self; 5] = [
+    /// The macvlan modes.
+    pub const MACVLAN: [Self; 5] = [
         Self::Private,
         Self::Vepa,
         Self::Bridge,
@@ -60,6 +67,7 @@ impl Mode {
             4 => Some(Self::Bridge),
             8 => Some(Self::Passthru),
             16 => Some(Self::Source),
+            256 => Some(Self::IpvlanL2),
             _ => None,
         }
     }
@@ -72,6 +80,7 @@ impl Mode {
             Self::Bridge => "bridge",
             Self::Passthru => "passthru",
             Self::Source => "source",
+            Self::IpvlanL2 => "l2",
         }
     }
 }
@@ -165,6 +174,8 @@ impl SourceKey {
 pub struct Parent {
     /// Its counter slot.
     pub slot: u32,
+    /// The [`Mode`] of its children, by number.
+    pub mode: u32,
     /// The ifindex of its passthru child, 0 when it has none.
     pub passthru: u32,
     /// How many of `children` are used.
@@ -184,16 +195,24 @@ pub enum Arrival {
     Pass,
 }
 
+/// How [`arrival`] and [`departure`] find children: by MAC address, by the IP address the
+/// frame is for (ipvlan), and whether a source-mode child accepts a source address.
+pub trait Lookup<'a> {
+    /// The parent's child with MAC address `mac`.
+    fn by_mac(&self, mac: &MacAddr) -> Option<&'a Child>;
+    /// The parent's child with the IP address the frame is for.
+    fn by_address(&self) -> Option<&'a Child>;
+    /// Whether source-mode `child` accepts frames from `src`.
+    fn allows(&self, child: &Child, src: &MacAddr) -> bool;
+}
+
 /// Where a frame with destination `dst` and source `src` that arrives on `parent` goes.
-/// `by_mac` finds the parent's child with an address; `allows` says whether a source-mode
-/// child accepts frames from an address.
 #[inline(always)]
 pub fn arrival<'a>(
     parent: &Parent,
     dst: &MacAddr,
     src: &MacAddr,
-    by_mac: impl Fn(&MacAddr) -> Option<&'a Child>,
-    allows: impl Fn(&Child, &MacAddr) -> bool,
+    lookup: &impl Lookup<'a>,
 ) -> Arrival {
     if mac::is_group(dst) {
         return Arrival::Flood;
@@ -201,13 +220,19 @@ pub fn arrival<'a>(
     if parent.passthru != 0 {
         return Arrival::Child(parent.passthru);
     }
-    let Some(child) = by_mac(dst) else {
+    let found = match Mode::from_bits(parent.mode) {
+        Some(Mode::IpvlanL2) => lookup.by_address(),
+        Some(Mode::Private | Mode::Vepa | Mode::Bridge | Mode::Passthru | Mode::Source) | None => {
+            lookup.by_mac(dst)
+        }
+    };
+    let Some(child) = found else {
         return Arrival::Pass;
     };
     match child.mode() {
-        Some(Mode::Source) if allows(child, src) => Arrival::Child(child.ifindex),
+        Some(Mode::Source) if lookup.allows(child, src) => Arrival::Child(child.ifindex),
         Some(Mode::Source) | None => Arrival::Pass,
-        Some(Mode::Private | Mode::Vepa | Mode::Bridge | Mode::Passthru) => {
+        Some(Mode::Private | Mode::Vepa | Mode::Bridge | Mode::Passthru | Mode::IpvlanL2) => {
             Arrival::Child(child.ifindex)
         }
     }
@@ -235,7 +260,9 @@ pub fn floods_to(member: &Child, origin: Origin<'_>, source_allowed: bool) -> bo
     };
     let from_allowed = mode == Mode::Source && source_allowed;
     match origin {
-        Origin::Sibling(sender) => mode == Mode::Bridge && member.ifindex != sender.ifindex,
+        Origin::Sibling(sender) => {
+            matches!(mode, Mode::Bridge | Mode::IpvlanL2) && member.ifindex != sender.ifindex
+        }
         Origin::Outside { sender: None } => mode != Mode::Source || from_allowed,
         Origin::Outside {
             sender: Some(sender),
@@ -248,6 +275,8 @@ pub fn floods_to(member: &Child, origin: Origin<'_>, source_allowed: bool) -> bo
                 Some(Mode::Bridge) => other && mode == Mode::Vepa,
                 // The driver returns the frame to its sender only.
                 Some(Mode::Private | Mode::Passthru | Mode::Source) | None => !other,
+                // ipvlan children share the parent's address: never the sender here.
+                Some(Mode::IpvlanL2) => false,
             };
             reflected || from_allowed
         }
@@ -263,19 +292,23 @@ pub enum Departure {
     Sibling(u32),
     /// To the siblings [`floods_to`] picks for [`Origin::Sibling`], and out of the parent.
     Flood,
+    /// To the parent's own stack (ipvlan: for the shared MAC, but no child's IP address).
+    Host,
 }
 
-/// Where a frame with destination `dst` from `child` goes; `by_mac` finds a child of the same
-/// parent by address.
+/// Where a frame with destination `dst` from `child` goes.
 #[inline(always)]
-pub fn departure<'a>(
-    child: &Child,
-    dst: &MacAddr,
-    by_mac: impl Fn(&MacAddr) -> Option<&'a Child>,
-) -> Departure {
+pub fn departure<'a>(child: &Child, dst: &MacAddr, lookup: &impl Lookup<'a>) -> Departure {
     match child.mode() {
-        Some(Mode::Bridge) if mac::is_group(dst) => Departure::Flood,
-        Some(Mode::Bridge) => match by_mac(dst) {
+        Some(Mode::Bridge | Mode::IpvlanL2) if mac::is_group(dst) => Departure::Flood,
+        Some(Mode::IpvlanL2) if *dst == child.mac => match lookup.by_address() {
+            Some(sibling) if sibling.ifindex != child.ifindex => {
+                Departure::Sibling(sibling.ifindex)
+            }
+            Some(_) | None => Departure::Host,
+        },
+        Some(Mode::IpvlanL2) => Departure::Parent,
+        Some(Mode::Bridge) => match lookup.by_mac(dst) {
             Some(sibling)
                 if sibling.mode() == Some(Mode::Bridge) && sibling.ifindex != child.ifindex =>
             {
@@ -323,6 +356,7 @@ mod tests {
     fn parent(children: &[Child]) -> Parent {
         let mut parent = Parent {
             slot: 1,
+            mode: children[0].mode,
             passthru: 0,
             len: children.len() as u32,
             children: [0; MAX_CHILDREN],
@@ -336,13 +370,40 @@ mod tests {
         parent
     }
 
-    fn find<'a>(children: &'a [Child]) -> impl Fn(&MacAddr) -> Option<&'a Child> {
-        move |mac| children.iter().find(|child| child.mac == *mac)
+    /// The children of one parent; `allowed` is the one source source-mode children accept,
+    /// `addressed` the child whose IP address the frame is for.
+    struct Table<'a> {
+        children: &'a [Child],
+        allowed: MacAddr,
+        addressed: Option<u32>,
+    }
+
+    impl<'a> Lookup<'a> for Table<'a> {
+        fn by_mac(&self, mac: &MacAddr) -> Option<&'a Child> {
+            self.children.iter().find(|child| child.mac == *mac)
+        }
+
+        fn by_address(&self) -> Option<&'a Child> {
+            let ifindex = self.addressed?;
+            self.children.iter().find(|child| child.ifindex == ifindex)
+        }
+
+        fn allows(&self, _: &Child, src: &MacAddr) -> bool {
+            *src == self.allowed
+        }
+    }
+
+    fn table(children: &[Child]) -> Table<'_> {
+        Table {
+            children,
+            allowed: OUTSIDE,
+            addressed: None,
+        }
     }
 
     #[test]
     fn modes_round_trip_through_their_numbers() {
-        for mode in Mode::ALL {
+        for mode in Mode::MACVLAN.into_iter().chain([Mode::IpvlanL2]) {
             assert_eq!(Mode::from_bits(mode as u32), Some(mode));
         }
         assert_eq!(Mode::from_bits(3), None);
@@ -356,20 +417,13 @@ mod tests {
                 &parent(&children),
                 &children[1].mac,
                 &OUTSIDE,
-                find(&children),
-                |_, _| false,
+                &table(&children),
             );
             assert_eq!(verdict, Arrival::Child(11), "{mode:?}");
         }
         let children = [child(10, Mode::Bridge)];
         let unknown = [2, 0, 0, 0, 0, 0x42];
-        let verdict = arrival(
-            &parent(&children),
-            &unknown,
-            &OUTSIDE,
-            find(&children),
-            |_, _| true,
-        );
+        let verdict = arrival(&parent(&children), &unknown, &OUTSIDE, &table(&children));
         assert_eq!(verdict, Arrival::Pass);
     }
 
@@ -378,18 +432,13 @@ mod tests {
         let children = [child(10, Mode::Passthru)];
         let any = [2, 0, 0, 0, 0, 0x42];
         let parent = parent(&children);
+        let lookup = table(&children);
         assert_eq!(
-            arrival(&parent, &any, &OUTSIDE, find(&children), |_, _| false),
+            arrival(&parent, &any, &OUTSIDE, &lookup),
             Arrival::Child(10)
         );
         assert_eq!(
-            arrival(
-                &parent,
-                &mac::BROADCAST,
-                &OUTSIDE,
-                find(&children),
-                |_, _| false
-            ),
+            arrival(&parent, &mac::BROADCAST, &OUTSIDE, &lookup),
             Arrival::Flood
         );
         assert!(floods_to(
@@ -403,17 +452,11 @@ mod tests {
     fn source_mode_takes_only_allowed_sources() {
         let children = [child(10, Mode::Source)];
         let parent = parent(&children);
-        let allowed = |_: &Child, src: &MacAddr| *src == OUTSIDE;
         let other = [2, 0, 0, 0, 0, 0x98];
         let to = children[0].mac;
-        assert_eq!(
-            arrival(&parent, &to, &OUTSIDE, find(&children), allowed),
-            Arrival::Child(10)
-        );
-        assert_eq!(
-            arrival(&parent, &to, &other, find(&children), allowed),
-            Arrival::Pass
-        );
+        let lookup = table(&children);
+        assert_eq!(arrival(&parent, &to, &OUTSIDE, &lookup), Arrival::Child(10));
+        assert_eq!(arrival(&parent, &to, &other, &lookup), Arrival::Pass);
         let outside = Origin::Outside { sender: None };
         assert!(floods_to(&children[0], outside, true));
         assert!(!floods_to(&children[0], outside, false));
@@ -421,7 +464,13 @@ mod tests {
 
     #[test]
     fn group_frames_from_outside_reach_every_child_but_source_mode_ones() {
-        for mode in [Mode::Private, Mode::Vepa, Mode::Bridge, Mode::Passthru] {
+        for mode in [
+            Mode::Private,
+            Mode::Vepa,
+            Mode::Bridge,
+            Mode::Passthru,
+            Mode::IpvlanL2,
+        ] {
             assert!(floods_to(
                 &child(10, mode),
                 Origin::Outside { sender: None },
@@ -441,6 +490,7 @@ mod tests {
             (Mode::Bridge, Mode::Bridge, false, false),
             (Mode::Private, Mode::Private, false, true),
             (Mode::Private, Mode::Vepa, false, true),
+            (Mode::IpvlanL2, Mode::IpvlanL2, false, false),
         ];
         for (sender_mode, member_mode, to_member, to_sender) in cases {
             let sender = child(10, sender_mode);
@@ -464,23 +514,21 @@ mod tests {
     #[test]
     fn only_bridge_children_reach_siblings_directly() {
         let bridge = [child(10, Mode::Bridge), child(11, Mode::Bridge)];
+        let lookup = table(&bridge);
         assert_eq!(
-            departure(&bridge[0], &bridge[1].mac, find(&bridge)),
+            departure(&bridge[0], &bridge[1].mac, &lookup),
             Departure::Sibling(11)
         );
         assert_eq!(
-            departure(&bridge[0], &mac::BROADCAST, find(&bridge)),
+            departure(&bridge[0], &mac::BROADCAST, &lookup),
             Departure::Flood
         );
-        assert_eq!(
-            departure(&bridge[0], &OUTSIDE, find(&bridge)),
-            Departure::Parent
-        );
+        assert_eq!(departure(&bridge[0], &OUTSIDE, &lookup), Departure::Parent);
         assert!(floods_to(&bridge[1], Origin::Sibling(&bridge[0]), false));
         assert!(!floods_to(&bridge[0], Origin::Sibling(&bridge[0]), false));
         let mixed = [child(10, Mode::Bridge), child(11, Mode::Vepa)];
         assert_eq!(
-            departure(&mixed[0], &mixed[1].mac, find(&mixed)),
+            departure(&mixed[0], &mixed[1].mac, &table(&mixed)),
             Departure::Parent
         );
         assert!(!floods_to(&mixed[1], Origin::Sibling(&mixed[0]), false));
@@ -488,11 +536,64 @@ mod tests {
             let children = [child(10, mode), child(11, mode)];
             for dst in [children[1].mac, mac::BROADCAST] {
                 assert_eq!(
-                    departure(&children[0], &dst, find(&children)),
+                    departure(&children[0], &dst, &table(&children)),
                     Departure::Parent,
                     "{mode:?}"
                 );
             }
         }
+    }
+
+    #[test]
+    fn ipvlan_children_share_the_mac_and_are_found_by_address() {
+        let shared = [2, 0, 0, 0, 0, 0xee];
+        let children = [10, 11].map(|ifindex| Child {
+            mac: shared,
+            ..child(ifindex, Mode::IpvlanL2)
+        });
+        let parent = parent(&children);
+        let to = |addressed| Table {
+            addressed,
+            ..table(&children)
+        };
+        assert_eq!(
+            arrival(&parent, &shared, &OUTSIDE, &to(Some(11))),
+            Arrival::Child(11)
+        );
+        assert_eq!(
+            arrival(&parent, &shared, &OUTSIDE, &to(None)),
+            Arrival::Pass
+        );
+        assert_eq!(
+            arrival(&parent, &mac::BROADCAST, &OUTSIDE, &to(None)),
+            Arrival::Flood
+        );
+        assert_eq!(
+            departure(&children[0], &shared, &to(Some(11))),
+            Departure::Sibling(11)
+        );
+        assert_eq!(
+            departure(&children[0], &shared, &to(None)),
+            Departure::Host,
+            "the shared address, but no child's IP: the parent's stack"
+        );
+        assert_eq!(
+            departure(&children[0], &OUTSIDE, &to(Some(11))),
+            Departure::Parent
+        );
+        assert_eq!(
+            departure(&children[0], &mac::BROADCAST, &to(None)),
+            Departure::Flood
+        );
+        assert!(floods_to(
+            &children[1],
+            Origin::Sibling(&children[0]),
+            false
+        ));
+        assert!(!floods_to(
+            &children[0],
+            Origin::Sibling(&children[0]),
+            false
+        ));
     }
 }

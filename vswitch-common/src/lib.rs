@@ -12,6 +12,7 @@ pub mod fdb;
 pub mod filter;
 pub mod forward;
 pub mod frame;
+pub mod ipvlan;
 pub mod mac;
 pub mod port;
 pub mod stats;
@@ -60,6 +61,8 @@ pub mod map_names {
     pub const SOURCES: &str = "SOURCES";
     /// Dispatch parents by ifindex: their children, replaced whole.
     pub const PARENTS: &str = "PARENTS";
+    /// ipvlan children by (parent ifindex, IP address).
+    pub const ADDRESSES: &str = "ADDRESSES";
     /// Devmap of the children, for XDP redirects from a parent.
     pub const CHILD_TX: &str = "CHILD_TX";
     /// The offloaded filter's port configuration (device-bound array, index 0).

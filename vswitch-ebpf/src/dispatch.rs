@@ -3,17 +3,18 @@
 //! the child transmits. The decisions are `vswitch_common::dispatch`'s.
 
 use aya_ebpf::{
-    bindings::{TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, xdp_action},
+    bindings::{BPF_F_INGRESS, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, xdp_action},
     helpers::{bpf_redirect, bpf_redirect_peer},
     programs::{TcContext, XdpContext},
 };
 use vswitch_common::{
     bounded,
     dispatch::{
-        self, Arrival, CHILD_F_PEER, Child, ChildKey, Departure, MAX_CHILDREN, Mode, Origin,
-        Parent, SourceKey,
+        self, Arrival, CHILD_F_PEER, Child, ChildKey, Departure, Lookup, MAX_CHILDREN, Mode,
+        Origin, Parent, SourceKey,
     },
     frame::Frame,
+    ipvlan::{self, AddressKey},
     mac::MacAddr,
     stats::DropReason,
 };
@@ -21,7 +22,7 @@ use vswitch_common::{
 use crate::{
     counters,
     frame::{SkbFrame, XdpFrame},
-    maps::{CHILD_TX, CHILDREN, DISPATCH, PARENTS, SOURCES},
+    maps::{ADDRESSES, CHILD_TX, CHILDREN, DISPATCH, PARENTS, SOURCES},
 };
 
 /// The destination and source addresses at the head of a frame.
@@ -35,18 +36,34 @@ fn addresses<F: Frame>(frame: &F) -> Option<(MacAddr, MacAddr)> {
     Some((dst, src))
 }
 
-/// The child of `parent` with address `mac`.
-#[inline(always)]
-fn by_mac(parent: u32, mac: &MacAddr) -> Option<&'static Child> {
-    // SAFETY: controller-written under the barrier discipline (see `maps::PORTS`).
-    unsafe { DISPATCH.get(ChildKey::new(parent, *mac)) }
+/// The children of one parent, as the maps hold them, for a frame `F`.
+struct Maps<'f, F: Frame> {
+    parent: u32,
+    frame: &'f F,
 }
 
-/// Whether source-mode `child` accepts frames from `src`.
-#[inline(always)]
-fn allows(child: &Child, src: &MacAddr) -> bool {
-    // SAFETY: read for its presence only.
-    unsafe { SOURCES.get(SourceKey::new(child.ifindex, *src)) }.is_some()
+impl<F: Frame> Lookup<'static> for Maps<'_, F> {
+    #[inline(always)]
+    fn by_mac(&self, mac: &MacAddr) -> Option<&'static Child> {
+        // SAFETY: controller-written under the barrier discipline (see `maps::PORTS`).
+        unsafe { DISPATCH.get(ChildKey::new(self.parent, *mac)) }
+    }
+
+    #[inline(always)]
+    fn by_address(&self) -> Option<&'static Child> {
+        let key = AddressKey {
+            parent: self.parent,
+            address: ipvlan::destination(self.frame)?,
+        };
+        // SAFETY: as for `by_mac`.
+        unsafe { ADDRESSES.get(key) }
+    }
+
+    #[inline(always)]
+    fn allows(&self, child: &Child, src: &MacAddr) -> bool {
+        // SAFETY: read for its presence only.
+        unsafe { SOURCES.get(SourceKey::new(child.ifindex, *src)) }.is_some()
+    }
 }
 
 /// XDP on a parent: unicast for a child is redirected to it; everything else goes on to the
@@ -59,10 +76,15 @@ pub fn parent_xdp(ctx: &XdpContext) -> u32 {
         return xdp_action::XDP_PASS;
     };
     counters::received(parent.slot, (ctx.data_end() - ctx.data()) as u64);
-    let Some((dst, src)) = addresses(&XdpFrame(ctx)) else {
+    let frame = XdpFrame(ctx);
+    let Some((dst, src)) = addresses(&frame) else {
         return xdp_action::XDP_PASS;
     };
-    let to = match dispatch::arrival(parent, &dst, &src, |mac| by_mac(ifindex, mac), allows) {
+    let lookup = Maps {
+        parent: ifindex,
+        frame: &frame,
+    };
+    let to = match dispatch::arrival(parent, &dst, &src, &lookup) {
         Arrival::Child(to) => to,
         Arrival::Flood | Arrival::Pass => return xdp_action::XDP_PASS,
     };
@@ -95,14 +117,19 @@ pub fn parent_tc(ctx: &TcContext) -> i32 {
     let Some(parent) = (unsafe { PARENTS.get(ifindex) }) else {
         return TC_ACT_OK;
     };
-    let Some((dst, src)) = addresses(&SkbFrame(ctx)) else {
+    let frame = SkbFrame(ctx);
+    let Some((dst, src)) = addresses(&frame) else {
         return TC_ACT_OK;
     };
     if !vswitch_common::mac::is_group(&dst) {
         return TC_ACT_OK;
     }
+    let lookup = Maps {
+        parent: ifindex,
+        frame: &frame,
+    };
     let origin = Origin::Outside {
-        sender: by_mac(ifindex, &src),
+        sender: lookup.by_mac(&src),
     };
     flood(ctx, parent, origin, &src);
     TC_ACT_OK
@@ -121,12 +148,22 @@ pub fn child_tc(ctx: &TcContext) -> i32 {
         return TC_ACT_SHOT;
     };
     counters::received(child.slot, len);
-    let Some((dst, src)) = addresses(&SkbFrame(ctx)) else {
+    let frame = SkbFrame(ctx);
+    let Some((dst, src)) = addresses(&frame) else {
         counters::dropped(child.slot, DropReason::Runt);
         return TC_ACT_SHOT;
     };
-    match dispatch::departure(child, &dst, |mac| by_mac(child.parent, mac)) {
+    let lookup = Maps {
+        parent: child.parent,
+        frame: &frame,
+    };
+    match dispatch::departure(child, &dst, &lookup) {
         Departure::Parent => out_of(child.parent, child, 0, false, len),
+        Departure::Host => {
+            // SAFETY: a plain helper call on an ifindex.
+            let action = unsafe { bpf_redirect(child.parent, u64::from(BPF_F_INGRESS)) };
+            counted(action, child, 0, len)
+        }
         Departure::Sibling(to) => {
             // SAFETY: as above.
             match unsafe { CHILDREN.get(to) } {
@@ -165,6 +202,13 @@ fn out_of(to: u32, child: &Child, to_slot: u32, peer: bool, len: u64) -> i32 {
             bpf_redirect(to, 0)
         }
     };
+    counted(action, child, to_slot, len)
+}
+
+/// Counts the redirect helper's `action` for a frame of `len` bytes from `child`: forwarded
+/// (and transmitted on `to_slot` unless it is 0, the parent) or a helper failure.
+#[inline(always)]
+fn counted(action: i64, child: &Child, to_slot: u32, len: u64) -> i32 {
     if action != i64::from(TC_ACT_REDIRECT) {
         counters::dropped(child.slot, DropReason::HelperFailed);
         return TC_ACT_SHOT;
@@ -193,7 +237,9 @@ fn flood(ctx: &TcContext, parent: &Parent, origin: Origin<'_>, src: &MacAddr) {
         let Some(member) = (unsafe { CHILDREN.get(to) }) else {
             continue;
         };
-        let allowed = member.mode() == Some(Mode::Source) && allows(member, src);
+        let allowed = member.mode() == Some(Mode::Source)
+            // SAFETY: read for its presence only.
+            && unsafe { SOURCES.get(SourceKey::new(to, *src)) }.is_some();
         if !dispatch::floods_to(member, origin, allowed) {
             continue;
         }

@@ -9,6 +9,7 @@ use vswitch_common::{
     FDB_CAPACITY, MAX_PORTS,
     dispatch::{Child, ChildKey, MAX_PARENTS, MAX_SOURCES, Parent, SourceKey},
     fdb::{FdbEntry, FdbKey},
+    ipvlan::AddressKey,
     port::{FloodSet, PortConfig},
     stats::PortStats,
     switch::SwitchConfig,
@@ -91,6 +92,11 @@ pub static SOURCES: HashMap<SourceKey, u8> =
 #[map]
 pub static PARENTS: HashMap<u32, Parent> =
     HashMap::with_max_entries(MAX_PARENTS, BPF_F_NO_PREALLOC);
+
+/// ipvlan children by (parent, IP address): the dispatch lookup of the L2 mode.
+#[map]
+pub static ADDRESSES: HashMap<AddressKey, Child> =
+    HashMap::with_max_entries(MAX_SOURCES, BPF_F_NO_PREALLOC);
 
 /// Every child by ifindex, for XDP redirects from its parent.
 #[map]

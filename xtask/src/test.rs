@@ -76,6 +76,8 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "hosts",
             "--test",
             "macvlan",
+            "--test",
+            "ipvlan",
             "--",
             "--test-threads=1",
         ],

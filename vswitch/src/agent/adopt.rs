@@ -47,7 +47,7 @@ impl Switch {
         self.write_flood_sets(&mut transaction)?;
         transaction.commit();
         self.apply_tunnels(&config.vxlans).await?;
-        self.apply_dispatch(&config.macvlans).await?;
+        self.apply_dispatch(&config.parents).await?;
         self.remove_strays()?;
         self.remove_stray_tunnels(&previous_tunnels)?;
         self.publish()?;

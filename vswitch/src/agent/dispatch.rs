@@ -1,19 +1,20 @@
-//! The `[[macvlan]]` parents of a running switch: each child is created (a veth into its
-//! namespace with the child's MAC, or a persistent tap) and attached, then the parent's set of
-//! children is written, and last the parent's programs are attached, so that no frame is
+//! The `[[macvlan]]` and `[[ipvlan]]` parents of a running switch: each child is created (a veth
+//! into its namespace with the child's MAC, or a persistent tap) and attached, then the parent's
+//! set of children is written, and last the parent's programs are attached, so that no frame is
 //! dispatched to a child that is not complete. A parent is removed in the opposite order.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, net::IpAddr};
 
 use vswitch_common::{
     dispatch::{CHILD_F_PEER, Child, MAX_CHILDREN, Mode, Parent},
+    ipvlan::{self, Address},
     mac::MacAddr,
 };
 
 use super::{AgentError, LinkRole, Switch};
 use crate::{
-    config::{ChildKind, ChildSpec, Hook, MacvlanSpec, PortKind, PortSpec, VlanMode},
-    datapath::{Attachment, DispatchTc},
+    config::{ChildKind, ChildSpec, Hook, ParentSpec, PortKind, PortSpec, VlanMode},
+    datapath::{Attachment, ChildKeys, DispatchTc},
     netlink::{Created, Journal, Links, tap},
 };
 
@@ -24,16 +25,27 @@ struct ChildState {
     child: Child,
     /// The sources it accepts (source mode).
     sources: Vec<MacAddr>,
+    /// Its IP addresses (ipvlan).
+    addresses: Vec<Address>,
     /// Its programs: the dispatch classifier, and the pass-through program on a veth's peer.
     attachments: Vec<Attachment>,
     /// What creating it made.
     created: Journal,
 }
 
+impl ChildState {
+    fn keys(&self) -> ChildKeys<'_> {
+        ChildKeys {
+            sources: &self.sources,
+            addresses: &self.addresses,
+        }
+    }
+}
+
 /// A parent the switch dispatches on.
 #[derive(Debug)]
 struct ParentState {
-    spec: MacvlanSpec,
+    spec: ParentSpec,
     ifindex: u32,
     slot: u32,
     attachments: Vec<Attachment>,
@@ -48,7 +60,7 @@ pub(super) struct Dispatch {
 
 impl Dispatch {
     /// The configuration of every parent.
-    pub(super) fn specs(&self) -> Vec<MacvlanSpec> {
+    pub(super) fn specs(&self) -> Vec<ParentSpec> {
         self.parents
             .values()
             .map(|parent| parent.spec.clone())
@@ -61,7 +73,7 @@ impl Switch {
     /// Returns what changed, for a reload's summary.
     pub(super) async fn apply_dispatch(
         &mut self,
-        wanted: &[MacvlanSpec],
+        wanted: &[ParentSpec],
     ) -> Result<Vec<String>, AgentError> {
         let mut changes = Vec::new();
         let stale: Vec<String> = self
@@ -73,12 +85,12 @@ impl Switch {
             .collect();
         for name in stale {
             self.remove_parent(&name).await;
-            changes.push(format!("removed macvlan parent {name}"));
+            changes.push(format!("removed dispatch parent {name}"));
         }
         for spec in wanted {
             if !self.dispatch.parents.contains_key(&spec.parent) {
                 self.add_parent(spec).await?;
-                changes.push(format!("added macvlan parent {}", spec.parent));
+                changes.push(format!("added dispatch parent {}", spec.parent));
             }
         }
         Ok(changes)
@@ -93,7 +105,7 @@ impl Switch {
     }
 
     /// Adds the parent `spec` with its children; on failure, what was made is removed again.
-    async fn add_parent(&mut self, spec: &MacvlanSpec) -> Result<(), AgentError> {
+    async fn add_parent(&mut self, spec: &ParentSpec) -> Result<(), AgentError> {
         let result = self.try_add_parent(spec).await;
         if result.is_err() {
             self.remove_parent(&spec.parent).await;
@@ -101,7 +113,7 @@ impl Switch {
         result
     }
 
-    async fn try_add_parent(&mut self, spec: &MacvlanSpec) -> Result<(), AgentError> {
+    async fn try_add_parent(&mut self, spec: &ParentSpec) -> Result<(), AgentError> {
         let ifindex = self.links.require(&spec.parent).await?;
         self.links.set_up(ifindex).await?;
         let slot = self.counter_slot(&format!("parent {}", spec.parent))?;
@@ -118,6 +130,7 @@ impl Switch {
         let parent_mac = self.links.mac(ifindex).await?.unwrap_or_default();
         let mut set = Parent {
             slot,
+            mode: spec.mode as u32,
             passthru: 0,
             len: 0,
             children: [0; MAX_CHILDREN],
@@ -145,7 +158,7 @@ impl Switch {
         let xdp = self.programs.attach_dispatch_xdp(ifindex, &pin)?;
         self.parent_mut(&spec.parent).attachments.push(xdp);
         log::info!(
-            "macvlan parent {}: {} children in {} mode",
+            "dispatch parent {}: {} children in {} mode",
             spec.parent,
             spec.children.len(),
             spec.mode.name()
@@ -164,7 +177,7 @@ impl Switch {
     /// attaches its programs. On failure, undoes its own steps.
     async fn add_child(
         &mut self,
-        parent: &MacvlanSpec,
+        parent: &ParentSpec,
         parent_ifindex: u32,
         spec: &ChildSpec,
         mac: MacAddr,
@@ -180,6 +193,16 @@ impl Switch {
                 _pad: [0; 2],
             },
             sources: spec.allowed_sources.clone(),
+            addresses: match (&spec.kind, parent.mode) {
+                (ChildKind::Veth { addresses, .. }, Mode::IpvlanL2) => addresses
+                    .iter()
+                    .map(|(address, _)| match address {
+                        IpAddr::V4(v4) => ipvlan::v4(v4.octets()),
+                        IpAddr::V6(v6) => v6.octets(),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
             attachments: Vec::new(),
             created: Journal::default(),
         };
@@ -234,7 +257,7 @@ impl Switch {
             }
         }
         state.child.slot = self.counter_slot(&format!("child {}", spec.name))?;
-        self.maps.set_child(state.child, &state.sources)?;
+        self.maps.set_child(state.child, state.keys())?;
         let pin = self.link_pin(&spec.name, LinkRole::Dispatch);
         let tc = self
             .programs
@@ -251,11 +274,11 @@ impl Switch {
         };
         for attachment in parent.attachments {
             if let Err(error) = self.programs.detach(attachment) {
-                log::debug!("macvlan parent {name}: {error}");
+                log::debug!("dispatch parent {name}: {error}");
             }
         }
         if let Err(error) = self.maps.set_parent(parent.ifindex, None) {
-            log::warn!("macvlan parent {name}: {error}");
+            log::warn!("dispatch parent {name}: {error}");
         }
         for child in parent.children {
             self.remove_child(child).await;
@@ -265,14 +288,14 @@ impl Switch {
 
     /// Detaches a child, removes it from the maps and deletes what creating it made.
     async fn remove_child(&mut self, mut state: ChildState) {
-        for attachment in state.attachments {
+        for attachment in std::mem::take(&mut state.attachments) {
             if let Err(error) = self.programs.detach(attachment) {
-                log::debug!("macvlan child {}: {error}", state.child.ifindex);
+                log::debug!("dispatch child {}: {error}", state.child.ifindex);
             }
         }
         if state.child.slot != 0 {
-            if let Err(error) = self.maps.remove_child(&state.child, &state.sources) {
-                log::warn!("macvlan child {}: {error}", state.child.ifindex);
+            if let Err(error) = self.maps.remove_child(&state.child, state.keys()) {
+                log::warn!("dispatch child {}: {error}", state.child.ifindex);
             }
             self.slots.release(state.child.slot);
         }

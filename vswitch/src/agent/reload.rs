@@ -21,7 +21,7 @@ impl Switch {
                 .values()
                 .map(|tunnel| tunnel.spec.clone())
                 .collect(),
-            macvlans: self.dispatch.specs(),
+            parents: self.dispatch.specs(),
         }
     }
 
@@ -81,7 +81,7 @@ impl Switch {
                 }
             }
             changes.extend(self.apply_tunnels(&desired.vxlans).await?);
-            changes.extend(self.apply_dispatch(&desired.macvlans).await?);
+            changes.extend(self.apply_dispatch(&desired.parents).await?);
             let ageing_ns = config.ageing_secs * 1_000_000_000;
             if ageing_ns != self.ageing_ns {
                 self.maps.set_switch(SwitchConfig { ageing_ns })?;

@@ -14,10 +14,9 @@ pub struct File {
     #[serde(default)]
     pub vxlan: Vec<Spanned<VxlanSection>>,
     #[serde(default)]
-    pub macvlan: Vec<Spanned<MacvlanSection>>,
-    /// Parsed only to refuse it clearly: not supported by this version.
+    pub macvlan: Vec<Spanned<ParentSection>>,
     #[serde(default)]
-    pub ipvlan: Option<Spanned<toml::Value>>,
+    pub ipvlan: Vec<Spanned<ParentSection>>,
 }
 
 /// `[switch]`.
@@ -66,17 +65,17 @@ pub struct VxlanSection {
     pub learning: Option<bool>,
 }
 
-/// One `[[macvlan]]`.
+/// One `[[macvlan]]` or `[[ipvlan]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MacvlanSection {
+pub struct ParentSection {
     pub parent: Spanned<String>,
     pub mode: Option<Spanned<String>>,
     #[serde(default)]
     pub children: Vec<Spanned<ChildSection>>,
 }
 
-/// One child of a `[[macvlan]]`.
+/// One child of a `[[macvlan]]` or `[[ipvlan]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChildSection {

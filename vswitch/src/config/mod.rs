@@ -1,7 +1,7 @@
 //! The switch configuration: a TOML file, parsed and validated before anything is created.
 
+mod dispatch;
 mod file;
-mod macvlan;
 mod offload;
 mod validate;
 mod vxlan;
@@ -10,7 +10,7 @@ use std::{net::IpAddr, path::Path};
 
 pub use offload::{OFFLOAD_WORDS, Offload, OffloadHook};
 
-pub use macvlan::{ChildKind, ChildSpec, MacvlanSpec};
+pub use dispatch::{ChildKind, ChildSpec, ParentSpec};
 pub use validate::{ConfigError, DEFAULT_NAME, check_instance_name};
 pub use vxlan::tunnel_conflict;
 
@@ -33,8 +33,8 @@ pub struct Config {
     pub offload: Offload,
     /// The `[[vxlan]]` tunnels.
     pub vxlans: Vec<VxlanSpec>,
-    /// The `[[macvlan]]` parents.
-    pub macvlans: Vec<MacvlanSpec>,
+    /// The `[[macvlan]]` and `[[ipvlan]]` parents.
+    pub parents: Vec<ParentSpec>,
 }
 
 /// One `[[vxlan]]`: a switch VLAN carried over a VNI, with the switch as a VTEP.
@@ -185,7 +185,7 @@ impl Config {
             if let Some(conflict) = tunnel_conflict(&self.vxlans, port) {
                 return Err(conflict);
             }
-            if let Some(conflict) = macvlan::port_conflict(&self.macvlans, port) {
+            if let Some(conflict) = dispatch::port_conflict(&self.parents, port) {
                 return Err(conflict);
             }
             if let Some(tunnel) = self

@@ -11,6 +11,7 @@ use vswitch_common::vlan;
 
 use super::{
     Config, Hook, Offload, PortConflict, PortKind, PortSpec, VlanMode,
+    dispatch::Driver,
     file::{File, PortSection},
 };
 
@@ -73,12 +74,6 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let span = error.span().unwrap_or(0..0);
         source.error(span, error.message().trim_end().to_string())
     })?;
-    if let Some(ipvlan) = &file.ipvlan {
-        return Err(source.error(
-            ipvlan.span(),
-            "[[ipvlan]] is not supported by this version yet",
-        ));
-    }
     let (name, ageing_secs, offload) = match &file.switch {
         Some(switch) => {
             let switch = switch.get_ref();
@@ -132,14 +127,20 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
             return Err(source.error(section.span(), conflict));
         }
     }
-    let macvlans = super::macvlan::parents(&source, &file.macvlan, &ports, &vxlans)?;
+    let sections: Vec<_> = file
+        .macvlan
+        .iter()
+        .map(|section| (Driver::Macvlan, section))
+        .chain(file.ipvlan.iter().map(|section| (Driver::Ipvlan, section)))
+        .collect();
+    let parents = super::dispatch::parents(&source, &sections, &ports, &vxlans)?;
     Ok(Config {
         name,
         ageing_secs,
         ports,
         offload,
         vxlans,
-        macvlans,
+        parents,
     })
 }
 

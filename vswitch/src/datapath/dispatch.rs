@@ -1,33 +1,59 @@
-//! The dispatch maps: macvlan-style children by ifindex and by (parent, MAC), the sources
-//! source-mode children accept, and each parent's set of children.
+//! The dispatch maps: macvlan-style children by ifindex, by (parent, MAC) and ipvlan ones by
+//! (parent, IP address), the sources source-mode children accept, and each parent's set of
+//! children.
 
-use vswitch_common::dispatch::{Child, ChildKey, Parent, SourceKey};
+use vswitch_common::{
+    dispatch::{Child, ChildKey, Mode, Parent, SourceKey},
+    ipvlan::{Address, AddressKey},
+    mac::MacAddr,
+};
 
 use super::{
     DatapathError, Maps,
     maps::{Guarded, replace_whole, unless_missing},
 };
 
+/// What a child is found by besides its ifindex.
+#[derive(Clone, Copy, Debug)]
+pub struct ChildKeys<'a> {
+    /// Source mode: the addresses it accepts frames from.
+    pub sources: &'a [MacAddr],
+    /// ipvlan: its IP addresses (it shares the parent's MAC, so it has no `DISPATCH` entry).
+    pub addresses: &'a [Address],
+}
+
 impl Maps {
-    /// Adds a child under its ifindex and its (parent, MAC), with its devmap entry and the
-    /// sources it accepts (source mode).
-    pub fn set_child(&mut self, child: Child, sources: &[[u8; 6]]) -> Result<(), DatapathError> {
+    /// Adds a child under its ifindex and its (parent, MAC) or (parent, IP address), with its
+    /// devmap entry and the sources it accepts.
+    pub fn set_child(&mut self, child: Child, keys: ChildKeys<'_>) -> Result<(), DatapathError> {
         let what = format!("adding dispatch child {}", child.ifindex);
-        for mac in sources {
+        for mac in keys.sources {
             self.sources
                 .insert(SourceKey::new(child.ifindex, *mac), 0, 0)
                 .map_err(DatapathError::map(&what))?;
         }
         self.writes.before(Guarded::Ports)?;
-        let key = ChildKey::new(child.parent, child.mac);
-        let replaced =
-            self.children.get(&child.ifindex, 0).is_ok() || self.dispatch.get(&key, 0).is_ok();
+        let mut replaced = self.children.get(&child.ifindex, 0).is_ok();
         self.children
             .insert(child.ifindex, child, 0)
             .map_err(DatapathError::map(&what))?;
-        self.dispatch
-            .insert(key, child, 0)
-            .map_err(DatapathError::map(&what))?;
+        if child.mode() != Some(Mode::IpvlanL2) {
+            let key = ChildKey::new(child.parent, child.mac);
+            replaced |= self.dispatch.get(&key, 0).is_ok();
+            self.dispatch
+                .insert(key, child, 0)
+                .map_err(DatapathError::map(&what))?;
+        }
+        for address in keys.addresses {
+            let key = AddressKey {
+                parent: child.parent,
+                address: *address,
+            };
+            replaced |= self.addresses.get(&key, 0).is_ok();
+            self.addresses
+                .insert(key, child, 0)
+                .map_err(DatapathError::map(&what))?;
+        }
         if replaced {
             self.writes.freed(Guarded::Ports);
         }
@@ -36,23 +62,32 @@ impl Maps {
             .map_err(|source| DatapathError::DevMap { what, source })
     }
 
-    /// Removes a child, its devmap entry and its sources.
+    /// Removes a child, its devmap entry, its addresses and its sources.
     pub fn remove_child(
         &mut self,
         child: &Child,
-        sources: &[[u8; 6]],
+        keys: ChildKeys<'_>,
     ) -> Result<(), DatapathError> {
         let what = format!("removing dispatch child {}", child.ifindex);
         self.writes.before(Guarded::Ports)?;
-        unless_missing(
-            self.dispatch
-                .remove(&ChildKey::new(child.parent, child.mac)),
-        )
-        .map_err(DatapathError::map(&what))?;
+        if child.mode() != Some(Mode::IpvlanL2) {
+            unless_missing(
+                self.dispatch
+                    .remove(&ChildKey::new(child.parent, child.mac)),
+            )
+            .map_err(DatapathError::map(&what))?;
+        }
+        for address in keys.addresses {
+            let key = AddressKey {
+                parent: child.parent,
+                address: *address,
+            };
+            unless_missing(self.addresses.remove(&key)).map_err(DatapathError::map(&what))?;
+        }
         unless_missing(self.children.remove(&child.ifindex)).map_err(DatapathError::map(&what))?;
         self.writes.freed(Guarded::Ports);
         unless_missing(self.child_tx.remove(child.ifindex)).map_err(DatapathError::map(&what))?;
-        for mac in sources {
+        for mac in keys.sources {
             unless_missing(self.sources.remove(&SourceKey::new(child.ifindex, *mac)))
                 .map_err(DatapathError::map(&what))?;
         }

@@ -10,6 +10,7 @@ use aya::{
 use vswitch_common::{
     dispatch::{Child, ChildKey, Parent, SourceKey},
     fdb::{FdbEntry, FdbKey},
+    ipvlan::AddressKey,
     map_names,
     port::{FloodSet, PortConfig},
     stats::PortStats,
@@ -54,6 +55,8 @@ pub struct Maps {
     pub sources: HashMap<MapData, SourceKey, u8>,
     /// Dispatch parents by ifindex.
     pub parents: HashMap<MapData, u32, Parent>,
+    /// ipvlan children by (parent, IP address).
+    pub addresses: HashMap<MapData, AddressKey, Child>,
     /// Children for XDP redirects from their parent.
     pub child_tx: DevMapHash<MapData>,
     /// The write discipline of the controller-written maps (see [`RcuBarrier`]).
@@ -182,6 +185,7 @@ impl Maps {
             dispatch: typed!(map_names::DISPATCH),
             sources: typed!(map_names::SOURCES),
             parents: typed!(map_names::PARENTS),
+            addresses: typed!(map_names::ADDRESSES),
             child_tx: typed!(map_names::CHILD_TX),
             writes: Writes::default(),
         })

@@ -10,6 +10,7 @@ mod sys;
 mod trafficgen;
 mod tunnels;
 
+pub use dispatch::ChildKeys;
 pub use maps::{MapIds, Maps};
 pub use pins::PINNED_MAPS;
 pub use programs::{Attachment, DispatchTc, Programs};

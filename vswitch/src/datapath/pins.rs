@@ -14,7 +14,7 @@ use vswitch_common::map_names;
 use super::{DatapathError, OBJECT};
 
 /// The maps pinned under an instance's directory, by name.
-pub const PINNED_MAPS: [&str; 16] = [
+pub const PINNED_MAPS: [&str; 17] = [
     map_names::PORTS,
     map_names::FDB,
     map_names::PORT_STATS,
@@ -30,6 +30,7 @@ pub const PINNED_MAPS: [&str; 16] = [
     map_names::DISPATCH,
     map_names::SOURCES,
     map_names::PARENTS,
+    map_names::ADDRESSES,
     map_names::CHILD_TX,
 ];
 

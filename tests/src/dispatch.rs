@@ -1,12 +1,12 @@
-//! The macvlan parity lab: one parent with children behind it, and an outside Linux bridge with
-//! two stations, built either with the kernel's macvlan driver or with vswitch's dispatch, and
-//! the reachability matrix measured on it.
+//! The dispatch parity lab: one parent with children behind it, and an outside Linux bridge
+//! with two stations, built either with the kernel's macvlan or ipvlan driver or with vswitch's
+//! dispatch, and the reachability matrix measured on it.
 //!
 //! ```text
 //!  child ns c1 (eth0 .1)   child ns c2 (eth0 .2)
 //!            \               /
-//!   host ns:  parent `par` (veth)            kernel: macvlan devices on par
-//!              │                             vswitch: [[macvlan]] parent = "par"
+//!   host ns:  parent `par` (veth)            kernel: macvlan (ipvlan) devices on par
+//!              │                             vswitch: [[macvlan]] ([[ipvlan]]) parent = "par"
 //!   outside ns: `ext` ── br0 (.100, hairpin on ext or not) ── o2b ── ns out2 (eth0 .101)
 //! ```
 
@@ -36,25 +36,42 @@ pub const fn child_mac(n: u8) -> Mac {
 /// Which implementation the lab is built with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Implementation {
-    /// The kernel's macvlan driver.
+    /// The kernel's driver.
     Kernel,
     /// vswitch's dispatch.
     Vswitch,
 }
 
-/// One scenario: a mode, and whether the outside bridge hairpins on the parent's link.
+/// One scenario: a driver and mode, and whether the outside bridge hairpins on the parent's
+/// link.
 #[derive(Clone, Copy, Debug)]
 pub struct Scenario {
-    /// The macvlan mode, as iproute2 and the config name it.
+    /// `macvlan` or `ipvlan`: the kernel's device type and the config's section.
+    pub driver: &'static str,
+    /// The mode, as iproute2 and the config name it.
     pub mode: &'static str,
     /// Whether the outside bridge sends frames back out of the port they came in on.
     pub hairpin: bool,
 }
 
 impl Scenario {
+    /// A macvlan scenario.
+    pub const fn macvlan(mode: &'static str, hairpin: bool) -> Self {
+        Self {
+            driver: "macvlan",
+            mode,
+            hairpin,
+        }
+    }
+
     /// How many children the scenario has: one in passthru mode, else two.
     pub fn children(&self) -> u8 {
         if self.mode == "passthru" { 1 } else { 2 }
+    }
+
+    /// Whether the children have the parent's MAC address rather than their own.
+    pub fn shares_mac(&self) -> bool {
+        self.mode == "passthru" || self.driver == "ipvlan"
     }
 }
 
@@ -69,6 +86,33 @@ impl fmt::Display for Matrix {
         }
         Ok(())
     }
+}
+
+/// Builds `scenario` with both implementations, prints both matrices, and asserts they are
+/// identical (and that the kernel's reaches something, or the lab itself is broken).
+pub fn assert_parity(scenario: Scenario) {
+    let kernel = Lab::build(scenario, Implementation::Kernel).matrix();
+    let vswitch = Lab::build(scenario, Implementation::Vswitch).matrix();
+    println!(
+        "{scenario:?}\nkernel {} driver:\n{kernel}vswitch dispatch:\n{vswitch}",
+        scenario.driver
+    );
+    assert!(
+        kernel.0.values().any(|reached| *reached),
+        "the kernel reference reached nothing: the lab is broken"
+    );
+    let differences = Matrix(
+        kernel
+            .0
+            .iter()
+            .filter(|(path, reached)| vswitch.0.get(*path) != Some(reached))
+            .map(|(path, reached)| (path.clone(), *reached))
+            .collect(),
+    );
+    assert_eq!(
+        kernel, vswitch,
+        "vswitch differs from the kernel (kernel's value shown):\n{differences}"
+    );
 }
 
 /// A station of the lab: its namespace, interface and address.
@@ -112,6 +156,10 @@ impl Lab {
         outside.veth_to("o2b", &outside2, "eth0");
         run_in(o, &["ip", "link", "set", "o2b", "master", "br0"]);
         run_in(o, &["ip", "addr", "add", "10.77.0.100/24", "dev", "br0"]);
+        run_in(
+            o,
+            &["ip", "addr", "add", "fd77::64/64", "dev", "br0", "nodad"],
+        );
         run_in(o, &["ip", "link", "set", "br0", "up"]);
         set_mac(outside2.name(), "eth0", OUTSIDE2_MAC);
         outside2.address("eth0", "10.77.0.101/24");
@@ -137,7 +185,7 @@ impl Lab {
                 netns: netns.clone(),
                 ifname: "eth0",
                 address: format!("10.77.0.{}", index + 1),
-                mac: if scenario.mode == "passthru" {
+                mac: if scenario.shares_mac() {
                     PARENT_MAC
                 } else {
                     child_mac(index as u8 + 1)
@@ -210,6 +258,17 @@ impl Lab {
 }
 
 impl Lab {
+    /// The namespace of station `label` (`c1`, `c2`, `out`, `out2`).
+    pub fn netns(&self, label: &str) -> &str {
+        &self.stations[self.index(label)].netns
+    }
+
+    /// The MAC address station `label` has.
+    pub fn mac(&self, label: &str) -> Mac {
+        let station = &self.stations[self.index(label)];
+        crate::bench::link::mac(&station.netns, station.ifname)
+    }
+
     fn index(&self, label: &str) -> usize {
         self.stations
             .iter()
@@ -224,8 +283,8 @@ fn set_mac(netns: &str, ifname: &str, mac: Mac) {
     run_in(netns, &["ip", "link", "set", ifname, "address", &mac]);
 }
 
-/// Makes the children with the kernel's driver: macvlan devices on `par`, moved into their
-/// namespaces and renamed `eth0`.
+/// Makes the children with the kernel's driver: macvlan or ipvlan devices on `par`, moved into
+/// their namespaces and renamed `eth0`.
 fn kernel_children(host: &Netns, scenario: Scenario, child_netns: &[String]) -> Vec<Netns> {
     let h = host.name();
     let mut children = Vec::new();
@@ -244,7 +303,7 @@ fn kernel_children(host: &Netns, scenario: Scenario, child_netns: &[String]) -> 
                 "name",
                 &name,
                 "type",
-                "macvlan",
+                scenario.driver,
                 "mode",
                 scenario.mode,
             ],
@@ -261,30 +320,28 @@ fn kernel_children(host: &Netns, scenario: Scenario, child_netns: &[String]) -> 
         }
         run_in(h, &["ip", "link", "set", &name, "netns", netns]);
         run_in(netns, &["ip", "link", "set", &name, "name", "eth0"]);
-        if scenario.mode != "passthru" {
+        if !scenario.shares_mac() {
             set_mac(netns, "eth0", child_mac(n));
         }
         child.address("eth0", &format!("10.77.0.{n}/24"));
+        child.address("eth0", &format!("fd77::{n}/64"));
         run_in(netns, &["ip", "link", "set", "eth0", "up"]);
         children.push(child);
     }
     children
 }
 
-/// Makes the children with vswitch: a `[[macvlan]]` on `par`.
+/// Makes the children with vswitch: a `[[macvlan]]` or `[[ipvlan]]` on `par`.
 fn vswitch_children(host: &Netns, scenario: Scenario, child_netns: &[String]) -> Switch {
     let children: Vec<String> = child_netns
         .iter()
         .enumerate()
         .map(|(index, netns)| {
             let n = index as u8 + 1;
-            let mac = if scenario.mode == "passthru" {
+            let mac = if scenario.shares_mac() {
                 String::new()
             } else {
-                format!(
-                    ", mac = \"{}\"",
-                    vswitch_common::mac::Colons(&child_mac(n))
-                )
+                format!(", mac = \"{}\"", vswitch_common::mac::Colons(&child_mac(n)))
             };
             let sources = if scenario.mode == "source" {
                 format!(
@@ -295,12 +352,14 @@ fn vswitch_children(host: &Netns, scenario: Scenario, child_netns: &[String]) ->
                 String::new()
             };
             format!(
-                "{{ name = \"mv{n}\", netns = \"{netns}\", address = [\"10.77.0.{n}/24\"]{mac}{sources} }}"
+                "{{ name = \"mv{n}\", netns = \"{netns}\", \
+                 address = [\"10.77.0.{n}/24\", \"fd77::{n}/64\"]{mac}{sources} }}"
             )
         })
         .collect();
     let config = format!(
-        "[[macvlan]]\nparent = \"par\"\nmode = \"{}\"\nchildren = [\n{}\n]\n",
+        "[[{}]]\nparent = \"par\"\nmode = \"{}\"\nchildren = [\n{}\n]\n",
+        scenario.driver,
         scenario.mode,
         children.join(",\n")
     );

@@ -1,5 +1,6 @@
-//! `[[macvlan]]`: children with their own MAC addresses behind a parent interface, dispatched
-//! by the switch as the kernel's macvlan driver would in the section's mode.
+//! `[[macvlan]]` and `[[ipvlan]]`: children behind a parent interface, dispatched by the
+//! switch as the kernel's macvlan driver (by MAC address, each child its own) or ipvlan driver
+//! (by IP address, every child with the parent's MAC) would in the section's mode.
 
 use std::net::IpAddr;
 
@@ -11,13 +12,13 @@ use vswitch_common::{
 
 use super::{
     PortSpec, VxlanSpec,
-    file::{ChildSection, MacvlanSection},
+    file::{ChildSection, ParentSection},
     validate::{ConfigError, Source, check_ifname, veth_end},
 };
 
-/// One `[[macvlan]]`: a parent interface and its children, all in one mode.
+/// One `[[macvlan]]` or `[[ipvlan]]`: a parent interface and its children, all in one mode.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MacvlanSpec {
+pub struct ParentSpec {
     /// The parent, an existing interface in the switch's namespace.
     pub parent: String,
     /// The mode of every child.
@@ -33,7 +34,7 @@ pub struct ChildSpec {
     pub name: String,
     /// What it is.
     pub kind: ChildKind,
-    /// Its MAC address; `None` in passthru mode, where it takes the parent's.
+    /// Its MAC address; `None` in passthru and ipvlan modes, where it takes the parent's.
     pub mac: Option<MacAddr>,
     /// Source mode: the addresses it accepts frames from.
     pub allowed_sources: Vec<MacAddr>,
@@ -75,59 +76,69 @@ impl ChildSpec {
     }
 }
 
-impl MacvlanSpec {
+impl ParentSpec {
     /// Every interface name the section uses: the parent and the children.
     fn names(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.parent.as_str()).chain(self.children.iter().map(|c| c.name.as_str()))
     }
 }
 
-/// Why `port` cannot be a port of a switch with these `[[macvlan]]` sections, if it cannot.
-pub fn port_conflict(macvlans: &[MacvlanSpec], port: &PortSpec) -> Option<String> {
-    if let Some(section) = macvlans
+/// Why `port` cannot be a port of a switch with these parents, if it cannot.
+pub fn port_conflict(parents: &[ParentSpec], port: &PortSpec) -> Option<String> {
+    if let Some(section) = parents
         .iter()
         .find(|section| section.names().any(|name| name == port.name))
     {
         return Some(format!(
-            "{} belongs to the [[macvlan]] of parent {}: it cannot also be a port",
+            "{} belongs to the children of parent {}: it cannot also be a port",
             port.name, section.parent
         ));
     }
     let netns = port.kind.netns()?;
-    macvlans
+    parents
         .iter()
         .flat_map(|section| &section.children)
         .find(|child| child.netns() == Some(netns))
         .map(|child| {
             format!(
-                "netns {netns} already holds the eth0 of macvlan child {}",
+                "netns {netns} already holds the eth0 of child {}",
                 child.name
             )
         })
 }
 
-/// Validates every `[[macvlan]]` section, against each other, the ports and the tunnels.
+/// Which driver a section imitates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Driver {
+    /// `[[macvlan]]`.
+    Macvlan,
+    /// `[[ipvlan]]`.
+    Ipvlan,
+}
+
+/// Validates every `[[macvlan]]` and `[[ipvlan]]` section, against each other, the ports and
+/// the tunnels.
 pub(super) fn parents(
     source: &Source<'_>,
-    sections: &[Spanned<MacvlanSection>],
+    sections: &[(Driver, &Spanned<ParentSection>)],
     ports: &[PortSpec],
     vxlans: &[VxlanSpec],
-) -> Result<Vec<MacvlanSpec>, ConfigError> {
+) -> Result<Vec<ParentSpec>, ConfigError> {
     if sections.len() > MAX_PARENTS as usize {
         return Err(source.error(
-            sections[MAX_PARENTS as usize].span(),
-            format!("at most {MAX_PARENTS} [[macvlan]] sections are supported"),
+            sections[MAX_PARENTS as usize].1.span(),
+            format!("at most {MAX_PARENTS} [[macvlan]] and [[ipvlan]] sections are supported"),
         ));
     }
-    let mut parents: Vec<MacvlanSpec> = Vec::with_capacity(sections.len());
-    for section in sections {
-        let spec = parent(source, section.get_ref())?;
+    let mut parents: Vec<ParentSpec> = Vec::with_capacity(sections.len());
+    for (driver, section) in sections {
+        let spec = parent(source, section.get_ref(), *driver)?;
         let parent_span = section.get_ref().parent.span();
         if parents.iter().any(|other| other.parent == spec.parent) {
             return Err(source.error(
                 parent_span,
                 format!(
-                    "parent {} has two [[macvlan]] sections: one per parent",
+                    "parent {} has two [[macvlan]] or [[ipvlan]] sections: one per parent",
                     spec.parent
                 ),
             ));
@@ -183,11 +194,15 @@ pub(super) fn parents(
     Ok(parents)
 }
 
-fn parent(source: &Source<'_>, section: &MacvlanSection) -> Result<MacvlanSpec, ConfigError> {
+fn parent(
+    source: &Source<'_>,
+    section: &ParentSection,
+    driver: Driver,
+) -> Result<ParentSpec, ConfigError> {
     let parent = section.parent.get_ref().clone();
     check_ifname(&parent).map_err(|reason| source.error(section.parent.span(), reason))?;
-    let mode = match &section.mode {
-        Some(mode) => Mode::ALL
+    let mode = match (&section.mode, driver) {
+        (Some(mode), Driver::Macvlan) => Mode::MACVLAN
             .into_iter()
             .find(|known| known.name() == mode.get_ref())
             .ok_or_else(|| {
@@ -199,7 +214,22 @@ fn parent(source: &Source<'_>, section: &MacvlanSection) -> Result<MacvlanSpec, 
                     ),
                 )
             })?,
-        None => Mode::Bridge,
+        (Some(mode), Driver::Ipvlan) => match mode.get_ref().as_str() {
+            "l2" => Mode::IpvlanL2,
+            "l3" => {
+                return Err(source.error(
+                    mode.span(),
+                    "ipvlan mode l3 is not supported by this version yet",
+                ));
+            }
+            other => {
+                return Err(
+                    source.error(mode.span(), format!("mode must be l2 or l3, not {other:?}"))
+                );
+            }
+        },
+        (None, Driver::Macvlan) => Mode::Bridge,
+        (None, Driver::Ipvlan) => Mode::IpvlanL2,
     };
     if section.children.is_empty() {
         return Err(source.error(
@@ -236,7 +266,7 @@ fn parent(source: &Source<'_>, section: &MacvlanSection) -> Result<MacvlanSpec, 
         }
         children.push(child);
     }
-    Ok(MacvlanSpec {
+    Ok(ParentSpec {
         parent,
         mode,
         children,
@@ -291,13 +321,16 @@ fn child(
         }
     };
     let mac = match (&section.mac, mode) {
-        (Some(mac), Mode::Passthru) => {
+        (Some(mac), Mode::Passthru | Mode::IpvlanL2) => {
             return Err(source.error(
                 mac.span(),
-                "a passthru child takes its parent's MAC address: drop `mac`",
+                format!(
+                    "a {} child takes its parent's MAC address: drop `mac`",
+                    mode.name()
+                ),
             ));
         }
-        (None, Mode::Passthru) => None,
+        (None, Mode::Passthru | Mode::IpvlanL2) => None,
         (Some(mac), _) => Some(unicast_mac(source, mac)?),
         (None, _) => Some(default_mac(&name)),
     };
@@ -354,7 +387,7 @@ mod tests {
              { name = \"mvt1\", kind = \"tap\" } ]\n",
         )
         .unwrap();
-        let spec = &config.macvlans[0];
+        let spec = &config.parents[0];
         assert_eq!(spec.parent, "up0");
         assert_eq!(spec.mode, Mode::Vepa);
         assert_eq!(spec.children[0].mac, Some([2, 0, 0, 0, 1, 1]));
@@ -371,12 +404,12 @@ mod tests {
         let config =
             parse("[[macvlan]]\nparent = \"up0\"\nchildren = [{ name = \"a\", netns = \"c1\" }]\n")
                 .unwrap();
-        assert_eq!(config.macvlans[0].mode, Mode::Bridge);
+        assert_eq!(config.parents[0].mode, Mode::Bridge);
         let passthru = "[[macvlan]]\nparent = \"up0\"\nmode = \"passthru\"\nchildren = [";
         assert_eq!(
             parse(&format!("{passthru}{{ name = \"a\", netns = \"c1\" }}]\n"))
                 .unwrap()
-                .macvlans[0]
+                .parents[0]
                 .children[0]
                 .mac,
             None
@@ -422,13 +455,33 @@ mod tests {
                 "t.toml:2: parent up0 has no children",
             ),
             (
-                "[[ipvlan]]\nparent = \"up0\"\n",
-                "t.toml:1: [[ipvlan]] is not supported by this version yet",
+                "[[ipvlan]]\nparent = \"up0\"\nmode = \"l3\"\nchildren = [{ name = \"a\", netns = \"c1\" }]\n",
+                "t.toml:3: ipvlan mode l3 is not supported by this version yet",
+            ),
+            (
+                "[[ipvlan]]\nparent = \"up0\"\nchildren = [{ name = \"a\", netns = \"c1\", mac = \"02:00:00:00:00:01\" }]\n",
+                "t.toml:3: a l2 child takes its parent's MAC address: drop `mac`",
+            ),
+            (
+                "[[macvlan]]\nparent = \"up0\"\nchildren = [{ name = \"a\", netns = \"c1\" }]\n[[ipvlan]]\nparent = \"up0\"\nchildren = [{ name = \"b\", netns = \"c2\" }]\n",
+                "t.toml:5: parent up0 has two [[macvlan]] or [[ipvlan]] sections: one per parent",
             ),
         ];
         for (text, error) in cases {
             assert_eq!(parse(text).unwrap_err(), error, "{text}");
         }
+    }
+
+    #[test]
+    fn ipvlan_sections_are_l2_children_without_their_own_mac() {
+        let config = parse(
+            "[[ipvlan]]\nparent = \"up0\"\nchildren = [\n\
+             { name = \"iv1\", netns = \"c1\", address = [\"10.2.0.1/24\", \"fd00::1/64\"] } ]\n",
+        )
+        .unwrap();
+        let spec = &config.parents[0];
+        assert_eq!(spec.mode, Mode::IpvlanL2);
+        assert_eq!(spec.children[0].mac, None);
     }
 
     #[test]
