@@ -62,7 +62,7 @@ fn tap_children_carry_frames_both_ways() {
         Colons(&child_mac(1)),
         Colons(&tap_mac),
     );
-    let _switch = Switch::start(&host, &config);
+    let switch = Switch::start(&host, &config);
     let vm = TapEnd::open(host.name(), "tap1");
     let wire = RawSocket::open(outside.name(), "eth0");
     let sibling = RawSocket::open(&c1, "eth0");
@@ -89,4 +89,19 @@ fn tap_children_carry_frames_both_ways() {
         !vm.receives(Duration::from_millis(300), |f| has_marker(f, 6)),
         "unicast for another address must not reach the tap"
     );
+
+    // `vswitch stats` shows the parent and each child: the tap sent two frames and got three.
+    let output = switch.vswitch(&["stats", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&output.stdout).expect("stats JSON");
+    let row = |name: &str| {
+        rows.as_array()
+            .and_then(|rows| rows.iter().find(|row| row["port"] == name))
+            .unwrap_or_else(|| panic!("no stats row {name}: {rows}"))
+            .clone()
+    };
+    let tap = row("child:tap1");
+    assert!(tap["rx_packets"].as_u64() >= Some(2), "{tap}");
+    assert!(tap["tx_packets"].as_u64() >= Some(3), "{tap}");
+    assert!(row("parent:par")["forwarded"].as_u64() >= Some(1));
+    row("child:mv1");
 }

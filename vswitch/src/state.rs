@@ -39,6 +39,20 @@ pub struct InstanceState {
     /// The VXLAN tunnels.
     #[serde(default)]
     pub tunnels: Vec<TunnelRecord>,
+    /// The dispatch parents (`[[macvlan]]`, `[[ipvlan]]`) and their children.
+    #[serde(default)]
+    pub dispatch: Vec<DispatchRecord>,
+}
+
+/// A dispatch parent or child of a running instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchRecord {
+    /// The interface name.
+    pub name: String,
+    /// For a child, its parent's name; `None` for a parent.
+    pub parent: Option<String>,
+    /// Its counter slot.
+    pub slot: u32,
 }
 
 /// One VXLAN tunnel of a running instance.

@@ -16,6 +16,7 @@ use crate::{
     config::{ChildKind, ChildSpec, Hook, ParentSpec, PortKind, PortSpec, VlanMode},
     datapath::{Attachment, ChildKeys, DispatchTc},
     netlink::{Created, Journal, Links, tap},
+    state::DispatchRecord,
 };
 
 /// A child the switch runs.
@@ -69,6 +70,33 @@ impl Dispatch {
 }
 
 impl Switch {
+    /// The parents and children, for the instance record.
+    pub(super) fn dispatch_records(&self) -> Vec<DispatchRecord> {
+        self.dispatch
+            .parents
+            .values()
+            .flat_map(|parent| {
+                let children =
+                    parent
+                        .spec
+                        .children
+                        .iter()
+                        .zip(&parent.children)
+                        .map(|(spec, state)| DispatchRecord {
+                            name: spec.name.clone(),
+                            parent: Some(parent.spec.parent.clone()),
+                            slot: state.child.slot,
+                        });
+                std::iter::once(DispatchRecord {
+                    name: parent.spec.parent.clone(),
+                    parent: None,
+                    slot: parent.slot,
+                })
+                .chain(children)
+            })
+            .collect()
+    }
+
     /// Makes the parents those of `wanted`: a parent whose section changed is made anew.
     /// Returns what changed, for a reload's summary.
     pub(super) async fn apply_dispatch(

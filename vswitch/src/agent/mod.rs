@@ -238,6 +238,7 @@ impl Switch {
                 })
                 .collect(),
             tunnels: self.tunnel_records(),
+            dispatch: self.dispatch_records(),
         }
         .write(&self.name)
     }
