@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use tests::{
+    command::pings,
     dispatch::{Scenario, assert_parity as parity, child_mac},
     frames::{ethernet, has_marker},
     names,
@@ -104,4 +105,36 @@ fn tap_children_carry_frames_both_ways() {
     assert!(tap["tx_packets"].as_u64() >= Some(3), "{tap}");
     assert!(row("parent:par")["forwarded"].as_u64() >= Some(1));
     row("child:mv1");
+}
+
+/// An agent killed with SIGKILL leaves its children forwarding; the next agent of the instance
+/// makes them anew (in the namespace the first one created, which it then owns), and its normal
+/// stop removes them and that namespace.
+#[test]
+fn a_restarted_agent_makes_the_children_anew_and_cleans_up_at_stop() {
+    let host = Netns::new(&names::unique("h"));
+    let outside = Netns::new(&names::unique("o"));
+    host.veth_to("par", &outside, "eth0");
+    outside.address("eth0", "10.77.0.100/24");
+    let c1 = names::unique("c");
+    let _c1 = Netns::expected(&c1);
+    let config = format!(
+        "[[macvlan]]\nparent = \"par\"\nmode = \"bridge\"\n\
+         children = [ {{ name = \"mv1\", netns = \"{c1}\", address = [\"10.77.0.1/24\"] }} ]\n"
+    );
+    let mut switch = Switch::start_pinned(&host, &config, &[]);
+    assert!(pings(&c1, "10.77.0.100"), "before the restart");
+    switch.kill();
+    assert!(
+        pings(&c1, "10.77.0.100"),
+        "a killed agent leaves forwarding on"
+    );
+    switch.restart(&[]);
+    assert!(pings(&c1, "10.77.0.100"), "after the restart");
+    assert!(switch.stop().success());
+    assert!(
+        !std::path::Path::new("/run/netns").join(&c1).exists(),
+        "the child's namespace is removed at stop"
+    );
+    assert!(!host.links().contains(&"mv1".to_string()));
 }

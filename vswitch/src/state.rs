@@ -53,6 +53,9 @@ pub struct DispatchRecord {
     pub parent: Option<String>,
     /// Its counter slot.
     pub slot: u32,
+    /// What the switch created for a child (its interface, its namespace).
+    #[serde(default)]
+    pub created: Vec<Created>,
 }
 
 /// One VXLAN tunnel of a running instance.

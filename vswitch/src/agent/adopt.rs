@@ -7,7 +7,7 @@ use super::{AgentError, Attached, LinkRole, Port, Switch, flood_sets, transactio
 use crate::{
     config::{Config, PortSpec},
     netlink::Journal,
-    state::{InstanceState, PortRecord, TunnelRecord},
+    state::{DispatchRecord, InstanceState, PortRecord, TunnelRecord},
 };
 
 impl Switch {
@@ -21,8 +21,12 @@ impl Switch {
         self.maps.set_switch(SwitchConfig {
             ageing_ns: self.ageing_ns,
         })?;
-        let (mut left, previous_tunnels): (Vec<PortRecord>, Vec<TunnelRecord>) = previous
-            .map(|state| (state.ports, state.tunnels))
+        let (mut left, previous_tunnels, previous_dispatch): (
+            Vec<PortRecord>,
+            Vec<TunnelRecord>,
+            Vec<DispatchRecord>,
+        ) = previous
+            .map(|state| (state.ports, state.tunnels, state.dispatch))
             .unwrap_or_default();
         for spec in &config.ports {
             match left.iter().position(|record| record.name == spec.name) {
@@ -47,6 +51,8 @@ impl Switch {
         self.write_flood_sets(&mut transaction)?;
         transaction.commit();
         self.apply_tunnels(&config.vxlans).await?;
+        self.forget_dispatch(previous_dispatch, &config.parents)
+            .await?;
         self.apply_dispatch(&config.parents).await?;
         self.remove_strays()?;
         self.remove_stray_tunnels(&previous_tunnels)?;

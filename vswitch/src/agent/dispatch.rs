@@ -3,7 +3,10 @@
 //! set of children is written, and last the parent's programs are attached, so that no frame is
 //! dispatched to a child that is not complete. A parent is removed in the opposite order.
 
-use std::{collections::BTreeMap, net::IpAddr};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::IpAddr,
+};
 
 use vswitch_common::{
     dispatch::{CHILD_F_PEER, Child, MAX_CHILDREN, Mode, Parent},
@@ -57,6 +60,9 @@ struct ParentState {
 #[derive(Debug, Default)]
 pub(super) struct Dispatch {
     parents: BTreeMap<String, ParentState>,
+    /// Namespaces a previous agent created for children, which the children made now in them
+    /// take over (and remove when they go).
+    inherited_netns: BTreeSet<String>,
 }
 
 impl Dispatch {
@@ -86,15 +92,63 @@ impl Switch {
                             name: spec.name.clone(),
                             parent: Some(parent.spec.parent.clone()),
                             slot: state.child.slot,
+                            created: state.created.entries().to_vec(),
                         });
                 std::iter::once(DispatchRecord {
                     name: parent.spec.parent.clone(),
                     parent: None,
                     slot: parent.slot,
+                    created: Vec::new(),
                 })
                 .chain(children)
             })
             .collect()
+    }
+
+    /// Clears what a previous agent of this instance left of its parents (`previous`, from its
+    /// record) before `wanted` is applied: children are made anew rather than adopted (their
+    /// links go down for a moment), the dispatch maps start empty, and the links of parents
+    /// no longer wanted are unpinned. Namespaces it created for children that `wanted` still
+    /// puts there are taken over; the others are removed.
+    pub(super) async fn forget_dispatch(
+        &mut self,
+        previous: Vec<DispatchRecord>,
+        wanted: &[ParentSpec],
+    ) -> Result<(), AgentError> {
+        if previous.is_empty() {
+            return Ok(());
+        }
+        self.maps.clear_dispatch()?;
+        let wanted_netns: BTreeSet<&str> = wanted
+            .iter()
+            .flat_map(|parent| &parent.children)
+            .filter_map(ChildSpec::netns)
+            .collect();
+        for record in previous {
+            let still_parent = wanted.iter().any(|parent| parent.parent == record.name);
+            if record.parent.is_none() && still_parent {
+                continue;
+            }
+            for role in [LinkRole::Dispatch, LinkRole::DispatchXdp, LinkRole::Pass] {
+                let _ = std::fs::remove_file(self.link_pin(&record.name, role));
+            }
+            let mut created = Journal::default();
+            for entry in record.created {
+                match entry {
+                    Created::Netns(netns) if wanted_netns.contains(netns.as_str()) => {
+                        self.dispatch.inherited_netns.insert(netns);
+                    }
+                    other => created.record(other),
+                }
+            }
+            for error in created.undo(&self.links).await {
+                log::warn!(
+                    "removing what the previous agent made for {}: {error}",
+                    record.name
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Makes the parents those of `wanted`: a parent whose section changed is made anew.
@@ -262,6 +316,9 @@ impl Switch {
                     learning: false,
                     offload: None,
                 };
+                if self.dispatch.inherited_netns.remove(netns) {
+                    state.created.record(Created::Netns(netns.clone()));
+                }
                 let (ifindex, peer) = self.create_port(&port, &mut state.created).await?;
                 state.child.ifindex = ifindex;
                 state.child.flags = CHILD_F_PEER;

@@ -94,6 +94,41 @@ impl Maps {
         Ok(())
     }
 
+    /// Empties every dispatch map, as a new agent does before it makes anew the children a
+    /// previous one left.
+    pub fn clear_dispatch(&mut self) -> Result<(), DatapathError> {
+        let what = "clearing the dispatch maps";
+        self.writes.before(Guarded::Ports)?;
+        self.writes.before(Guarded::Flood)?;
+        macro_rules! clear {
+            ($map:expr) => {
+                for key in $map
+                    .keys()
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(DatapathError::map(what))?
+                {
+                    unless_missing($map.remove(&key)).map_err(DatapathError::map(what))?;
+                }
+            };
+        }
+        clear!(self.parents);
+        clear!(self.children);
+        clear!(self.dispatch);
+        clear!(self.addresses);
+        clear!(self.sources);
+        self.writes.freed(Guarded::Ports);
+        self.writes.freed(Guarded::Flood);
+        for key in self
+            .child_tx
+            .keys()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(DatapathError::map(what))?
+        {
+            unless_missing(self.child_tx.remove(key)).map_err(DatapathError::map(what))?;
+        }
+        Ok(())
+    }
+
     /// Replaces the parent `ifindex` whole; `None` removes it.
     pub fn set_parent(
         &mut self,
