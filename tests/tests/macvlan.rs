@@ -138,3 +138,39 @@ fn a_restarted_agent_makes_the_children_anew_and_cleans_up_at_stop() {
     );
     assert!(!host.links().contains(&"mv1".to_string()));
 }
+
+/// `vswitch reload` makes a parent whose section changed anew (here: a second child joins),
+/// removes one that is gone, and leaves the switch usable.
+#[test]
+fn reload_applies_changed_and_removed_parents() {
+    let host = Netns::new(&names::unique("h"));
+    let outside = Netns::new(&names::unique("o"));
+    host.veth_to("par", &outside, "eth0");
+    outside.address("eth0", "10.77.0.100/24");
+    let [c1, c2] = [names::unique("c"), names::unique("c")];
+    let _guards = [Netns::expected(&c1), Netns::expected(&c2)];
+    let child = |n: u8, netns: &str| {
+        format!("{{ name = \"mv{n}\", netns = \"{netns}\", address = [\"10.77.0.{n}/24\"] }}")
+    };
+    let section = |children: &str| {
+        format!("[[macvlan]]\nparent = \"par\"\nmode = \"bridge\"\nchildren = [ {children} ]\n")
+    };
+    let switch = Switch::start(&host, &section(&child(1, &c1)));
+    assert!(pings(&c1, "10.77.0.100"));
+
+    switch.rewrite_config(&section(&format!("{}, {}", child(1, &c1), child(2, &c2))));
+    let output = switch.vswitch(&["reload"]);
+    let message = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{message}");
+    assert!(message.contains("parent par"), "{message}");
+    assert!(pings(&c2, "10.77.0.1"), "the new child reaches its sibling");
+    assert!(pings(&c2, "10.77.0.100"), "and the outside");
+
+    switch.rewrite_config("");
+    assert!(switch.vswitch(&["reload"]).status.success());
+    assert!(
+        !host.links().contains(&"mv1".to_string()),
+        "the children are gone"
+    );
+    assert!(!std::path::Path::new("/run/netns").join(&c2).exists());
+}
