@@ -202,6 +202,14 @@ impl Config {
         Ok(())
     }
 
+    /// What the switch has, for messages: `3 ports`, or `0 ports and 2 dispatch parents`.
+    pub fn summary(&self, ports: usize) -> String {
+        match self.parents.len() {
+            0 => format!("{ports} ports"),
+            parents => format!("{ports} ports and {parents} dispatch parents"),
+        }
+    }
+
     /// The tunnel that carries `vlan`, if any.
     pub fn tunnel_of(&self, vlan: u16) -> Option<&VxlanSpec> {
         self.vxlans.iter().find(|tunnel| tunnel.vlan == vlan)
