@@ -86,8 +86,13 @@ impl Fixture {
 
     /// Runs `frame` through the XDP program as if received on `ingress`.
     pub fn xdp(&mut self, ingress: u32, frame: &[u8]) -> u32 {
+        self.xdp_program(program_names::XDP_INGRESS, ingress, frame)
+    }
+
+    /// Runs `frame` through the XDP program `name` as if received on `ingress`.
+    pub fn xdp_program(&mut self, name: &str, ingress: u32, frame: &[u8]) -> u32 {
         let ctx = xdp_md(ingress, frame);
-        self.run::<Xdp>(program_names::XDP_INGRESS, frame, &ctx, false)
+        self.run::<Xdp>(name, frame, &ctx, false)
     }
 
     /// Runs `frame` through the XDP program as if received on `ingress`, with live frames: its

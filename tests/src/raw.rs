@@ -74,15 +74,7 @@ impl RawSocket {
     /// Whether a frame arriving on the interface (not sent from it) matches `wanted` within
     /// `within`. Frames are seen as on the wire: a VLAN tag the kernel stripped is put back.
     pub fn receives(&self, within: Duration, wanted: impl Fn(&[u8]) -> bool) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Some(frame) = self.receive_one()
-                && wanted(&frame)
-            {
-                return true;
-            }
-        }
-        false
+        arrives(within, || self.receive_one(), wanted)
     }
 
     /// Every incoming frame within `within`.
@@ -127,6 +119,24 @@ impl RawSocket {
         }
         Some(frame)
     }
+}
+
+/// Whether `next` (which returns `None` after a short timeout) yields a frame that matches
+/// `wanted` within `within`.
+pub fn arrives(
+    within: Duration,
+    mut next: impl FnMut() -> Option<Vec<u8>>,
+    wanted: impl Fn(&[u8]) -> bool,
+) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Some(frame) = next()
+            && wanted(&frame)
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// An AF_PACKET raw socket bound to interface `ifindex` for `protocol` (network byte order;

@@ -6,11 +6,13 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod bounded;
+pub mod dispatch;
 pub mod egress;
 pub mod fdb;
 pub mod filter;
 pub mod forward;
 pub mod frame;
+pub mod ipvlan;
 pub mod mac;
 pub mod port;
 pub mod stats;
@@ -51,6 +53,18 @@ pub mod map_names {
     pub const UNDERLAYS: &str = "UNDERLAYS";
     /// How to reach each remote VTEP.
     pub const NEXT_HOPS: &str = "NEXT_HOPS";
+    /// Children of macvlan-style parents by their own ifindex.
+    pub const CHILDREN: &str = "CHILDREN";
+    /// Children by (parent ifindex, MAC address), for dispatch on the parent.
+    pub const DISPATCH: &str = "DISPATCH";
+    /// Allowed source addresses of source-mode children.
+    pub const SOURCES: &str = "SOURCES";
+    /// Dispatch parents by ifindex: their children, replaced whole.
+    pub const PARENTS: &str = "PARENTS";
+    /// ipvlan children by (parent ifindex, IP address).
+    pub const ADDRESSES: &str = "ADDRESSES";
+    /// Devmap of the children, for XDP redirects from a parent.
+    pub const CHILD_TX: &str = "CHILD_TX";
     /// The offloaded filter's port configuration (device-bound array, index 0).
     pub const OFFLOAD_FILTER: &str = "OFFLOAD_FILTER";
 }
@@ -67,6 +81,12 @@ pub mod program_names {
     pub const TC_INGRESS: &str = "vswitch_tc";
     /// TCX ingress of a VXLAN underlay: decapsulates the switch's VXLAN frames.
     pub const TC_UNDERLAY: &str = "vswitch_tc_underlay";
+    /// XDP on a dispatch parent: unicast to its children by destination MAC.
+    pub const DISPATCH_XDP: &str = "vswitch_dispatch_xdp";
+    /// TCX ingress of a dispatch parent: group frames to the children that take them.
+    pub const DISPATCH_PARENT: &str = "vswitch_dispatch_parent";
+    /// TCX ingress of a dispatch child's interface: its frames to siblings or the parent.
+    pub const DISPATCH_CHILD: &str = "vswitch_dispatch_child";
     /// The filter-and-drop stage for XDP offload (object `vswitch-offload`).
     pub const OFFLOAD_XDP: &str = "vswitch_offload_xdp";
     /// The filter-and-drop stage as a tc classifier, for cls_bpf `skip_sw` offload.

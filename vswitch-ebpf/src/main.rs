@@ -4,6 +4,7 @@
 #![no_main]
 
 mod counters;
+mod dispatch;
 mod frame;
 mod maps;
 mod object;
@@ -50,4 +51,22 @@ pub fn vswitch_tc(ctx: TcContext) -> i32 {
 #[classifier]
 pub fn vswitch_tc_underlay(ctx: TcContext) -> i32 {
     tunnel::underlay_ingress(&ctx)
+}
+
+/// Dispatches unicast frames that arrive on a macvlan-style parent to its children.
+#[xdp]
+pub fn vswitch_dispatch_xdp(ctx: XdpContext) -> u32 {
+    dispatch::parent_xdp(&ctx)
+}
+
+/// Copies group frames that arrive on a macvlan-style parent to the children that take them.
+#[classifier]
+pub fn vswitch_dispatch_parent(ctx: TcContext) -> i32 {
+    dispatch::parent_tc(&ctx)
+}
+
+/// Sends what a macvlan-style child transmits to a sibling or out of its parent.
+#[classifier]
+pub fn vswitch_dispatch_child(ctx: TcContext) -> i32 {
+    dispatch::child_tc(&ctx)
 }

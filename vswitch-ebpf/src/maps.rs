@@ -7,7 +7,9 @@ use aya_ebpf::{
 };
 use vswitch_common::{
     FDB_CAPACITY, MAX_PORTS,
+    dispatch::{Child, ChildKey, MAX_PARENTS, MAX_SOURCES, Parent, SourceKey},
     fdb::{FdbEntry, FdbKey},
+    ipvlan::AddressKey,
     port::{FloodSet, PortConfig},
     stats::PortStats,
     switch::SwitchConfig,
@@ -71,3 +73,31 @@ pub static UNDERLAYS: HashMap<u32, Underlay> = HashMap::with_max_entries(MAX_TUN
 #[map]
 pub static NEXT_HOPS: HashMap<Vtep, NextHop> =
     HashMap::with_max_entries(MAX_TUNNELS * MAX_REMOTES as u32, BPF_F_NO_PREALLOC);
+
+/// Children of dispatch parents by their own ifindex. Controller-written, under the barrier
+/// discipline of `PORTS`.
+#[map]
+pub static CHILDREN: HashMap<u32, Child> = HashMap::with_max_entries(MAX_PORTS, 0);
+
+/// The same children by (parent, MAC address): the dispatch lookup.
+#[map]
+pub static DISPATCH: HashMap<ChildKey, Child> = HashMap::with_max_entries(MAX_PORTS, 0);
+
+/// The addresses source-mode children accept frames from (the value is unused).
+#[map]
+pub static SOURCES: HashMap<SourceKey, u8> =
+    HashMap::with_max_entries(MAX_SOURCES, BPF_F_NO_PREALLOC);
+
+/// Dispatch parents by ifindex, with their children, replaced whole like `FLOOD`.
+#[map]
+pub static PARENTS: HashMap<u32, Parent> =
+    HashMap::with_max_entries(MAX_PARENTS, BPF_F_NO_PREALLOC);
+
+/// ipvlan children by (parent, IP address): the dispatch lookup of the L2 mode.
+#[map]
+pub static ADDRESSES: HashMap<AddressKey, Child> =
+    HashMap::with_max_entries(MAX_SOURCES, BPF_F_NO_PREALLOC);
+
+/// Every child by ifindex, for XDP redirects from its parent.
+#[map]
+pub static CHILD_TX: DevMapHash = DevMapHash::with_max_entries(MAX_PORTS, 0);

@@ -43,6 +43,23 @@ pub struct InstanceState {
     /// removes.
     #[serde(default)]
     pub devices: Vec<Created>,
+    /// The dispatch parents (`[[macvlan]]`, `[[ipvlan]]`) and their children.
+    #[serde(default)]
+    pub dispatch: Vec<DispatchRecord>,
+}
+
+/// A dispatch parent or child of a running instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchRecord {
+    /// The interface name.
+    pub name: String,
+    /// For a child, its parent's name; `None` for a parent.
+    pub parent: Option<String>,
+    /// Its counter slot.
+    pub slot: u32,
+    /// What the switch created for a child (its interface, its namespace).
+    #[serde(default)]
+    pub created: Vec<Created>,
 }
 
 /// One VXLAN tunnel of a running instance.

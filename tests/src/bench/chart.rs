@@ -26,13 +26,14 @@ const METRICS: [Metric; 5] = [
     Metric::Tcp,
     Metric::PingP99,
 ];
-const COLORS: [RGBColor; 6] = [
+const COLORS: [RGBColor; 7] = [
     RGBColor(150, 150, 150),
     RGBColor(90, 90, 90),
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
     RGBColor(0, 158, 115),
     RGBColor(204, 121, 167),
+    RGBColor(0, 114, 178),
 ];
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;

@@ -279,6 +279,18 @@ impl Report {
                 2.0,
             ),
             ratio_target(
+                "macvlan dispatch, XDP-sourced outside → child: ≥ 1.3 × the macvlan driver",
+                get(Metric::XdpRate, Peer::VswitchMacvlan),
+                get(Metric::XdpRate, Peer::Macvlan),
+                1.3,
+            ),
+            ratio_target(
+                "macvlan dispatch, stack-sourced child → child: ≥ the macvlan driver",
+                get(Metric::StackRate, Peer::VswitchMacvlan),
+                get(Metric::StackRate, Peer::Macvlan),
+                1.0,
+            ),
+            ratio_target(
                 "TCP: ≥ macvlan",
                 get(Metric::Tcp, Peer::Vswitch),
                 get(Metric::Tcp, Peer::Macvlan),

@@ -37,17 +37,20 @@ pub enum Peer {
     Vswitch,
     /// vswitch with the generator on an access port and the sinks on trunks (tag push).
     VswitchVlan,
+    /// vswitch's MAC dispatch (`[[macvlan]]`, bridge mode), on macvlan's topology.
+    VswitchMacvlan,
 }
 
 impl Peer {
     /// Every peer, in report order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::BridgeNf,
         Self::Bridge,
         Self::Macvlan,
         Self::XdpRedirect,
         Self::Vswitch,
         Self::VswitchVlan,
+        Self::VswitchMacvlan,
     ];
 
     /// Name in tables and the chart.
@@ -59,6 +62,7 @@ impl Peer {
             Self::XdpRedirect => "XDP redirect",
             Self::Vswitch => "vswitch",
             Self::VswitchVlan => "vswitch VLAN",
+            Self::VswitchMacvlan => "vswitch macvlan",
         }
     }
 
@@ -71,6 +75,7 @@ impl Peer {
             Self::XdpRedirect => "xdp_redirect",
             Self::Vswitch => "vswitch",
             Self::VswitchVlan => "vswitch_vlan",
+            Self::VswitchMacvlan => "vswitch_macvlan",
         }
     }
 
@@ -154,7 +159,7 @@ impl Topology {
         };
         match peer {
             Peer::BridgeNf | Peer::Bridge => topology.bridge(source),
-            Peer::Macvlan => topology.macvlan(source),
+            Peer::Macvlan | Peer::VswitchMacvlan => topology.macvlan(source),
             Peer::XdpRedirect => topology.xdp_redirect(source),
             Peer::Vswitch | Peer::VswitchVlan => topology.vswitch(source),
         }
@@ -173,6 +178,10 @@ impl Topology {
             .collect();
         for sink in sinks {
             match source {
+                // vswitch's children carry the pass stub the redirects need: drop at tc.
+                Source::Xdp if peer == Peer::VswitchMacvlan => {
+                    topology.trafficgen.attach_sink(&sink, IFNAME);
+                }
                 Source::Xdp => {
                     let generic = peer == Peer::Macvlan;
                     topology
@@ -256,13 +265,18 @@ impl Topology {
         }
     }
 
+    /// macvlan's topology, built with the kernel's driver or with vswitch's dispatch.
     fn macvlan(&mut self, source: Source) {
         let core = self.core.name().to_string();
+        let vswitch = self.peer == Peer::VswitchMacvlan;
         let children: Vec<&Endpoint> = match source {
-            // Frames from outside: the generator's veth peer is the lower device.
+            // Frames from outside: the generator's veth peer is the lower device (vswitch puts
+            // its dispatch program there instead of the pass stub).
             Source::Xdp => {
                 self.core.veth_to("lw", &self.generator.netns, IFNAME);
-                self.trafficgen.attach(Program::Pass, &core, "lw", false);
+                if !vswitch {
+                    self.trafficgen.attach(Program::Pass, &core, "lw", false);
+                }
                 self.sinks.iter().collect()
             }
             // Child to child.
@@ -271,6 +285,19 @@ impl Topology {
                 self.ends().collect()
             }
         };
+        if vswitch {
+            let children: Vec<String> = children
+                .iter()
+                .enumerate()
+                .map(|(n, end)| format!("{{ name = \"m{n}\", netns = \"{}\" }}", end.name()))
+                .collect();
+            let config = format!(
+                "[[macvlan]]\nparent = \"lw\"\nmode = \"bridge\"\nchildren = [{}]\n",
+                children.join(", ")
+            );
+            self.switch = Some(Switch::start(&self.core, &config));
+            return;
+        }
         for (n, end) in children.into_iter().enumerate() {
             let child = format!("m{n}");
             run_in(

@@ -10,7 +10,7 @@ use super::{
 use crate::{
     config::{Config, PortSpec},
     netlink::Journal,
-    state::{InstanceState, PortRecord, TunnelRecord},
+    state::{DispatchRecord, InstanceState, PortRecord, TunnelRecord},
 };
 
 impl Switch {
@@ -24,12 +24,13 @@ impl Switch {
         self.maps.set_switch(SwitchConfig {
             ageing_ns: self.ageing_ns,
         })?;
-        let (mut left, previous_tunnels, previous_devices): (
+        let (mut left, previous_tunnels, previous_devices, previous_dispatch): (
             Vec<PortRecord>,
             Vec<TunnelRecord>,
             _,
+            Vec<DispatchRecord>,
         ) = previous
-            .map(|state| (state.ports, state.tunnels, state.devices))
+            .map(|state| (state.ports, state.tunnels, state.devices, state.dispatch))
             .unwrap_or_default();
         self.devices =
             ConfigDevices::create(&config.devices, previous_devices, &self.links).await?;
@@ -56,6 +57,9 @@ impl Switch {
         self.write_flood_sets(&mut transaction)?;
         transaction.commit();
         self.apply_tunnels(&config.vxlans).await?;
+        self.forget_dispatch(previous_dispatch, &config.parents)
+            .await?;
+        self.apply_dispatch(&config.parents).await?;
         self.remove_strays()?;
         self.remove_stray_tunnels(&previous_tunnels)?;
         self.publish()?;

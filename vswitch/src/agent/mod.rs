@@ -11,6 +11,7 @@ mod adopt;
 mod ageing;
 pub mod bpffs;
 mod devices;
+mod dispatch;
 mod fdb;
 mod mtu;
 mod port_changes;
@@ -135,6 +136,8 @@ pub struct Switch {
     tunnels: tunnels::Tunnels,
     /// The config's `[[device]]` devices and which of them the agent created.
     devices: devices::ConfigDevices,
+    /// The `[[macvlan]]` parents and their children.
+    dispatch: dispatch::Dispatch,
 }
 
 impl Switch {
@@ -192,6 +195,7 @@ impl Switch {
             flood_sets_deferred: true,
             tunnels: tunnels::Tunnels::default(),
             devices: devices::ConfigDevices::default(),
+            dispatch: dispatch::Dispatch::default(),
         };
         if let Err(error) = switch.build(config, previous).await {
             switch.teardown(false).await;
@@ -245,6 +249,7 @@ impl Switch {
                 .collect(),
             tunnels: self.tunnel_records(),
             devices: self.devices.created().to_vec(),
+            dispatch: self.dispatch_records(),
         }
         .write(&self.name)
     }
@@ -314,6 +319,7 @@ impl Switch {
         }
         InstanceState::remove(&self.name);
         self.offloads.detach_all().await;
+        self.remove_all_parents().await;
         self.detach_underlays();
         let attached = std::mem::take(&mut self.attached);
         for (name, mut attached) in attached.into_iter().rev() {
@@ -350,6 +356,10 @@ enum LinkRole {
     Pass,
     /// The decapsulation program on a VXLAN underlay (pinned under the underlay's name).
     Underlay,
+    /// A dispatch classifier, on a `[[macvlan]]` parent or child (pinned under its name).
+    Dispatch,
+    /// The dispatch XDP program on a `[[macvlan]]` parent.
+    DispatchXdp,
 }
 
 impl LinkRole {
@@ -363,6 +373,8 @@ impl LinkRole {
             Self::Xdp => "xdp",
             Self::Pass => "pass",
             Self::Underlay => "underlay",
+            Self::Dispatch => "dispatch",
+            Self::DispatchXdp => "dispatch-xdp",
         }
     }
 }

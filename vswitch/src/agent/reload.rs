@@ -22,6 +22,7 @@ impl Switch {
                 .map(|tunnel| tunnel.spec.clone())
                 .collect(),
             devices: self.devices.specs().to_vec(),
+            parents: self.dispatch.specs(),
         }
     }
 
@@ -88,6 +89,7 @@ impl Switch {
                 }
             }
             changes.extend(self.apply_tunnels(&desired.vxlans).await?);
+            changes.extend(self.apply_dispatch(&desired.parents).await?);
             let ageing_ns = config.ageing_secs * 1_000_000_000;
             if ageing_ns != self.ageing_ns {
                 self.maps.set_switch(SwitchConfig { ageing_ns })?;

@@ -118,7 +118,7 @@ impl Switch {
     }
 
     /// A free counter slot, with its counters zeroed, for `what`.
-    fn counter_slot(&mut self, what: &str) -> Result<u32, AgentError> {
+    pub(super) fn counter_slot(&mut self, what: &str) -> Result<u32, AgentError> {
         let slot = self.slots.allocate().ok_or_else(|| {
             AgentError::Refused(format!("the switch has no counter slot left for {what}"))
         })?;

@@ -18,10 +18,10 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<(), Failure> {
     let config = load(Some(&args.config))?;
     println!(
-        "{}: valid: switch {} with {} ports",
+        "{}: valid: switch {} with {}",
         args.config.display(),
         config.name,
-        config.ports.len()
+        config.summary(config.ports.len())
     );
     Ok(())
 }

@@ -121,9 +121,9 @@ fn forward_datapath_logs(switch: &mut Switch) -> Result<(), Failure> {
 
 fn print_ready(switch: &Switch, config: &Config) {
     log::info!(
-        "switch {} is up with {} ports; Ctrl-C stops it and removes what it created",
+        "switch {} is up with {}; Ctrl-C stops it and removes what it created",
         switch.name(),
-        switch.ports().len()
+        config.summary(switch.ports().len())
     );
     let hosts: Vec<(&str, String)> = config
         .ports

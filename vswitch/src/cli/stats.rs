@@ -21,7 +21,9 @@ const NOT_A_PORT: &str = "(not a port)";
 
 /// Prints per-port counters with drops by reason; then each VXLAN tunnel as a port (named
 /// `vxlanVNI`: received frames are the decapsulated ones, transmitted the encapsulated ones)
-/// and each underlay (`underlay:NAME`: VXLAN frames refused before their tunnel is known).
+/// and each underlay (`underlay:NAME`: VXLAN frames refused before their tunnel is known);
+/// last each dispatch parent (`parent:NAME`: frames received, and dispatched to a child as
+/// forwarded) and child (`child:NAME`: frames it sent as received, frames it got as transmitted).
 pub fn run(name: &str, args: &Args) -> Result<(), Failure> {
     let instance = Instance::open(name)?;
     let mut rows = vec![(NOT_A_PORT.to_string(), instance.maps.port_stats(0)?, None)];
@@ -44,6 +46,18 @@ pub fn run(name: &str, args: &Args) -> Result<(), Failure> {
         rows.push((
             format!("underlay:{underlay}"),
             instance.maps.port_stats(slot)?,
+            None,
+        ));
+    }
+    for record in &instance.state.dispatch {
+        let kind = if record.parent.is_some() {
+            "child"
+        } else {
+            "parent"
+        };
+        rows.push((
+            format!("{kind}:{}", record.name),
+            instance.maps.port_stats(record.slot)?,
             None,
         ));
     }

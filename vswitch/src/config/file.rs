@@ -16,9 +16,10 @@ pub struct File {
     pub device: Vec<Spanned<toml::Table>>,
     #[serde(default)]
     pub vxlan: Vec<Spanned<VxlanSection>>,
-    /// Parsed only to refuse it clearly: not supported by this version.
     #[serde(default)]
-    pub macvlan: Option<Spanned<toml::Value>>,
+    pub macvlan: Vec<Spanned<ParentSection>>,
+    #[serde(default)]
+    pub ipvlan: Vec<Spanned<ParentSection>>,
 }
 
 /// `[switch]`.
@@ -66,4 +67,28 @@ pub struct VxlanSection {
     pub underlay: Spanned<String>,
     pub dstport: Option<Spanned<i64>>,
     pub learning: Option<bool>,
+}
+
+/// One `[[macvlan]]` or `[[ipvlan]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParentSection {
+    pub parent: Spanned<String>,
+    pub mode: Option<Spanned<String>>,
+    #[serde(default)]
+    pub children: Vec<Spanned<ChildSection>>,
+}
+
+/// One child of a `[[macvlan]]` or `[[ipvlan]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChildSection {
+    pub name: Spanned<String>,
+    pub kind: Option<Spanned<String>>,
+    pub netns: Option<Spanned<String>>,
+    #[serde(default)]
+    pub address: Vec<Spanned<String>>,
+    pub mac: Option<Spanned<String>>,
+    #[serde(default)]
+    pub allowed_sources: Vec<Spanned<String>>,
 }

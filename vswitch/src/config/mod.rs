@@ -1,5 +1,6 @@
 //! The switch configuration: a TOML file, parsed and validated before anything is created.
 
+mod dispatch;
 mod file;
 pub mod mtu;
 mod offload;
@@ -12,6 +13,7 @@ use crate::netlink::device::DeviceSpec;
 
 pub use offload::{OFFLOAD_WORDS, Offload, OffloadHook};
 
+pub use dispatch::{ChildKind, ChildSpec, ParentSpec};
 pub use validate::{ConfigError, DEFAULT_NAME, check_ifname, check_instance_name};
 pub(crate) use validate::{check_netns_name, parse_cidr};
 pub use vxlan::tunnel_conflict;
@@ -37,6 +39,8 @@ pub struct Config {
     pub vxlans: Vec<VxlanSpec>,
     /// `[[device]]`: devices the agent creates before the ports, in this order.
     pub devices: Vec<DeviceSpec>,
+    /// The `[[macvlan]]` and `[[ipvlan]]` parents.
+    pub parents: Vec<ParentSpec>,
 }
 
 /// One `[[vxlan]]`: a switch VLAN carried over a VNI, with the switch as a VTEP.
@@ -190,6 +194,9 @@ impl Config {
             if let Some(conflict) = tunnel_conflict(&self.vxlans, port) {
                 return Err(conflict);
             }
+            if let Some(conflict) = dispatch::port_conflict(&self.parents, port) {
+                return Err(conflict);
+            }
             if let Some(tunnel) = self
                 .vxlans
                 .iter()
@@ -202,6 +209,14 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// What the switch has, for messages: `3 ports`, or `0 ports and 2 dispatch parents`.
+    pub fn summary(&self, ports: usize) -> String {
+        match self.parents.len() {
+            0 => format!("{ports} ports"),
+            parents => format!("{ports} ports and {parents} dispatch parents"),
+        }
     }
 
     /// The tunnel that carries `vlan`, if any.

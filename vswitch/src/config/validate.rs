@@ -11,6 +11,7 @@ use vswitch_common::vlan;
 
 use super::{
     Config, DeviceSpec, Hook, Offload, PortConflict, PortKind, PortSpec, VlanMode,
+    dispatch::Driver,
     file::{File, PortSection},
 };
 
@@ -73,12 +74,6 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let span = error.span().unwrap_or(0..0);
         source.error(span, error.message().trim_end().to_string())
     })?;
-    if let Some(macvlan) = &file.macvlan {
-        return Err(source.error(
-            macvlan.span(),
-            "[[macvlan]] is not supported by this version yet",
-        ));
-    }
     let (name, ageing_secs, offload) = match &file.switch {
         Some(switch) => {
             let switch = switch.get_ref();
@@ -133,6 +128,13 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
             return Err(source.error(section.span(), conflict));
         }
     }
+    let sections: Vec<_> = file
+        .macvlan
+        .iter()
+        .map(|section| (Driver::Macvlan, section))
+        .chain(file.ipvlan.iter().map(|section| (Driver::Ipvlan, section)))
+        .collect();
+    let parents = super::dispatch::parents(&source, &sections, &ports, &vxlans)?;
     Ok(Config {
         name,
         ageing_secs,
@@ -140,6 +142,7 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         offload,
         vxlans,
         devices,
+        parents,
     })
 }
 
@@ -205,20 +208,8 @@ fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec,
             ));
         }
         (Some(netns), false) => {
-            check_netns_name(netns.get_ref())
-                .map_err(|reason| source.error(netns.span(), reason))?;
-            let addresses = section
-                .address
-                .iter()
-                .map(|address| {
-                    parse_cidr(address.get_ref())
-                        .map_err(|reason| source.error(address.span(), reason))
-                })
-                .collect::<Result<_, _>>()?;
-            PortKind::Veth {
-                netns: netns.get_ref().clone(),
-                addresses,
-            }
+            let (netns, addresses) = veth_end(source, netns, &section.address)?;
+            PortKind::Veth { netns, addresses }
         }
     };
     let vlan = vlan_mode(source, section)?;
@@ -316,6 +307,22 @@ fn vlan_mode(source: &Source<'_>, section: &PortSection) -> Result<VlanMode, Con
             Ok(VlanMode::Trunk { vlans, native })
         }
     }
+}
+
+/// The namespace and addresses of a veth end the switch creates, checked.
+pub(super) fn veth_end(
+    source: &Source<'_>,
+    netns: &Spanned<String>,
+    addresses: &[Spanned<String>],
+) -> Result<(String, Vec<(IpAddr, u8)>), ConfigError> {
+    check_netns_name(netns.get_ref()).map_err(|reason| source.error(netns.span(), reason))?;
+    let addresses = addresses
+        .iter()
+        .map(|address| {
+            parse_cidr(address.get_ref()).map_err(|reason| source.error(address.span(), reason))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((netns.get_ref().clone(), addresses))
 }
 
 /// Checks an interface name the way the kernel does.

@@ -8,7 +8,9 @@ use aya::{
     programs::ProgramFd,
 };
 use vswitch_common::{
+    dispatch::{Child, ChildKey, Parent, SourceKey},
     fdb::{FdbEntry, FdbKey},
+    ipvlan::AddressKey,
     map_names,
     port::{FloodSet, PortConfig},
     stats::PortStats,
@@ -45,6 +47,18 @@ pub struct Maps {
     pub underlays: HashMap<MapData, u32, Underlay>,
     /// Next hops by remote VTEP.
     pub next_hops: HashMap<MapData, Vtep, NextHop>,
+    /// Dispatch children by their own ifindex.
+    pub children: HashMap<MapData, u32, Child>,
+    /// Dispatch children by (parent, MAC).
+    pub dispatch: HashMap<MapData, ChildKey, Child>,
+    /// Allowed sources of source-mode children.
+    pub sources: HashMap<MapData, SourceKey, u8>,
+    /// Dispatch parents by ifindex.
+    pub parents: HashMap<MapData, u32, Parent>,
+    /// ipvlan children by (parent, IP address).
+    pub addresses: HashMap<MapData, AddressKey, Child>,
+    /// Children for XDP redirects from their parent.
+    pub child_tx: DevMapHash<MapData>,
     /// The write discipline of the controller-written maps (see [`RcuBarrier`]).
     pub(super) writes: Writes,
 }
@@ -167,6 +181,12 @@ impl Maps {
             tunnel_flood: typed!(map_names::TUNNEL_FLOOD),
             underlays: typed!(map_names::UNDERLAYS),
             next_hops: typed!(map_names::NEXT_HOPS),
+            children: typed!(map_names::CHILDREN),
+            dispatch: typed!(map_names::DISPATCH),
+            sources: typed!(map_names::SOURCES),
+            parents: typed!(map_names::PARENTS),
+            addresses: typed!(map_names::ADDRESSES),
+            child_tx: typed!(map_names::CHILD_TX),
             writes: Writes::default(),
         })
     }

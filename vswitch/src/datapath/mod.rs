@@ -1,6 +1,7 @@
 //! The eBPF object: loading it, attaching its programs to ports, and its maps.
 
 mod barrier;
+mod dispatch;
 mod maps;
 mod pins;
 mod programs;
@@ -8,9 +9,10 @@ mod static_fdb;
 mod trafficgen;
 mod tunnels;
 
+pub use dispatch::ChildKeys;
 pub use maps::{MapIds, Maps};
 pub use pins::PINNED_MAPS;
-pub use programs::{Attachment, Programs, ensure_clsact};
+pub use programs::{Attachment, DispatchTc, Programs, ensure_clsact};
 pub use trafficgen::TRAFFICGEN;
 
 /// The compiled eBPF object, built by `build.rs` from `vswitch-ebpf`.

@@ -14,7 +14,7 @@ use vswitch_common::map_names;
 use super::{DatapathError, OBJECT};
 
 /// The maps pinned under an instance's directory, by name.
-pub const PINNED_MAPS: [&str; 11] = [
+pub const PINNED_MAPS: [&str; 17] = [
     map_names::PORTS,
     map_names::FDB,
     map_names::PORT_STATS,
@@ -26,6 +26,12 @@ pub const PINNED_MAPS: [&str; 11] = [
     map_names::TUNNEL_FLOOD,
     map_names::UNDERLAYS,
     map_names::NEXT_HOPS,
+    map_names::CHILDREN,
+    map_names::DISPATCH,
+    map_names::SOURCES,
+    map_names::PARENTS,
+    map_names::ADDRESSES,
+    map_names::CHILD_TX,
 ];
 
 /// `BPF_F_RDONLY_PROG`, which the kernel sets by itself on device maps.

@@ -45,6 +45,29 @@ pub enum Attachment {
     Xdp(XdpLinkId),
     /// The pass-through program on a veth peer.
     Pass(XdpLinkId),
+    /// A dispatch classifier (clsact, before Linux 6.6).
+    Dispatch(DispatchTc, SchedClassifierLinkId),
+    /// The dispatch XDP program on a parent.
+    DispatchXdp(XdpLinkId),
+}
+
+/// The two dispatch classifiers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DispatchTc {
+    /// On a parent: group frames to the children.
+    Parent,
+    /// On a child's interface: its frames to a sibling or the parent.
+    Child,
+}
+
+impl DispatchTc {
+    /// The program's name.
+    pub const fn program(self) -> &'static str {
+        match self {
+            Self::Parent => program_names::DISPATCH_PARENT,
+            Self::Child => program_names::DISPATCH_CHILD,
+        }
+    }
 }
 
 /// The loaded object: its programs and the links that attach them.
@@ -83,7 +106,12 @@ impl Programs {
     fn load_with(loader: &mut EbpfLoader<'_>) -> Result<Self, DatapathError> {
         let ebpf = loader.load(OBJECT)?;
         let mut programs = Self { ebpf };
-        for name in [program_names::TC_INGRESS, program_names::TC_UNDERLAY] {
+        for name in [
+            program_names::TC_INGRESS,
+            program_names::TC_UNDERLAY,
+            program_names::DISPATCH_PARENT,
+            program_names::DISPATCH_CHILD,
+        ] {
             programs
                 .program::<SchedClassifier>(name)?
                 .load()
@@ -93,6 +121,7 @@ impl Programs {
             program_names::XDP_INGRESS,
             program_names::XDP_EGRESS,
             program_names::XDP_PASS,
+            program_names::DISPATCH_XDP,
         ] {
             programs
                 .program::<Xdp>(name)?
@@ -136,6 +165,12 @@ impl Programs {
                 .detach(id),
             Attachment::Xdp(id) => self.program::<Xdp>(program_names::XDP_INGRESS)?.detach(id),
             Attachment::Pass(id) => self.program::<Xdp>(program_names::XDP_PASS)?.detach(id),
+            Attachment::Dispatch(hook, id) => {
+                self.program::<SchedClassifier>(hook.program())?.detach(id)
+            }
+            Attachment::DispatchXdp(id) => {
+                self.program::<Xdp>(program_names::DISPATCH_XDP)?.detach(id)
+            }
         };
         result.map_err(DatapathError::program("detaching a program"))
     }
@@ -163,6 +198,36 @@ impl Programs {
             pin,
             Attachment::Underlay,
         )
+    }
+
+    /// Attaches the dispatch classifier `hook` to the interface called `ifname`, pinned at
+    /// `pin` like [`Programs::attach_tc`].
+    pub fn attach_dispatch_tc(
+        &mut self,
+        hook: DispatchTc,
+        ifname: &str,
+        pin: &Path,
+    ) -> Result<Attachment, DatapathError> {
+        let unpinned: fn(SchedClassifierLinkId) -> Attachment = match hook {
+            DispatchTc::Parent => |id| Attachment::Dispatch(DispatchTc::Parent, id),
+            DispatchTc::Child => |id| Attachment::Dispatch(DispatchTc::Child, id),
+        };
+        self.attach_classifier(hook.program(), ifname, pin, unpinned)
+    }
+
+    /// Attaches the dispatch XDP program to the parent with `ifindex`, pinned at `pin` like
+    /// [`Programs::attach_xdp`].
+    pub fn attach_dispatch_xdp(
+        &mut self,
+        ifindex: u32,
+        pin: &Path,
+    ) -> Result<Attachment, DatapathError> {
+        let what = format!(
+            "attaching {} to interface {ifindex}",
+            program_names::DISPATCH_XDP
+        );
+        let program = self.program::<Xdp>(program_names::DISPATCH_XDP)?;
+        attach_xdp_pinned(program, ifindex, pin, &what, Attachment::DispatchXdp)
     }
 
     fn attach_classifier(

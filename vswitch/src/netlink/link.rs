@@ -117,6 +117,22 @@ impl Links {
             )))
     }
 
+    /// Sets the MAC address of the interface with `index`.
+    pub async fn set_mac(&self, index: u32, mac: [u8; 6]) -> Result<(), NetlinkError> {
+        self.handle
+            .link()
+            .set(
+                LinkUnspec::new_with_index(index)
+                    .address(mac.to_vec())
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(NetlinkError::request(format!(
+                "setting the MAC address of interface {index}"
+            )))
+    }
+
     /// Deletes the interface with `index`.
     pub async fn delete(&self, index: u32) -> Result<(), NetlinkError> {
         self.handle

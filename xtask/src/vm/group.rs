@@ -14,7 +14,7 @@ use super::{VmCommand, run_in_guest, setup};
 use crate::prerequisites;
 
 /// The integration tests of the `tests` package that run in the guest, in this order.
-const GUEST_TESTS: &[&str] = &["vm_devices", "vm_offload", "switching"];
+const GUEST_TESTS: &[&str] = &["vm_devices", "vm_offload", "vm_ipvlan", "switching"];
 
 /// The suite that runs again against the canary build.
 const CANARY_TEST: &str = "switching";

@@ -1,0 +1,251 @@
+//! MAC dispatch on macvlan-style parents: XDP delivers unicast that arrives on a parent, TCX on
+//! the parent copies group frames to the children, and TCX on each child's interface sends what
+//! the child transmits. The decisions are `vswitch_common::dispatch`'s.
+
+use aya_ebpf::{
+    bindings::{BPF_F_INGRESS, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, xdp_action},
+    helpers::{bpf_redirect, bpf_redirect_peer},
+    programs::{TcContext, XdpContext},
+};
+use vswitch_common::{
+    bounded,
+    dispatch::{
+        self, Arrival, CHILD_F_PEER, Child, ChildKey, Departure, Lookup, MAX_CHILDREN, Mode,
+        Origin, Parent, SourceKey,
+    },
+    frame::Frame,
+    ipvlan::{self, AddressKey},
+    mac::MacAddr,
+    stats::DropReason,
+};
+
+use crate::{
+    counters,
+    frame::{SkbFrame, XdpFrame},
+    maps::{ADDRESSES, CHILD_TX, CHILDREN, DISPATCH, PARENTS, SOURCES},
+};
+
+/// The destination and source addresses at the head of a frame.
+#[inline(always)]
+fn addresses<F: Frame>(frame: &F) -> Option<(MacAddr, MacAddr)> {
+    let bytes: [u8; 12] = frame.read(0)?;
+    let mut dst = [0u8; 6];
+    let mut src = [0u8; 6];
+    dst.copy_from_slice(&bytes[..6]);
+    src.copy_from_slice(&bytes[6..]);
+    Some((dst, src))
+}
+
+/// The children of one parent, as the maps hold them, for a frame `F`.
+struct Maps<'f, F: Frame> {
+    parent: u32,
+    frame: &'f F,
+}
+
+impl<F: Frame> Lookup<'static> for Maps<'_, F> {
+    #[inline(always)]
+    fn by_mac(&self, mac: &MacAddr) -> Option<&'static Child> {
+        // SAFETY: controller-written under the barrier discipline (see `maps::PORTS`).
+        unsafe { DISPATCH.get(ChildKey::new(self.parent, *mac)) }
+    }
+
+    #[inline(always)]
+    fn by_address(&self) -> Option<&'static Child> {
+        let key = AddressKey {
+            parent: self.parent,
+            address: ipvlan::destination(self.frame)?,
+        };
+        // SAFETY: as for `by_mac`.
+        unsafe { ADDRESSES.get(key) }
+    }
+
+    #[inline(always)]
+    fn allows(&self, child: &Child, src: &MacAddr) -> bool {
+        // SAFETY: read for its presence only.
+        unsafe { SOURCES.get(SourceKey::new(child.ifindex, *src)) }.is_some()
+    }
+}
+
+/// XDP on a parent: unicast for a child is redirected to it; everything else goes on to the
+/// parent's stack (and group frames to [`parent_tc`]).
+#[inline(always)]
+pub fn parent_xdp(ctx: &XdpContext) -> u32 {
+    let ifindex = ctx.ingress_ifindex() as u32;
+    // SAFETY: replaced whole under the barrier discipline (see `maps::PARENTS`).
+    let Some(parent) = (unsafe { PARENTS.get(ifindex) }) else {
+        return xdp_action::XDP_PASS;
+    };
+    counters::received(parent.slot, (ctx.data_end() - ctx.data()) as u64);
+    let frame = XdpFrame(ctx);
+    let Some((dst, src)) = addresses(&frame) else {
+        return xdp_action::XDP_PASS;
+    };
+    let lookup = Maps {
+        parent: ifindex,
+        frame: &frame,
+    };
+    let to = match dispatch::arrival(parent, &dst, &src, &lookup) {
+        Arrival::Child(to) => to,
+        Arrival::Flood | Arrival::Pass => return xdp_action::XDP_PASS,
+    };
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    match CHILD_TX.redirect(to, u64::from(xdp_action::XDP_DROP)) {
+        Ok(action) => {
+            // SAFETY: as for `by_mac`.
+            if let Some(child) = unsafe { CHILDREN.get(to) } {
+                counters::transmitted(child.slot, len);
+            }
+            if let Some(stats) = counters::of(parent.slot) {
+                stats.forwarded += 1;
+            }
+            action
+        }
+        Err(action) => {
+            counters::dropped(parent.slot, DropReason::HelperFailed);
+            action
+        }
+    }
+}
+
+/// TCX on a parent: a copy of each group frame to every child that takes it; the frame goes on
+/// to the parent's stack, as with the driver.
+#[inline(always)]
+pub fn parent_tc(ctx: &TcContext) -> i32 {
+    // SAFETY: `skb` is the program's context pointer.
+    let ifindex = unsafe { (*ctx.skb.skb).ifindex };
+    // SAFETY: replaced whole under the barrier discipline (see `maps::PARENTS`).
+    let Some(parent) = (unsafe { PARENTS.get(ifindex) }) else {
+        return TC_ACT_OK;
+    };
+    let frame = SkbFrame(ctx);
+    let Some((dst, src)) = addresses(&frame) else {
+        return TC_ACT_OK;
+    };
+    if !vswitch_common::mac::is_group(&dst) {
+        return TC_ACT_OK;
+    }
+    let lookup = Maps {
+        parent: ifindex,
+        frame: &frame,
+    };
+    let origin = Origin::Outside {
+        sender: lookup.by_mac(&src),
+    };
+    flood(ctx, parent, origin, &src);
+    TC_ACT_OK
+}
+
+/// TCX on a child's interface: what the child sends goes to a sibling or out of its parent.
+#[inline(always)]
+pub fn child_tc(ctx: &TcContext) -> i32 {
+    // SAFETY: `skb` is the program's context pointer.
+    let ifindex = unsafe { (*ctx.skb.skb).ifindex };
+    let len = u64::from(ctx.len());
+    // SAFETY: controller-written under the barrier discipline (see `maps::PORTS`).
+    let Some(child) = (unsafe { CHILDREN.get(ifindex) }) else {
+        counters::received(counters::NOT_A_PORT_SLOT, len);
+        counters::dropped(counters::NOT_A_PORT_SLOT, DropReason::NotAPort);
+        return TC_ACT_SHOT;
+    };
+    counters::received(child.slot, len);
+    let frame = SkbFrame(ctx);
+    let Some((dst, src)) = addresses(&frame) else {
+        counters::dropped(child.slot, DropReason::Runt);
+        return TC_ACT_SHOT;
+    };
+    let lookup = Maps {
+        parent: child.parent,
+        frame: &frame,
+    };
+    match dispatch::departure(child, &dst, &lookup) {
+        Departure::Parent => out_of(child.parent, child, 0, false, len),
+        Departure::Host => {
+            // SAFETY: a plain helper call on an ifindex.
+            let action = unsafe { bpf_redirect(child.parent, u64::from(BPF_F_INGRESS)) };
+            counted(action, child, 0, len)
+        }
+        Departure::Sibling(to) => {
+            // SAFETY: as above.
+            match unsafe { CHILDREN.get(to) } {
+                Some(sibling) => {
+                    let peer = sibling.has(CHILD_F_PEER);
+                    out_of(to, child, sibling.slot, peer, len)
+                }
+                None => {
+                    counters::dropped(child.slot, DropReason::VlanEgress);
+                    TC_ACT_SHOT
+                }
+            }
+        }
+        Departure::Flood => {
+            if let Some(stats) = counters::of(child.slot) {
+                stats.flooded += 1;
+            }
+            // SAFETY: replaced whole under the barrier discipline (see `maps::PARENTS`).
+            if let Some(parent) = unsafe { PARENTS.get(child.parent) } {
+                flood(ctx, parent, Origin::Sibling(child), &src);
+            }
+            out_of(child.parent, child, 0, false, len)
+        }
+    }
+}
+
+/// Redirects the frame of `len` bytes from `child` to interface `to` (its peer's ingress with
+/// `peer`), counting it on `child` and, unless `to_slot` is 0 (the parent), on the receiver.
+#[inline(always)]
+fn out_of(to: u32, child: &Child, to_slot: u32, peer: bool, len: u64) -> i32 {
+    // SAFETY: plain helper calls on an ifindex.
+    let action = unsafe {
+        if peer {
+            bpf_redirect_peer(to, 0)
+        } else {
+            bpf_redirect(to, 0)
+        }
+    };
+    counted(action, child, to_slot, len)
+}
+
+/// Counts the redirect helper's `action` for a frame of `len` bytes from `child`: forwarded
+/// (and transmitted on `to_slot` unless it is 0, the parent) or a helper failure.
+#[inline(always)]
+fn counted(action: i64, child: &Child, to_slot: u32, len: u64) -> i32 {
+    if action != i64::from(TC_ACT_REDIRECT) {
+        counters::dropped(child.slot, DropReason::HelperFailed);
+        return TC_ACT_SHOT;
+    }
+    if let Some(stats) = counters::of(child.slot) {
+        stats.forwarded += 1;
+    }
+    if to_slot != 0 {
+        counters::transmitted(to_slot, len);
+    }
+    TC_ACT_REDIRECT
+}
+
+/// Clones the frame to every child of `parent` that a group frame from `origin` reaches.
+#[inline(always)]
+fn flood(ctx: &TcContext, parent: &Parent, origin: Origin<'_>, src: &MacAddr) {
+    let len = u64::from(ctx.len());
+    for index in 0..MAX_CHILDREN {
+        if index as u32 >= parent.len {
+            break;
+        }
+        let Some(&to) = bounded::get(&parent.children, index) else {
+            break;
+        };
+        // SAFETY: controller-written under the barrier discipline (see `maps::PORTS`).
+        let Some(member) = (unsafe { CHILDREN.get(to) }) else {
+            continue;
+        };
+        let allowed = member.mode() == Some(Mode::Source)
+            // SAFETY: read for its presence only.
+            && unsafe { SOURCES.get(SourceKey::new(to, *src)) }.is_some();
+        if !dispatch::floods_to(member, origin, allowed) {
+            continue;
+        }
+        match ctx.clone_redirect(to, 0) {
+            Ok(()) => counters::transmitted(member.slot, len),
+            Err(_) => counters::dropped(parent.slot, DropReason::HelperFailed),
+        }
+    }
+}
