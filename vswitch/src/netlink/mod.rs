@@ -7,6 +7,7 @@ mod link;
 mod neighbour;
 pub mod netns;
 mod propagation;
+mod route;
 
 pub use events::LinkEvents;
 pub use journal::{Created, Journal};
