@@ -1,0 +1,332 @@
+//! End-to-end: `vswitch-cni` driven as a runtime drives it (environment, stdin, `CNI_PATH` with
+//! Debian's real `host-local`), against a running switch in its own namespace.
+
+use serde_json::{Value, json};
+use tests::{
+    cni::{Network, Reply, binary, call},
+    command::{pings, run_in},
+    names,
+    netns::Netns,
+    switch::Switch,
+};
+
+/// A switch in its own namespace (where the runtime, and so the plugin, runs too) and
+/// container namespaces.
+struct Host {
+    switch: Switch,
+    switch_netns: Netns,
+}
+
+impl Host {
+    fn new() -> Self {
+        let switch_netns = Netns::new(&names::unique("cs"));
+        let switch = Switch::start(&switch_netns, "");
+        Self {
+            switch,
+            switch_netns,
+        }
+    }
+
+    fn netns(&self) -> &str {
+        self.switch_netns.name()
+    }
+
+    fn ports(&self) -> Vec<Value> {
+        self.switch.rows(&["port", "show"])
+    }
+
+    fn port(&self, name: &str) -> Option<Value> {
+        self.ports().into_iter().find(|port| port["name"] == name)
+    }
+
+    fn host_links(&self) -> Vec<String> {
+        self.switch_netns.links()
+    }
+}
+
+fn container() -> Netns {
+    Netns::new(&names::unique("c"))
+}
+
+/// The config with `prevResult` (for CHECK).
+fn with_prev(config: &Value, result: &Value) -> Value {
+    let mut config = config.clone();
+    config["prevResult"] = result.clone();
+    config
+}
+
+/// The host end's name in an ADD result.
+fn host_end(result: &Value) -> String {
+    let interfaces = result["interfaces"].as_array().expect("interfaces");
+    let host = interfaces
+        .iter()
+        .find(|interface| interface.get("sandbox").is_none())
+        .unwrap_or_else(|| panic!("no host interface in {result}"));
+    host["name"].as_str().expect("a name").to_string()
+}
+
+#[test]
+fn two_containers_ping_through_the_switch_then_check_and_del_twice() {
+    let host = Host::new();
+    let network = Network::vswitch(host.switch.name(), "10.81.0.0/24", &json!({"vlan": 10}));
+    let (c1, c2) = (container(), container());
+    let r1 = network.add(host.netns(), "c1", c1.name());
+    let r2 = network.add(host.netns(), "c2", c2.name());
+
+    // The result's shape: the host end, the container's eth0 in its sandbox, the address on it.
+    let interfaces = r1["interfaces"].as_array().expect("interfaces");
+    assert_eq!(interfaces.len(), 2, "{r1}");
+    assert_eq!(interfaces[1]["name"], "eth0");
+    assert_eq!(
+        interfaces[1]["sandbox"],
+        format!("/run/netns/{}", c1.name())
+    );
+    assert_eq!(interfaces[1]["mac"], c1.mac("eth0"), "{r1}");
+    assert_eq!(r1["ips"][0]["interface"], 1, "{r1}");
+    assert_eq!(r1["cniVersion"], "1.0.0");
+    let (a1, a2) = (Network::address(&r1), Network::address(&r2));
+    assert!(a1.starts_with("10.81.0.") && a1 != a2, "{a1} {a2}");
+    assert!(run_in(c1.name(), &["ip", "-4", "addr", "show", "eth0"]).contains(&format!("{a1}/24")));
+
+    // Both ends are switch ports in VLAN 10, and traffic goes through the switch.
+    let port1 = host_end(&r1);
+    let row = host
+        .port(&port1)
+        .unwrap_or_else(|| panic!("{port1} not in {:?}", host.ports()));
+    assert_eq!(row["vlan"], 10);
+    assert_eq!(row["hook"], "tc");
+    assert!(
+        pings(c1.name(), &a2),
+        "c1 cannot ping c2 through the switch"
+    );
+    let forwarded = host.switch.stats_of(&port1)["forwarded"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(forwarded > 0, "the switch forwarded nothing from {port1}");
+
+    // CHECK passes on the fresh attachment, and fails once its address is gone.
+    let check = network.call_with(
+        host.netns(),
+        "CHECK",
+        "c1",
+        Some(c1.name()),
+        &with_prev(&network.config(), &r1),
+    );
+    assert_eq!(check.code, Some(0), "{check:?}");
+    run_in(c2.name(), &["ip", "addr", "flush", "dev", "eth0"]);
+    let check = network.call_with(
+        host.netns(),
+        "CHECK",
+        "c2",
+        Some(c2.name()),
+        &with_prev(&network.config(), &r2),
+    );
+    assert!(
+        check.error_code() >= 100 && check.message().contains(&a2),
+        "{check:?}"
+    );
+
+    // DEL removes port, veth and address; a second DEL, and one without a netns, succeed.
+    assert_eq!(network.allocated().len(), 2);
+    for _ in 0..2 {
+        let del = network.call_with(
+            host.netns(),
+            "DEL",
+            "c1",
+            Some(c1.name()),
+            &network.config(),
+        );
+        assert_eq!(del.code, Some(0), "{del:?}");
+    }
+    assert!(host.port(&port1).is_none(), "{port1} is still a port");
+    assert!(!host.host_links().contains(&port1), "{port1} still exists");
+    assert!(
+        !c1.links().contains(&"eth0".to_string()),
+        "eth0 is still in c1"
+    );
+    assert_eq!(network.allocated(), vec![a2.clone()]);
+    let del = network.call_with(host.netns(), "DEL", "c2", None, &network.config());
+    assert_eq!(del.code, Some(0), "{del:?}");
+    assert!(network.allocated().is_empty());
+    assert!(host.ports().is_empty(), "{:?}", host.ports());
+}
+
+#[test]
+fn vlans_separate_networks_and_trunks_carry_them() {
+    let host = Host::new();
+    let red = Network::vswitch(host.switch.name(), "10.82.0.0/24", &json!({"vlan": 10}));
+    let blue = Network::vswitch(host.switch.name(), "10.82.0.0/24", &json!({"vlan": 20}));
+    let (c1, c2, c3) = (container(), container(), container());
+    let r1 = red.add(host.netns(), "c1", c1.name());
+    let _r2 = blue.add(host.netns(), "c2", c2.name());
+    red.add(host.netns(), "c3", c3.name());
+    // host-local gives blue's container the same first address as red's: same subnet, other
+    // VLAN, so only c3 answers c1.
+    assert!(pings(c3.name(), &Network::address(&r1)), "same VLAN");
+    run_in(c2.name(), &["ip", "addr", "flush", "dev", "eth0"]);
+    run_in(
+        c2.name(),
+        &["ip", "addr", "add", "10.82.0.99/24", "dev", "eth0"],
+    );
+    assert!(
+        !pings(c2.name(), &Network::address(&r1)),
+        "VLAN 20 reached VLAN 10"
+    );
+    blue.call_with(host.netns(), "DEL", "c2", Some(c2.name()), &blue.config())
+        .ok();
+
+    // A trunk in the bridge plugin's words: VLAN 10 tagged, and untagged frames in VLAN 5.
+    let trunk = Network::vswitch(
+        host.switch.name(),
+        "10.83.0.0/24",
+        &json!({"vlan": 5, "vlanTrunk": [{"id": 10}, {"minID": 30, "maxID": 31}]}),
+    );
+    let c4 = container();
+    let r4 = trunk.add(host.netns(), "c4", c4.name());
+    let row = host.port(&host_end(&r4)).expect("the trunk port");
+    assert_eq!(row["mode"], "trunk");
+    assert_eq!(row["trunk"], json!([10, 30, 31]));
+    assert_eq!(row["native_vlan"], 5, "{row}");
+}
+
+#[test]
+fn mac_and_mtu_are_applied_to_both_ends() {
+    let host = Host::new();
+    let network = Network::vswitch(
+        host.switch.name(),
+        "10.84.0.0/24",
+        &json!({"mtu": 9000, "runtimeConfig": {"mac": "02:00:00:84:00:01"}}),
+    );
+    let c1 = container();
+    let result = network.add(host.netns(), "c1", c1.name());
+    assert_eq!(c1.mac("eth0"), "02:00:00:84:00:01");
+    assert_eq!(c1.mtu("eth0"), 9000);
+    assert_eq!(host.switch_netns.mtu(&host_end(&result)), 9000);
+    assert_eq!(result["interfaces"][1]["mac"], "02:00:00:84:00:01");
+}
+
+#[test]
+fn gc_releases_what_the_runtime_no_longer_lists() {
+    let host = Host::new();
+    let network = Network::vswitch(host.switch.name(), "10.85.0.0/24", &json!({}));
+    let (c1, c2) = (container(), container());
+    let r1 = network.add(host.netns(), "c1", c1.name());
+    let r2 = network.add(host.netns(), "c2", c2.name());
+    let mut config = network.config();
+    config["cniVersion"] = "1.1.0".into();
+    config["cni.dev/valid-attachments"] = json!([{"containerID": "c1", "ifname": "eth0"}]);
+    call(&binary(), host.netns(), &[("CNI_COMMAND", "GC")], &config).ok();
+    assert!(
+        host.port(&host_end(&r1)).is_some(),
+        "GC removed a listed attachment"
+    );
+    assert!(
+        host.port(&host_end(&r2)).is_none(),
+        "GC kept an unlisted attachment"
+    );
+    assert!(!host.host_links().contains(&host_end(&r2)));
+    assert_eq!(network.allocated(), vec![Network::address(&r1)]);
+    assert!(
+        c1.links().contains(&"eth0".to_string()),
+        "GC took the listed container's eth0"
+    );
+    assert!(
+        !c2.links().contains(&"eth0".to_string()),
+        "GC left the unlisted container's eth0"
+    );
+}
+
+#[test]
+fn errors_carry_the_spec_codes() {
+    let host = Host::new();
+    let network = Network::vswitch(host.switch.name(), "10.86.0.0/24", &json!({}));
+    let c1 = container();
+    let add = |config: &Value, netns: Option<&str>| -> Reply {
+        network.call_with(host.netns(), "ADD", "c1", netns, config)
+    };
+    let with = |key: &str, value: Value| {
+        let mut config = network.config();
+        config[key] = value;
+        config
+    };
+    // 2: a key the plugin does not know, named with its value; true for what it cannot do.
+    let reply = add(&with("hairpinMode", true.into()), Some(c1.name()));
+    assert_eq!(reply.error_code(), 2);
+    assert!(reply.message().contains("hairpinMode"), "{reply:?}");
+    let reply = add(&with("ipMasq", true.into()), Some(c1.name()));
+    assert_eq!(reply.error_code(), 2, "{reply:?}");
+    // 7: values out of range; 1: a version it does not speak; 6: not JSON.
+    assert_eq!(
+        add(&with("vlan", 5000.into()), Some(c1.name())).error_code(),
+        7
+    );
+    assert_eq!(
+        add(&with("cniVersion", "0.3.1".into()), Some(c1.name())).error_code(),
+        1
+    );
+    assert_eq!(add(&json!("nonsense"), Some(c1.name())).error_code(), 6);
+    // 4: no CNI_NETNS on ADD; 3: a namespace that does not exist.
+    assert_eq!(add(&network.config(), None).error_code(), 4);
+    let reply = add(&network.config(), Some("vt-no-such-netns"));
+    assert_eq!(reply.error_code(), 3, "{reply:?}");
+    // An IPAM plugin that is not installed.
+    let reply = add(
+        &with("ipam", json!({"type": "no-such-ipam"})),
+        Some(c1.name()),
+    );
+    assert!(reply.message().contains("no-such-ipam"), "{reply:?}");
+    // Nothing was left behind by the failures.
+    assert!(network.allocated().is_empty(), "{:?}", network.allocated());
+    assert!(host.ports().is_empty());
+    assert!(!c1.links().contains(&"eth0".to_string()));
+
+    // VERSION, and STATUS of a running switch.
+    let version = call(
+        &binary(),
+        host.netns(),
+        &[("CNI_COMMAND", "VERSION")],
+        &json!({"cniVersion": "1.1.0"}),
+    )
+    .ok();
+    assert_eq!(version["supportedVersions"], json!(["1.0.0", "1.1.0"]));
+    call(
+        &binary(),
+        host.netns(),
+        &[("CNI_COMMAND", "STATUS")],
+        &network.config(),
+    )
+    .ok();
+
+    // A switch that is not running: ADD is 11 saying so (nothing allocated), STATUS is 50,
+    // DEL still succeeds.
+    let stopped = Network::vswitch("vt-not-running", "10.86.0.0/24", &json!({}));
+    let reply = stopped.call_with(
+        host.netns(),
+        "ADD",
+        "c1",
+        Some(c1.name()),
+        &stopped.config(),
+    );
+    assert_eq!(reply.error_code(), 11, "{reply:?}");
+    assert!(
+        reply.message().contains("vt-not-running is not running"),
+        "{reply:?}"
+    );
+    assert!(stopped.allocated().is_empty());
+    let status = call(
+        &binary(),
+        host.netns(),
+        &[("CNI_COMMAND", "STATUS")],
+        &stopped.config(),
+    );
+    assert_eq!(status.error_code(), 50, "{status:?}");
+    stopped
+        .call_with(
+            host.netns(),
+            "DEL",
+            "c1",
+            Some(c1.name()),
+            &stopped.config(),
+        )
+        .ok();
+}
