@@ -17,16 +17,7 @@ pub const DEBIAN_PLUGINS: &str = "/usr/lib/cni";
 
 /// The plugin binary: `$VSWITCH_CNI_BIN` (set by `cargo xtask test`), else the debug build.
 pub fn binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("VSWITCH_CNI_BIN") {
-        return PathBuf::from(path);
-    }
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/vswitch-cni");
-    assert!(
-        path.exists(),
-        "{} does not exist: run the tests with `cargo xtask test`",
-        path.display()
-    );
-    path
+    crate::switch::built("VSWITCH_CNI_BIN", "vswitch-cni")
 }
 
 /// `CNI_PATH`: the plugin's own directory, then Debian's plugins.

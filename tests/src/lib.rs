@@ -16,5 +16,6 @@ pub mod names;
 pub mod netns;
 pub mod overlay;
 pub mod ping;
+pub mod podman;
 pub mod raw;
 pub mod switch;

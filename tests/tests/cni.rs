@@ -7,6 +7,7 @@ use tests::{
     command::{pings, run_in},
     names,
     netns::Netns,
+    podman::Podman,
     switch::Switch,
 };
 
@@ -329,4 +330,43 @@ fn errors_carry_the_spec_codes() {
             &stopped.config(),
         )
         .ok();
+}
+
+#[test]
+fn podman_containers_ping_each_other_through_vswitch() {
+    let host = Host::new();
+    let network = Network::vswitch(host.switch.name(), "10.87.0.0/24", &json!({"vlan": 10}));
+    let plugin = binary();
+    let podman = Podman::new(
+        host.netns(),
+        &network,
+        plugin.parent().expect("a directory"),
+    );
+    let _a1 = podman.start("c1");
+    let a2 = podman.start("c2");
+    assert!(a2.starts_with("10.87.0."), "c2 got {a2:?}");
+    let ports = host.ports();
+    assert_eq!(
+        ports.len(),
+        2,
+        "podman's containers are not both ports: {ports:?}"
+    );
+    podman.ok(&["exec", "c1", "ping", "-c", "3", "-W", "2", &a2]);
+    let forwarded: u64 = ports
+        .iter()
+        .map(|port| {
+            let name = port["name"].as_str().expect("a name");
+            host.switch.stats_of(name)["forwarded"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert!(
+        forwarded >= 6,
+        "the pings did not go through the switch ({forwarded} forwarded)"
+    );
+    // Removing the containers is podman's DEL: the ports go and the addresses are released.
+    podman.ok(&["rm", "--force", "--time", "0", "c1", "c2"]);
+    assert!(host.ports().is_empty(), "{:?}", host.ports());
+    assert!(network.allocated().is_empty(), "{:?}", network.allocated());
 }
