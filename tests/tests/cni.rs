@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 use tests::{
+    bench::link::counters,
     cni::{Network, Reply, binary, call},
     command::{pings, run_in},
     names,
@@ -104,6 +105,15 @@ fn two_containers_ping_through_the_switch_then_check_and_del_twice() {
         .as_u64()
         .unwrap_or(0);
     assert!(forwarded > 0, "the switch forwarded nothing from {port1}");
+    // Unicast to a container goes straight to its eth0 (bpf_redirect_peer), not through the
+    // host end's transmit path: 30 echo replies to c1 leave its host end's tx count alone.
+    let before = counters(host.netns(), &port1).tx_packets;
+    run_in(c2.name(), &["ping", "-c", "30", "-i", "0.01", "-q", &a1]);
+    let sent = counters(host.netns(), &port1).tx_packets - before;
+    assert!(
+        sent < 10,
+        "{sent} frames went through {port1}'s transmit path (not redirected to the peer)"
+    );
 
     // CHECK passes on the fresh attachment, and fails once its address is gone.
     let check = network.call_with(

@@ -26,8 +26,8 @@ pub fn running(name: &str, code: Code) -> Result<InstanceState, CniError> {
     })
 }
 
-/// Adds the existing interface `port` to the switch as a TCX port with the config's VLANs and
-/// MTU.
+/// Adds the existing interface `port` (a veth whose peer is the container's) to the switch as
+/// a TCX port with the config's VLANs and MTU, delivering straight to the peer.
 pub async fn add_port(config: &NetConf, port: &str) -> Result<(), CniError> {
     let (vlan, trunk, native_vlan) = match &config.vlans {
         Vlans::Access(vlan) => (*vlan, None, None),
@@ -41,6 +41,8 @@ pub async fn add_port(config: &NetConf, port: &str) -> Result<(), CniError> {
         trunk,
         native_vlan,
         mtu: config.mtu,
+        // The peer is the container's interface: frames go straight to it.
+        redirect_peer: true,
         ..PortAdd::default()
     };
     control::call(&config.switch, Command::PortAdd(request)).await?;
