@@ -380,3 +380,30 @@ fn podman_containers_ping_each_other_through_vswitch() {
     assert!(host.ports().is_empty(), "{:?}", host.ports());
     assert!(network.allocated().is_empty(), "{:?}", network.allocated());
 }
+
+#[test]
+fn bridge_plugin_comparison_forwards_on_every_path() {
+    // A smoke run by default; VSWITCH_CNI_BENCH_SECS=10 for the numbers in docs/benchmarks.md.
+    let seconds = std::env::var("VSWITCH_CNI_BENCH_SECS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(1);
+    let paths = tests::bench::cni::measure(seconds, 100 * seconds);
+    println!("load average {:.2}", tests::bench::environment::load());
+    println!("| path | TCP Gbit/s | ping median µs | ping p99 µs |");
+    for path in &paths {
+        let tcp = path
+            .tcp_gbit
+            .as_ref()
+            .unwrap_or_else(|error| panic!("{}: {error}", path.label));
+        println!(
+            "| {} | {tcp:.1} | {:.0} | {:.0} |",
+            path.label,
+            path.ping.median(),
+            path.ping.quantile(0.99)
+        );
+        assert!(*tcp > 0.0, "{}: no TCP throughput", path.label);
+        assert!(!path.ping.0.is_empty(), "{}: no ping came back", path.label);
+    }
+    assert!(paths.len() >= 2, "{paths:?}");
+}
