@@ -141,9 +141,15 @@ impl Network {
         }
     }
 
+    /// Sets the keys of `extra`; an object (such as `ipam`) is merged into the one there.
     fn merge(&mut self, extra: &Value) {
         for (key, value) in extra.as_object().expect("extra keys are an object") {
-            self.config[key] = value.clone();
+            match (self.config.get_mut(key), value.as_object()) {
+                (Some(Value::Object(existing)), Some(fields)) => {
+                    existing.extend(fields.clone());
+                }
+                _ => self.config[key] = value.clone(),
+            }
         }
     }
 

@@ -201,12 +201,16 @@ fn vlans_separate_networks_and_trunks_carry_them() {
 }
 
 #[test]
-fn mac_and_mtu_are_applied_to_both_ends() {
+fn mac_mtu_and_routes_are_applied() {
     let host = Host::new();
     let network = Network::vswitch(
         host.switch.name(),
         "10.84.0.0/24",
-        &json!({"mtu": 9000, "runtimeConfig": {"mac": "02:00:00:84:00:01"}}),
+        &json!({
+            "mtu": 9000,
+            "runtimeConfig": {"mac": "02:00:00:84:00:01"},
+            "ipam": {"routes": [{"dst": "0.0.0.0/0"}, {"dst": "192.0.2.0/24", "gw": "10.84.0.254"}]},
+        }),
     );
     let c1 = container();
     let result = network.add(host.netns(), "c1", c1.name());
@@ -214,6 +218,21 @@ fn mac_and_mtu_are_applied_to_both_ends() {
     assert_eq!(c1.mtu("eth0"), 9000);
     assert_eq!(host.switch_netns.mtu(&host_end(&result)), 9000);
     assert_eq!(result["interfaces"][1]["mac"], "02:00:00:84:00:01");
+    // A route without a gateway goes via host-local's (the subnet's first address).
+    let routes = run_in(c1.name(), &["ip", "-4", "route", "show"]);
+    assert!(
+        routes.contains("default via 10.84.0.1 dev eth0"),
+        "{routes}"
+    );
+    assert!(
+        routes.contains("192.0.2.0/24 via 10.84.0.254 dev eth0"),
+        "{routes}"
+    );
+    assert_eq!(
+        result["routes"].as_array().map(Vec::len),
+        Some(2),
+        "{result}"
+    );
 }
 
 #[test]
