@@ -33,11 +33,7 @@ pub async fn run(
     environment: &Environment,
     stdin: &[u8],
 ) -> Result<Option<serde_json::Value>, CniError> {
-    if environment.operation == Operation::Version {
-        let info = serde_json::to_value(version::info()).expect("the version info serializes");
-        return Ok(Some(info));
-    }
-    let config = NetConf::parse(stdin)?;
+    let config = || NetConf::parse(stdin);
     let path = &environment.path;
     let attachment = || {
         environment
@@ -46,19 +42,24 @@ pub async fn run(
             .ok_or_else(|| CniError::new(Code::InvalidEnvironment, "CNI_CONTAINERID is not set"))
     };
     match environment.operation {
+        Operation::Version => {
+            let info = serde_json::to_value(version::info()).expect("the version info serializes");
+            Ok(Some(info))
+        }
         Operation::Add => {
-            let result = add::add(&config, attachment()?, path).await?;
+            let result = add::add(&config()?, attachment()?, path).await?;
             Ok(Some(
                 serde_json::to_value(result).expect("a result serializes"),
             ))
         }
-        Operation::Del => del::del(&config, attachment()?, path).await.map(|()| None),
-        Operation::Check => check::check(&config, attachment()?, path)
+        Operation::Del => del::del(&config()?, attachment()?, path)
             .await
             .map(|()| None),
-        Operation::Status => status::status(&config, path).map(|()| None),
-        Operation::Gc => gc::gc(&config, path).await.map(|()| None),
-        Operation::Version => unreachable!("answered above"),
+        Operation::Check => check::check(&config()?, attachment()?, path)
+            .await
+            .map(|()| None),
+        Operation::Status => status::status(&config()?, path).map(|()| None),
+        Operation::Gc => gc::gc(&config()?, path).await.map(|()| None),
     }
 }
 
