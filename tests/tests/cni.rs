@@ -166,10 +166,17 @@ fn two_containers_ping_through_the_switch_then_check_and_del_twice() {
 fn vlans_separate_networks_and_trunks_carry_them() {
     let host = Host::new();
     let red = Network::vswitch(host.switch.name(), "10.82.0.0/24", &json!({"vlan": 10}));
-    let blue = Network::vswitch(host.switch.name(), "10.82.0.0/24", &json!({"vlan": 20}));
+    let blue = Network::vswitch(
+        host.switch.name(),
+        "10.82.0.0/24",
+        &json!({"vlan": 20, "cniVersion": "1.1.0"}),
+    );
     let (c1, c2, c3) = (container(), container(), container());
     let r1 = red.add(host.netns(), "c1", c1.name());
-    let _r2 = blue.add(host.netns(), "c2", c2.name());
+    // Spec 1.1.0, which Debian's host-local (1.1.1) does not speak: asked again with 1.0.0.
+    let r2 = blue.add(host.netns(), "c2", c2.name());
+    assert_eq!(r2["cniVersion"], "1.1.0", "{r2}");
+    assert!(Network::address(&r2).starts_with("10.82.0."), "{r2}");
     red.add(host.netns(), "c3", c3.name());
     // host-local gives blue's container the same first address as red's: same subnet, other
     // VLAN, so only c3 answers c1.
