@@ -312,6 +312,23 @@ fn errors_carry_the_spec_codes() {
         Some(c1.name()),
     );
     assert!(reply.message().contains("no-such-ipam"), "{reply:?}");
+    // A failure after the veth exists (the kernel refuses a route whose gateway is off-link)
+    // undoes everything: veth, addresses.
+    let reply = add(
+        &with(
+            "ipam",
+            json!({"type": "host-local", "subnet": "10.86.0.0/24",
+                   "dataDir": network.config()["ipam"]["dataDir"],
+                   "routes": [{"dst": "198.51.100.0/24", "gw": "192.0.2.1"}]}),
+        ),
+        Some(c1.name()),
+    );
+    assert_eq!(reply.error_code(), 100, "{reply:?}");
+    assert!(reply.message().contains("netlink"), "{reply:?}");
+    assert!(
+        !host.host_links().iter().any(|link| link.starts_with("vc")),
+        "the veth was left"
+    );
     // Nothing was left behind by the failures.
     assert!(network.allocated().is_empty(), "{:?}", network.allocated());
     assert!(host.ports().is_empty());
@@ -326,6 +343,7 @@ fn errors_carry_the_spec_codes() {
     )
     .ok();
     assert_eq!(version["supportedVersions"], json!(["1.0.0", "1.1.0"]));
+    assert_eq!(version["cniVersion"], "1.1.0");
     call(
         &binary(),
         host.netns(),

@@ -43,7 +43,8 @@ pub async fn run(
     };
     match environment.operation {
         Operation::Version => {
-            let info = serde_json::to_value(version::info()).expect("the version info serializes");
+            let info =
+                serde_json::to_value(version::info(stdin)).expect("the version info serializes");
             Ok(Some(info))
         }
         Operation::Add => {
@@ -61,13 +62,4 @@ pub async fn run(
         Operation::Status => status::status(&config()?, path).map(|()| None),
         Operation::Gc => gc::gc(&config()?, path).await.map(|()| None),
     }
-}
-
-/// The spec version to write an error in: the config's, if it names one this plugin speaks.
-pub fn error_version(stdin: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(stdin)
-        .ok()
-        .and_then(|value| value.get("cniVersion")?.as_str().map(str::to_string))
-        .filter(|version| version::SUPPORTED.contains(&version.as_str()))
-        .unwrap_or_else(|| version::NEWEST.to_string())
 }

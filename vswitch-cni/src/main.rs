@@ -20,7 +20,7 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
-            let version = vswitch_cni::error_version(&stdin);
+            let version = vswitch_cni::version::answer_version(&stdin);
             writeln!(stdout, "{}", error.to_json(&version))?;
             eprintln!("vswitch-cni: {error}");
             Ok(ExitCode::FAILURE)
