@@ -122,19 +122,21 @@ async fn attach(
         switch: config.switch.clone(),
         port: port.to_string(),
     })?;
+    // Interfaces carry their MTU from spec 1.1.0 on.
+    let mtu = config.mtu.filter(|_| config.cni_version != "1.0.0");
     Ok(CniResult {
         cni_version: config.cni_version.clone(),
         interfaces: vec![
             Interface {
                 name: port.to_string(),
                 mac: host.mac(host_index).await?.as_ref().map(format_mac),
-                mtu: config.mtu,
+                mtu,
                 sandbox: None,
             },
             Interface {
                 name: attachment.ifname.clone(),
                 mac: inside.mac(index).await?.as_ref().map(format_mac),
-                mtu: config.mtu,
+                mtu,
                 sandbox: attachment
                     .netns
                     .as_ref()
