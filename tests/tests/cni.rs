@@ -314,6 +314,13 @@ fn errors_carry_the_spec_codes() {
         Some(c1.name()),
     );
     assert!(reply.message().contains("no-such-ipam"), "{reply:?}");
+    // A runtime (and so the plugin) in another namespace than the switch.
+    let elsewhere = network.call_with(c1.name(), "ADD", "c1", Some(c1.name()), &network.config());
+    assert_eq!(elsewhere.error_code(), 100, "{elsewhere:?}");
+    assert!(
+        elsewhere.message().contains("another network namespace"),
+        "{elsewhere:?}"
+    );
     // A failure after the veth exists (the kernel refuses a route whose gateway is off-link)
     // undoes everything: veth, addresses.
     let reply = add(

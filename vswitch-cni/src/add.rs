@@ -27,8 +27,9 @@ pub async fn add(
     attachment: &Attachment,
     cni_path: &[PathBuf],
 ) -> Result<CniResult, CniError> {
-    // Nothing is allocated for a switch that is not there.
-    switch::running(&config.switch, Code::TryAgainLater)?;
+    // Nothing is allocated for a switch that is not there, or not here.
+    let state = switch::running(&config.switch, Code::TryAgainLater)?;
+    switch::require_same_netns(&config.switch, &state)?;
     let netns_path = attachment
         .netns
         .as_deref()

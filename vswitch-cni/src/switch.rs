@@ -26,6 +26,29 @@ pub fn running(name: &str, code: Code) -> Result<InstanceState, CniError> {
     })
 }
 
+/// Fails unless the agent of `state` (instance `name`) runs in this process's network
+/// namespace: the host end is made here, and the switch can only take its own interfaces.
+pub fn require_same_netns(name: &str, state: &InstanceState) -> Result<(), CniError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let identity = |path: String| {
+        std::fs::metadata(&path)
+            .map(|meta| (meta.dev(), meta.ino()))
+            .map_err(|error| CniError::caused(Code::Io, format!("reading {path}"), &error))
+    };
+    let switch = identity(format!("/proc/{}/ns/net", state.pid))?;
+    if switch == identity("/proc/self/ns/net".to_string())? {
+        Ok(())
+    } else {
+        Err(CniError::new(
+            Code::Failed,
+            format!(
+                "switch {name} runs in another network namespace than this plugin: run the \
+                 container runtime in the switch's namespace (or the switch in the runtime's)"
+            ),
+        ))
+    }
+}
+
 /// Adds the existing interface `port` (a veth whose peer is the container's) to the switch as
 /// a TCX port with the config's VLANs and MTU, delivering straight to the peer.
 pub async fn add_port(config: &NetConf, port: &str) -> Result<(), CniError> {
