@@ -232,6 +232,7 @@ pub fn with_datapath(vlans: [VlanMode; 3], test: impl FnOnce(&mut Fixture) + Sen
                     learning: true,
                     offload: None,
                     mtu: None,
+                    redirect_peer: false,
                 },
                 ifindex,
                 slot: n,

@@ -6,6 +6,7 @@
 //! errors, so a failure says where it happened.
 
 pub mod bench;
+pub mod cni;
 pub mod command;
 pub mod datapath;
 pub mod devices;
@@ -16,6 +17,7 @@ pub mod names;
 pub mod netns;
 pub mod overlay;
 pub mod ping;
+pub mod podman;
 pub mod raw;
 pub mod switch;
 pub mod tap;

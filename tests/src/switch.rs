@@ -14,10 +14,18 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The vswitch binary: `$VSWITCH_BIN` (set by `cargo xtask test`), else the debug build.
 pub fn binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("VSWITCH_BIN") {
+    built("VSWITCH_BIN", "vswitch")
+}
+
+/// A binary of the workspace: the path in `$VARIABLE` (set by `cargo xtask test`), else the
+/// debug build of `name`.
+pub fn built(variable: &str, name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(variable) {
         return PathBuf::from(path);
     }
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/vswitch");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/debug")
+        .join(name);
     assert!(
         path.exists(),
         "{} does not exist: run the tests with `cargo xtask test`",

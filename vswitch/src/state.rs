@@ -119,6 +119,9 @@ pub struct PortRecord {
     /// The configured `mtu`, which the next agent compares its own with.
     #[serde(default)]
     pub mtu: Option<u32>,
+    /// Whether frames go straight to the veth peer (see `PortSpec::redirect_peer`).
+    #[serde(default)]
+    pub redirect_peer: bool,
     /// Added with `port add` rather than by the config file: a reload keeps it.
     #[serde(default)]
     pub live: bool,

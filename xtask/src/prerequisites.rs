@@ -18,6 +18,16 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("devlink", "iproute2"),
 ];
 
+/// Debian packages the tests use by path rather than by command: the reference CNI plugins
+/// (`/usr/lib/cni/host-local`, `bridge`), and podman with runc and a static busybox for the
+/// container rootfs of the CNI suite.
+const TEST_DEBIAN_PACKAGES: &[&str] = &[
+    "containernetworking-plugins",
+    "podman",
+    "runc",
+    "busybox-static",
+];
+
 /// Python modules the tests import, by the Debian package that provides them: the metrics
 /// test checks the endpoint with the Prometheus client's own parser.
 const TEST_PYTHON_MODULES: &[(&str, &str)] = &[("prometheus_client", "python3-prometheus-client")];
@@ -131,8 +141,20 @@ pub fn test_tools() -> anyhow::Result<()> {
             })
             .map(|(_, package)| *package),
     );
+    missing.extend(
+        TEST_DEBIAN_PACKAGES
+            .iter()
+            .filter(|package| !dpkg_installed(package)),
+    );
+    missing.sort_unstable();
     missing.dedup();
     apt_install(&missing)
+}
+
+/// Whether dpkg has `package` installed.
+fn dpkg_installed(package: &str) -> bool {
+    output("dpkg-query", &["-W", "-f=${Status}", package])
+        .is_some_and(|status| status == "install ok installed")
 }
 
 /// Installs Debian packages with apt-get, refreshing the package lists first.

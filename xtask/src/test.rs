@@ -35,10 +35,16 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             ],
         )?;
     }
-    prerequisites::run("cargo", &["build", "--package", "vswitch"])?;
+    prerequisites::run(
+        "cargo",
+        &["build", "--package", "vswitch", "--package", "vswitch-cni"],
+    )?;
     let binary = crate::workspace_root().join("target/debug/vswitch");
     // SAFETY: single-threaded here; the tests find the binary through this variable.
     unsafe { std::env::set_var("VSWITCH_BIN", &binary) };
+    let plugin = crate::workspace_root().join("target/debug/vswitch-cni");
+    // SAFETY: as above.
+    unsafe { std::env::set_var("VSWITCH_CNI_BIN", &plugin) };
     // The eBPF crate's logic is tested through vswitch-common and the datapath suite.
     prerequisites::run(
         "cargo",
@@ -82,6 +88,8 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "macvlan",
             "--test",
             "ipvlan",
+            "--test",
+            "cni",
             "--",
             "--test-threads=1",
         ],

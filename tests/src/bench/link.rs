@@ -9,6 +9,9 @@ pub struct LinkCounters {
     pub rx_packets: u64,
     /// Frames the interface dropped on transmit.
     pub tx_dropped: u64,
+    /// Frames transmitted (a veth's peer receives them through the veth's own transmit path;
+    /// `bpf_redirect_peer` bypasses it).
+    pub tx_packets: u64,
 }
 
 fn show(netns: &str, ifname: &str, stats: bool) -> serde_json::Value {
@@ -50,5 +53,6 @@ pub fn counters(netns: &str, ifname: &str) -> LinkCounters {
     LinkCounters {
         rx_packets: stats["rx"]["packets"].as_u64().unwrap_or(0),
         tx_dropped: stats["tx"]["dropped"].as_u64().unwrap_or(0),
+        tx_packets: stats["tx"]["packets"].as_u64().unwrap_or(0),
     }
 }

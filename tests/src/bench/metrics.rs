@@ -165,8 +165,17 @@ pub fn iperf3(server: &str, client: &str, address: &str, seconds: u32) -> Result
 /// Ping round-trip times from the generator to the first sink, in microseconds, after a
 /// warm-up that resolves ARP; empty if nothing came back.
 pub fn ping(topology: &Topology, count: u32) -> Samples {
-    let generator = topology.generator.name();
-    let address = topology.sinks[0].ip.to_string();
+    ping_rtts(
+        topology.generator.name(),
+        &topology.sinks[0].ip.to_string(),
+        count,
+    )
+}
+
+/// Ping round-trip times from namespace `generator` to `address`, in microseconds, after a
+/// warm-up that resolves ARP; empty if nothing came back.
+pub fn ping_rtts(generator: &str, address: &str, count: u32) -> Samples {
+    let address = address.to_string();
     if !pings(generator, &address) {
         return Samples::default();
     }

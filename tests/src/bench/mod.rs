@@ -8,6 +8,7 @@
 
 pub mod branches;
 pub mod chart;
+pub mod cni;
 pub mod cpu;
 pub mod environment;
 pub mod link;

@@ -316,6 +316,7 @@ impl Switch {
                     learning: false,
                     offload: None,
                     mtu: None,
+                    redirect_peer: false,
                 };
                 if self.dispatch.inherited_netns.remove(netns) {
                     state.created.record(Created::Netns(netns.clone()));

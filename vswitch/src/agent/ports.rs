@@ -30,8 +30,8 @@ impl Port {
         if self.spec.learning {
             flags |= PORT_F_LEARNING;
         }
-        // Veth peers the switch created sit in another namespace: deliver straight to them.
-        if matches!(self.spec.kind, PortKind::Veth { .. }) {
+        // Veth peers in another namespace: deliver straight to them.
+        if self.spec.redirect_peer {
             flags |= PORT_F_REDIRECT_PEER;
         }
         match &self.spec.vlan {
@@ -68,6 +68,7 @@ impl Port {
             },
             learning: self.spec.learning,
             mtu: self.spec.mtu,
+            redirect_peer: self.spec.redirect_peer,
             live: false,
             created: Vec::new(),
         }
@@ -99,6 +100,8 @@ impl Port {
                 learning: record.learning,
                 offload: None,
                 mtu: record.mtu,
+                // Records of agents before the field: only created veths had it.
+                redirect_peer: record.redirect_peer || record.netns.is_some(),
             },
             ifindex: record.ifindex,
             slot: record.slot,
@@ -138,6 +141,7 @@ mod tests {
                 learning: true,
                 offload: None,
                 mtu: None,
+                redirect_peer: false,
             },
             ifindex,
             slot: ifindex,

@@ -97,6 +97,8 @@ struct PortTable<'a> {
     hook: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mtu: Option<u32>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    redirect_peer: bool,
 }
 
 /// A file holding one `[[port]]` table.
@@ -118,6 +120,7 @@ fn port_spec(request: &PortAdd) -> Result<PortSpec, String> {
         existing: request.existing,
         hook: request.hook.as_deref(),
         mtu: request.mtu,
+        redirect_peer: request.redirect_peer,
     };
     let text = toml::to_string(&OnePort { port: [table] })
         .map_err(|error| format!("encoding the request: {error}"))?;

@@ -57,6 +57,10 @@ pub struct AddArgs {
     /// MTU of both veth ends (of the interface, with --existing).
     #[arg(long)]
     pub mtu: Option<u32>,
+    /// With --existing, a veth whose peer is in another namespace (a container's): frames go
+    /// straight to the peer with bpf_redirect_peer. Not for a peer that runs XDP.
+    #[arg(long, requires = "existing")]
+    pub redirect_peer: bool,
 }
 
 impl From<AddArgs> for PortAdd {
@@ -71,6 +75,7 @@ impl From<AddArgs> for PortAdd {
             existing: args.existing,
             hook: args.hook,
             mtu: args.mtu,
+            redirect_peer: args.redirect_peer,
         }
     }
 }

@@ -47,6 +47,7 @@ pub struct PortSection {
     pub learning: Option<bool>,
     pub offload: Option<Spanned<String>>,
     pub mtu: Option<Spanned<i64>>,
+    pub redirect_peer: Option<Spanned<bool>>,
     /// Parsed only to refuse it clearly: not supported by this version.
     pub max_macs: Option<Spanned<toml::Value>>,
     /// Parsed only to refuse it clearly: not supported by this version.

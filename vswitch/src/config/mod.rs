@@ -114,6 +114,12 @@ pub struct PortSpec {
     /// `mtu`: of both veth ends for a created port, of the interface for an existing one; the
     /// kernel's default (an existing interface: its MTU as it is) when unset.
     pub mtu: Option<u32>,
+    /// Whether the interface is a veth whose peer is in another namespace, so that frames for
+    /// it go straight to the peer with `bpf_redirect_peer`: every veth the switch creates, and
+    /// an existing one with `redirect_peer = true` (as `vswitch-cni` adds them). Not set for
+    /// other existing veths, whose peer may run XDP (another switch's port) that the shortcut
+    /// would skip.
+    pub redirect_peer: bool,
 }
 
 /// Where a port's interface comes from.

@@ -249,6 +249,16 @@ fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec,
                 .map_err(|reason| source.error(mtu.span(), reason))
         })
         .transpose()?;
+    let redirect_peer = match (&section.redirect_peer, &kind) {
+        (Some(flag), PortKind::Veth { .. }) => {
+            return Err(source.error(
+                flag.span(),
+                "redirect_peer is for existing veths: the veths the switch creates always deliver to their peer",
+            ));
+        }
+        (Some(flag), PortKind::Existing) => *flag.get_ref(),
+        (None, kind) => matches!(kind, PortKind::Veth { .. }),
+    };
     Ok(PortSpec {
         name,
         kind,
@@ -257,6 +267,7 @@ fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec,
         learning: section.learning.unwrap_or(true),
         offload,
         mtu,
+        redirect_peer,
     })
 }
 
@@ -618,6 +629,22 @@ mod tests {
             parse(both)
                 .unwrap_err()
                 .starts_with("t.toml:4: an existing port")
+        );
+    }
+
+    #[test]
+    fn redirect_peer_is_for_existing_veths_and_implied_for_created_ones() {
+        let existing = "[[port]]\nname = \"vc1\"\nexisting = true\nhook = \"tc\"\n";
+        assert!(!parse(existing).unwrap().ports[0].redirect_peer);
+        let flagged = format!("{existing}redirect_peer = true\n");
+        assert!(parse(&flagged).unwrap().ports[0].redirect_peer);
+        let created = "[[port]]\nname = \"vp1\"\nnetns = \"a\"\n";
+        assert!(parse(created).unwrap().ports[0].redirect_peer);
+        let refused = format!("{created}redirect_peer = true\n");
+        assert!(
+            parse(&refused)
+                .unwrap_err()
+                .starts_with("t.toml:4: redirect_peer is for existing veths")
         );
     }
 }

@@ -5,10 +5,10 @@
 //! [`ProtocolError::Version`], which names both versions. For example:
 //!
 //! ```text
-//! > {"version":2,"op":"fdb_add","mac":"02:00:00:00:00:01","vlan":10,"target":{"kind":"port","name":"vp1"}}
-//! < {"version":2,"status":"ok","message":"added 02:00:00:00:00:01 in VLAN 10 on vp1"}
-//! > {"version":2,"op":"port_del","name":"vp9"}
-//! < {"version":2,"status":"error","code":2,"message":"no port vp9"}
+//! > {"version":3,"op":"fdb_add","mac":"02:00:00:00:00:01","vlan":10,"target":{"kind":"port","name":"vp1"}}
+//! < {"version":3,"status":"ok","message":"added 02:00:00:00:00:01 in VLAN 10 on vp1"}
+//! > {"version":3,"op":"port_del","name":"vp9"}
+//! < {"version":3,"status":"error","code":2,"message":"no port vp9"}
 //! ```
 //!
 //! Requests carry the values as the user gave them; the agent validates them with the config's
@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 /// The version of this protocol; bump it on any incompatible change to the messages.
 ///
 /// 2: `port_add` carries `mtu`, which an agent of version 1 would silently ignore.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: `port_add` carries `redirect_peer`, which an agent of version 2 would silently ignore.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest message either side accepts, in bytes.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -104,6 +105,9 @@ pub struct PortAdd {
     pub hook: Option<String>,
     /// `--mtu`.
     pub mtu: Option<u32>,
+    /// `--redirect-peer`: an existing veth whose peer (a container's) frames go straight to.
+    #[serde(default)]
+    pub redirect_peer: bool,
 }
 
 /// Where a static FDB entry sends frames.
@@ -293,6 +297,7 @@ mod tests {
             existing: true,
             hook: Some("tc".into()),
             mtu: Some(9000),
+            redirect_peer: true,
         }));
         round_trip(Command::PortAdd(PortAdd {
             name: "up1".into(),
@@ -357,23 +362,23 @@ mod tests {
     #[test]
     fn another_version_is_refused_by_number() {
         // A future version may reshape the command: the version is still what is reported.
-        let bytes = br#"{"version":3,"op":"port_add","port":{"name":"vp4"}}"#;
-        let error = decode::<Request>(bytes).expect_err("version 3 is refused");
+        let bytes = br#"{"version":4,"op":"port_add","port":{"name":"vp4"}}"#;
+        let error = decode::<Request>(bytes).expect_err("version 4 is refused");
         assert!(
-            matches!(error, ProtocolError::Version { ours: 2, theirs: 3 }),
+            matches!(error, ProtocolError::Version { ours: 3, theirs: 4 }),
             "{error:?}"
         );
         let message = error.to_string();
         assert!(
-            message.contains("version 3") && message.contains("version 2"),
+            message.contains("version 4") && message.contains("version 3"),
             "{message}"
         );
         // An older one may lack fields: refused by number too.
         let bytes =
-            br#"{"version":1,"op":"port_add","name":"vp4","addresses":[],"existing":false}"#;
+            br#"{"version":2,"op":"port_add","name":"vp4","addresses":[],"existing":false}"#;
         assert!(matches!(
             decode::<Request>(bytes),
-            Err(ProtocolError::Version { ours: 2, theirs: 1 })
+            Err(ProtocolError::Version { ours: 3, theirs: 2 })
         ));
     }
 
@@ -382,9 +387,9 @@ mod tests {
         for bytes in [
             &b"not json"[..],
             br#"{"op":"reload"}"#,
-            br#"{"version":2,"op":"reboot"}"#,
-            br#"{"version":2,"op":"port_del"}"#,
-            br#"{"version":2,"op":"fdb_add","mac":"x","vlan":70000,"target":{"kind":"port","name":"vp1"}}"#,
+            br#"{"version":3,"op":"reboot"}"#,
+            br#"{"version":3,"op":"port_del"}"#,
+            br#"{"version":3,"op":"fdb_add","mac":"x","vlan":70000,"target":{"kind":"port","name":"vp1"}}"#,
         ] {
             let error = decode::<Request>(bytes).expect_err("malformed");
             assert!(

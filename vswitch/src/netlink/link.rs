@@ -28,13 +28,18 @@ impl Links {
 
     /// Connects to the namespace called `name`.
     pub fn connect_in(name: &str) -> Result<Self, NetlinkError> {
+        Self::connect_in_file(&netns::open(name)?, &format!("netns {name}"))
+    }
+
+    /// Connects to the namespace open as `file`; `what` names it in errors.
+    pub fn connect_in_file(file: &File, what: &str) -> Result<Self, NetlinkError> {
         let runtime = tokio::runtime::Handle::current();
-        let (connection, handle, _) = netns::run_in(name, move || {
+        let (connection, handle, _) = netns::run_in_file(file, what, move || {
             let _entered = runtime.enter();
             rtnetlink::new_connection()
         })?
         .map_err(NetlinkError::io(format!(
-            "opening a netlink socket in netns {name}"
+            "opening a netlink socket in {what}"
         )))?;
         tokio::spawn(connection);
         Ok(Self { handle })

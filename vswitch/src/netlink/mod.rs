@@ -7,6 +7,7 @@ mod link;
 mod neighbour;
 pub mod netns;
 mod propagation;
+mod route;
 pub mod tap;
 
 pub use events::LinkEvents;

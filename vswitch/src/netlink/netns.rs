@@ -149,7 +149,17 @@ fn in_mount_namespace<T: Send>(
 ///
 /// Sockets that `f` opens stay in that namespace, so netlink connections made there manage it.
 pub fn run_in<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> Result<T, NetlinkError> {
-    let file = open(name)?;
+    run_in_file(&open(name)?, &format!("netns {name}"), f)
+}
+
+/// Runs `f` on a thread that has entered the namespace open as `file` (a named namespace, or a
+/// path such as `/proc/PID/ns/net` that a container runtime hands over); `what` names it in
+/// errors.
+pub fn run_in_file<T: Send>(
+    file: &File,
+    what: &str,
+    f: impl FnOnce() -> T + Send,
+) -> Result<T, NetlinkError> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| -> io::Result<T> {
@@ -160,7 +170,7 @@ pub fn run_in<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> Result<T, Ne
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
-    .map_err(NetlinkError::io(format!("entering netns {name}")))
+    .map_err(NetlinkError::io(format!("entering {what}")))
 }
 
 /// `ip netns add` makes its run directory a shared mount (bound on itself first if it is no mount
