@@ -5,10 +5,10 @@
 //! [`ProtocolError::Version`], which names both versions. For example:
 //!
 //! ```text
-//! > {"version":2,"op":"fdb_add","mac":"02:00:00:00:00:01","vlan":10,"target":{"kind":"port","name":"vp1"}}
-//! < {"version":2,"status":"ok","message":"added 02:00:00:00:00:01 in VLAN 10 on vp1"}
-//! > {"version":2,"op":"port_del","name":"vp9"}
-//! < {"version":2,"status":"error","code":2,"message":"no port vp9"}
+//! > {"version":3,"op":"fdb_add","mac":"02:00:00:00:00:01","vlan":10,"target":{"kind":"port","name":"vp1"}}
+//! < {"version":3,"status":"ok","message":"added 02:00:00:00:00:01 in VLAN 10 on vp1"}
+//! > {"version":3,"op":"port_del","name":"vp9"}
+//! < {"version":3,"status":"error","code":2,"message":"no port vp9"}
 //! ```
 //!
 //! Requests carry the values as the user gave them; the agent validates them with the config's
@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 /// The version of this protocol; bump it on any incompatible change to the messages.
 ///
 /// 2: `port_add` carries `mtu`, which an agent of version 1 would silently ignore.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: `fdb_add_file`, which an agent of version 2 would refuse as a malformed message rather
+/// than as a mismatch of builds.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest message either side accepts, in bytes.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -72,6 +74,9 @@ pub enum Command {
         /// Where frames to the address go.
         target: FdbTarget,
     },
+    /// `vswitch fdb add --file FILE`: a chunk of the file's entries (a file is sent in as many
+    /// as [`MAX_MESSAGE`] requires).
+    FdbAddFile(FdbFileChunk),
     /// `vswitch fdb del MAC [--vlan N]`.
     FdbDel {
         /// The MAC address as given.
@@ -123,6 +128,32 @@ pub enum FdbTarget {
         vni: u32,
     },
 }
+
+/// Entries of an FDB file, towards local ports: all are checked before any is written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdbFileChunk {
+    /// The file's name, which the agent's messages start with (`FILE:LINE: reason`).
+    pub file: String,
+    /// Only check the entries (against the ports and their VLANs), write nothing: the CLI
+    /// checks every chunk of a file before it writes the first.
+    pub check_only: bool,
+    /// The entries.
+    pub entries: Vec<FdbLine>,
+}
+
+/// One line of an FDB file, `[LINE, MAC, VLAN, PORT]` on the wire (compact, so that a chunk
+/// holds about two thousand).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdbLine(
+    /// The line number in the file.
+    pub u32,
+    /// The MAC address as given.
+    pub String,
+    /// The VLAN.
+    pub u16,
+    /// The port's interface name.
+    pub String,
+);
 
 /// The agent's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -357,15 +388,15 @@ mod tests {
     #[test]
     fn another_version_is_refused_by_number() {
         // A future version may reshape the command: the version is still what is reported.
-        let bytes = br#"{"version":3,"op":"port_add","port":{"name":"vp4"}}"#;
-        let error = decode::<Request>(bytes).expect_err("version 3 is refused");
+        let bytes = br#"{"version":4,"op":"port_add","port":{"name":"vp4"}}"#;
+        let error = decode::<Request>(bytes).expect_err("version 4 is refused");
         assert!(
-            matches!(error, ProtocolError::Version { ours: 2, theirs: 3 }),
+            matches!(error, ProtocolError::Version { ours: 3, theirs: 4 }),
             "{error:?}"
         );
         let message = error.to_string();
         assert!(
-            message.contains("version 3") && message.contains("version 2"),
+            message.contains("version 4") && message.contains("version 3"),
             "{message}"
         );
         // An older one may lack fields: refused by number too.
@@ -373,7 +404,7 @@ mod tests {
             br#"{"version":1,"op":"port_add","name":"vp4","addresses":[],"existing":false}"#;
         assert!(matches!(
             decode::<Request>(bytes),
-            Err(ProtocolError::Version { ours: 2, theirs: 1 })
+            Err(ProtocolError::Version { ours: 3, theirs: 1 })
         ));
     }
 
@@ -382,9 +413,9 @@ mod tests {
         for bytes in [
             &b"not json"[..],
             br#"{"op":"reload"}"#,
-            br#"{"version":2,"op":"reboot"}"#,
-            br#"{"version":2,"op":"port_del"}"#,
-            br#"{"version":2,"op":"fdb_add","mac":"x","vlan":70000,"target":{"kind":"port","name":"vp1"}}"#,
+            br#"{"version":3,"op":"reboot"}"#,
+            br#"{"version":3,"op":"port_del"}"#,
+            br#"{"version":3,"op":"fdb_add","mac":"x","vlan":70000,"target":{"kind":"port","name":"vp1"}}"#,
         ] {
             let error = decode::<Request>(bytes).expect_err("malformed");
             assert!(
