@@ -5,13 +5,11 @@ mod maps;
 mod pins;
 mod programs;
 mod static_fdb;
-mod trafficgen;
 mod tunnels;
 
 pub use maps::{MapIds, Maps};
 pub use pins::PINNED_MAPS;
 pub use programs::{Attachment, Programs, ensure_clsact};
-pub use trafficgen::TRAFFICGEN;
 
 /// The compiled eBPF object, built by `build.rs` from `vswitch-ebpf`.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vswitch"));
