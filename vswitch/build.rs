@@ -52,6 +52,8 @@ fn build_object() -> anyhow::Result<()> {
         _ => pinned_toolchain(&ebpf_dir.join("rust-toolchain.toml"))?,
     };
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    // For the build scripts of dependent crates: the tests take their benchmark object here.
+    println!("cargo:objects={}", out_dir.display());
     for (name, executable) in build(&ebpf_dir, &toolchain, &out_dir)? {
         let destination = out_dir.join(&name);
         fs::copy(&executable, &destination).with_context(|| {

@@ -240,6 +240,7 @@ fn bad_options_are_usage_errors_and_nothing_is_made() {
         &["add", "veth", "vd-name-far-too-long"],
         &["add", "vxlan", "vdqx", "--id", "16777216"],
         &["add", "veth", "vdq1", "--mtu", "20"],
+        &["add", "gre", "vdqg", "--remote", "2001:db8::1"],
     ] {
         let refused = dev(&ns, args);
         assert_eq!(refused.status.code(), Some(2), "{args:?}: {refused:?}");
@@ -277,6 +278,44 @@ const MAYBE_MISSING: &[(&[&str], &[&str], &str)] = &[
         &["type", "bridge", "vlan_filtering", "1"],
         &["bridge", "--vlan-filtering"],
         "CONFIG_BRIDGE_VLAN_FILTERING",
+    ),
+    (&["type", "team"], &["team"], "CONFIG_NET_TEAM"),
+    (
+        &["link", "vdm0", "type", "macsec"],
+        &["macsec", "--parent", "vdm0"],
+        "CONFIG_MACSEC",
+    ),
+    (&["type", "vcan"], &["vcan"], "CONFIG_CAN_VCAN"),
+    (
+        &["type", "vxcan", "peer", "name", "vdxp"],
+        &["vxcan", "--peer", "vdxc"],
+        "CONFIG_CAN_VXCAN",
+    ),
+    (&["type", "nlmon"], &["nlmon"], "CONFIG_NLMON"),
+    (
+        &["type", "ipip", "remote", "192.0.2.1"],
+        &["ipip", "--remote", "192.0.2.1"],
+        "CONFIG_NET_IPIP",
+    ),
+    (
+        &["type", "sit", "remote", "192.0.2.1"],
+        &["sit", "--remote", "192.0.2.1"],
+        "CONFIG_IPV6_SIT",
+    ),
+    (
+        &["type", "gre", "remote", "192.0.2.1"],
+        &["gre", "--remote", "192.0.2.1"],
+        "CONFIG_NET_IPGRE",
+    ),
+    (
+        &["type", "ip6tnl", "remote", "2001:db8::1"],
+        &["ip6tnl", "--remote", "2001:db8::1"],
+        "CONFIG_IPV6_TUNNEL",
+    ),
+    (
+        &["type", "ip6gre", "remote", "2001:db8::1"],
+        &["ip6gre", "--remote", "2001:db8::1"],
+        "CONFIG_IPV6_GRE",
     ),
 ];
 

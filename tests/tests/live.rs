@@ -179,6 +179,61 @@ fn static_fdb_entry_stops_flooding_until_removed() {
 }
 
 #[test]
+fn fdb_file_is_checked_whole_before_its_entries_are_added_in_batches() {
+    let lab = Lab::new(2);
+    let switch = Switch::start(&lab.switch_ns, &lab.config_of(&[(0, 1), (1, 10)]));
+    let (untagged, in_vlan_10) = (lab.ports[0].as_str(), lab.ports[1].as_str());
+    // More entries than one control message holds, so the file travels in several chunks.
+    let good: String = (0..5000u32)
+        .map(|n| {
+            let [_, a, b, c] = n.to_be_bytes();
+            format!("06:be:00:{a:02x}:{b:02x}:{c:02x} 1 {untagged}\n")
+        })
+        .collect();
+    let file = std::env::temp_dir().join(tests::names::unique("fdb"));
+    let file_text = file.display().to_string();
+    let statics = || {
+        switch
+            .rows(&["fdb", "show"])
+            .into_iter()
+            .filter(|entry| entry["static"] == true)
+            .count()
+    };
+    let add = |text: &str| {
+        std::fs::write(&file, text).expect("writing the FDB file");
+        switch.vswitch(&["fdb", "add", "--file", &file_text])
+    };
+
+    let syntax =
+        add("# comment\n02:00:00:00:00:01 1 p # trailing\nzz 1 p\n02:00:00:00:00:02 0 p\n");
+    let stderr = String::from_utf8_lossy(&syntax.stderr);
+    assert_eq!(syntax.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{file_text}:3: ")), "{stderr}");
+    assert!(stderr.contains(&format!("{file_text}:4: ")), "{stderr}");
+
+    // The last line is refused by the agent, in the last chunk: nothing at all is written.
+    let semantic = add(&format!("{good}02:00:00:00:00:03 1 {in_vlan_10}\n"));
+    let stderr = String::from_utf8_lossy(&semantic.stderr);
+    assert_eq!(semantic.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{file_text}:5001: port {in_vlan_10} is not a member of VLAN 1"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(statics(), 0);
+
+    let added = add(&good);
+    assert!(added.status.success(), "{added:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&added.stdout).trim(),
+        format!("added 5000 static FDB entries from {file_text}")
+    );
+    assert_eq!(statics(), 5000);
+    std::fs::remove_file(&file).expect("removing the FDB file");
+}
+
+#[test]
 fn sighup_applies_the_rewritten_config_and_refuses_a_broken_one() {
     let lab = Lab::new(3);
     let mut switch = Switch::start(&lab.switch_ns, &lab.config_of(&[(0, 1), (1, 1)]));

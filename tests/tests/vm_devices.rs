@@ -221,3 +221,101 @@ fn a_bond_of_two_veths_as_an_uplink_port() {
         "{links}"
     );
 }
+
+#[test]
+fn team_vcan_vxcan_and_nlmon() {
+    let ns = guest_netns();
+    dev_ok(&ns, &["add", "team", "vmteam0"]);
+    dev_ok(&ns, &["add", "vcan", "vmcan0"]);
+    dev_ok(&ns, &["add", "vxcan", "vmxc0", "--peer", "vmxc1"]);
+    dev_ok(&ns, &["add", "nlmon", "vmnl0", "--up"]);
+    for (name, kind) in [
+        ("vmteam0", "team"),
+        ("vmcan0", "vcan"),
+        ("vmxc0", "vxcan"),
+        ("vmxc1", "vxcan"),
+        ("vmnl0", "nlmon"),
+    ] {
+        let link = ip_link(&ns, name);
+        assert_eq!(link["linkinfo"]["info_kind"], kind, "{link}");
+        assert_eq!(shown(&ns, name)["kind"], kind);
+    }
+    assert_eq!(ip_link(&ns, "vmcan0")["link_type"], "can");
+    assert!(ip_link(&ns, "vmnl0")["flags"].to_string().contains("UP"));
+}
+
+#[test]
+fn macsec_on_a_dummy_parent() {
+    let ns = guest_netns();
+    dev_ok(&ns, &["add", "dummy", "vmmd0"]);
+    dev_ok(
+        &ns,
+        &[
+            "add",
+            "macsec",
+            "vmms0",
+            "--parent",
+            "vmmd0",
+            "--port",
+            "5",
+            "--encrypt",
+            "true",
+        ],
+    );
+    let link = ip_link(&ns, "vmms0");
+    let data = &link["linkinfo"]["info_data"];
+    assert_eq!(link["linkinfo"]["info_kind"], "macsec", "{link}");
+    assert_eq!(link["link"], "vmmd0", "{link}");
+    assert_eq!(data["encrypt"], true, "{link}");
+    let shown = shown(&ns, "vmms0");
+    assert_eq!(shown["parent"], "vmmd0");
+    assert_eq!(shown["info"]["encrypt"], true);
+    // The secure channel identifier: the parent's MAC and the port, as both read it.
+    let sci = |value: &serde_json::Value| {
+        let text = value.as_str().expect("an SCI string");
+        u64::from_str_radix(text.trim_start_matches("0x"), 16).expect("a hexadecimal SCI")
+    };
+    assert_eq!(sci(&shown["info"]["sci"]), sci(&data["sci"]), "{link}");
+    assert_eq!(sci(&shown["info"]["sci"]) & 0xffff, 5);
+}
+
+#[test]
+fn ip_tunnels_with_their_endpoints() {
+    let ns = guest_netns();
+    dev_ok(&ns, &["add", "dummy", "vmtd0", "--up"]);
+    for (kind, local, remote) in [
+        ("ipip", "192.0.2.2", "192.0.2.1"),
+        ("sit", "192.0.2.2", "192.0.2.3"),
+        ("gre", "192.0.2.2", "192.0.2.4"),
+        ("ip6tnl", "2001:db8::2", "2001:db8::1"),
+        ("ip6gre", "2001:db8::2", "2001:db8::3"),
+    ] {
+        let name = format!("vmt{kind}");
+        dev_ok(
+            &ns,
+            &[
+                "add", kind, &name, "--local", local, "--remote", remote, "--ttl", "32", "--dev",
+                "vmtd0",
+            ],
+        );
+        let link = ip_link(&ns, &name);
+        let data = &link["linkinfo"]["info_data"];
+        assert_eq!(link["linkinfo"]["info_kind"], kind, "{link}");
+        assert_eq!(data["local"], local, "{link}");
+        assert_eq!(data["remote"], remote, "{link}");
+        let ttl = data.get("ttl").or_else(|| data.get("hoplimit"));
+        assert_eq!(ttl, Some(&serde_json::json!(32)), "{link}");
+        let shown = shown(&ns, &name);
+        assert_eq!(shown["kind"], kind);
+        assert_eq!(shown["info"]["local"], local);
+        assert_eq!(shown["info"]["remote"], remote);
+        assert_eq!(shown["info"]["ttl"], 32);
+    }
+    dev_ok(
+        &ns,
+        &["add", "gre", "vmtgk", "--remote", "192.0.2.9", "--key", "7"],
+    );
+    let link = ip_link(&ns, "vmtgk");
+    assert!(link["linkinfo"]["info_data"]["ikey"].is_string(), "{link}");
+    assert_eq!(shown(&ns, "vmtgk")["info"]["key"], 7);
+}

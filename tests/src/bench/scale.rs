@@ -4,12 +4,9 @@
 use std::time::{Duration, Instant};
 
 use vswitch::{datapath::Maps, state::InstanceState};
-use vswitch_common::fdb::FdbKey;
+use vswitch_common::{fdb::FdbKey, mac::Colons};
 
-use super::{
-    link,
-    topology::{Peer, Source, Topology},
-};
+use super::topology::{Peer, Source, Topology};
 use crate::{names, netns::Netns, switch::Switch};
 
 /// `count` distinct static FDB keys, numbered from `first`, in VLAN 1.
@@ -31,55 +28,65 @@ pub fn maps_named(name: &str) -> Maps {
     Maps::open(&state.maps).expect("opening the switch's maps")
 }
 
-fn maps_of(switch: &Switch) -> Maps {
-    maps_named(switch.name())
-}
-
 /// A vswitch XDP topology whose FDB holds `entries` static entries besides the learned ones.
 pub fn with_fdb(entries: u32) -> Topology {
     let topology = Topology::build(Peer::Vswitch, Source::Xdp, 1);
     let switch = topology.switch().expect("vswitch runs a switch");
-    let sink_port = link::ifindex(topology.core().name(), "p1");
-    let batch: Vec<(FdbKey, u32)> = stations(0, entries)
-        .into_iter()
-        .map(|key| (key, sink_port))
-        .collect();
-    maps_of(switch)
-        .add_static_fdb(&batch)
-        .expect("installing static entries");
+    install(switch, 0, entries, "p1");
     // An LRU map may have evicted the learned stations to make room.
     topology.teach();
     topology
 }
 
-/// An empty switch, to install entries into.
+/// How long `vswitch fdb add --file` takes to install `count` new static entries, numbered from
+/// `first`, towards `port` of `switch` (the file is written before the clock starts).
+fn install(switch: &Switch, first: u32, count: u32, port: &str) -> Duration {
+    let lines: String = stations(first, count)
+        .iter()
+        .map(|key| format!("{} {} {port}\n", Colons(&key.mac), key.vlan))
+        .collect();
+    let file = std::env::temp_dir().join(names::bench("fdb"));
+    std::fs::write(&file, lines).expect("writing the FDB file");
+    let path = file.display().to_string();
+    let started = Instant::now();
+    let output = switch.vswitch(&["fdb", "add", "--file", &path]);
+    let elapsed = started.elapsed();
+    std::fs::remove_file(&file).expect("removing the FDB file");
+    assert!(output.status.success(), "fdb add --file: {output:?}");
+    elapsed
+}
+
+/// A switch with one port and nothing else, to install entries into.
 pub struct EmptySwitch {
     switch: Switch,
-    _netns: Netns,
+    _netns: [Netns; 2],
 }
 
 impl EmptySwitch {
-    /// Starts it in a namespace of its own.
+    /// The port the entries go to.
+    const PORT: &str = "f0";
+
+    /// Starts it in a namespace of its own, its port's other end in another.
     pub fn start() -> Self {
-        let netns = Netns::new(&names::bench("f"));
+        let (core, end) = (
+            Netns::new(&names::bench("f")),
+            Netns::new(&names::bench("h")),
+        );
+        let config = format!(
+            "[[port]]\nname = \"{}\"\nnetns = \"{}\"\n",
+            Self::PORT,
+            end.name()
+        );
         Self {
-            switch: Switch::start(&netns, ""),
-            _netns: netns,
+            switch: Switch::start(&core, &config),
+            _netns: [core, end],
         }
     }
 
-    /// How long the controller takes to install `count` new static entries, numbered from
-    /// `first`, with batched map updates.
+    /// How long `vswitch fdb add --file` takes to install `count` new static entries, numbered
+    /// from `first`: the CLI, the control socket and the agent's batched map updates.
     pub fn install(&self, first: u32, count: u32) -> Duration {
-        let mut maps = maps_of(&self.switch);
-        let batch: Vec<(FdbKey, u32)> = stations(first, count)
-            .into_iter()
-            .map(|key| (key, 1))
-            .collect();
-        let started = Instant::now();
-        maps.add_static_fdb(&batch)
-            .expect("installing static entries");
-        started.elapsed()
+        install(&self.switch, first, count, Self::PORT)
     }
 }
 

@@ -1,5 +1,5 @@
-//! The benchmark's own XDP object (`vswitch::datapath::TRAFFICGEN`): the live-frames generator,
-//! the sinks and stubs around the switch under test, and the plain XDP forwarder.
+//! The benchmark's own XDP object ([`TRAFFICGEN`]): the live-frames generator, the sinks and
+//! stubs around the switch under test, and the plain XDP forwarder.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,12 @@ use aya::{
 use vswitch::netlink::netns;
 
 use super::{link, udp::FRAME_LEN};
+
+/// The object, `vswitch-ebpf/src/bin/trafficgen.rs`, compiled by `vswitch`'s build script
+/// with the datapath (one build of the eBPF crate) and found through `build.rs`. It is a
+/// separate object, so the datapath carries no benchmark code.
+static TRAFFICGEN: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("VSWITCH_EBPF_OBJECTS"), "/trafficgen"));
 
 /// The tc sink of stack-sourced frames.
 const SINK: &str = "trafficgen_sink";
@@ -61,7 +67,7 @@ impl std::fmt::Debug for TrafficGen {
 impl TrafficGen {
     /// Loads the object and its programs.
     pub fn load() -> Self {
-        let mut ebpf = Ebpf::load(vswitch::datapath::TRAFFICGEN).expect("loading trafficgen");
+        let mut ebpf = Ebpf::load(TRAFFICGEN).expect("loading trafficgen");
         for program in Program::ALL {
             xdp(&mut ebpf, program).load().expect("loading a program");
         }

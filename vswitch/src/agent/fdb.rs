@@ -19,6 +19,20 @@ impl Switch {
         vlan: Option<u16>,
         port: &str,
     ) -> Result<(), AgentError> {
+        let (key, ifindex) = self.static_fdb_entry(mac, vlan, port)?;
+        self.maps
+            .set_fdb(key, FdbEntry::fixed(Location::port(ifindex)))?;
+        Ok(())
+    }
+
+    /// The key and port ifindex of the static entry `mac` in `vlan` (without one, the port's
+    /// untagged VLAN) towards port `port`, or why there can be no such entry.
+    pub(super) fn static_fdb_entry(
+        &self,
+        mac: MacAddr,
+        vlan: Option<u16>,
+        port: &str,
+    ) -> Result<(FdbKey, u32), AgentError> {
         let target = self
             .ports
             .iter()
@@ -39,10 +53,7 @@ impl Switch {
                 "port {port} is not a member of VLAN {vlan}"
             )));
         }
-        let key = FdbKey { mac, vlan };
-        self.maps
-            .set_fdb(key, FdbEntry::fixed(Location::port(target.ifindex)))?;
-        Ok(())
+        Ok((FdbKey { mac, vlan }, target.ifindex))
     }
 
     /// Adds (or replaces) the static FDB entry `mac` behind the remote VTEP `remote`, through

@@ -9,7 +9,7 @@ use vswitch_common::mac;
 use super::{AgentError, Switch};
 use crate::{
     config::{Config, ConfigError, PortSpec},
-    control::{Command, CommandFailure, FdbTarget, PortAdd},
+    control::{Command, CommandFailure, FdbFileChunk, FdbLine, FdbTarget, PortAdd},
 };
 
 /// Where `port add` requests say they come from in the config rules' messages.
@@ -48,6 +48,7 @@ impl Switch {
                     }
                 }
             }
+            Command::FdbAddFile(chunk) => self.add_fdb_file(chunk).map(Some),
             Command::FdbDel { mac, vlan } => {
                 let removed = self.remove_fdb(parse_mac(mac)?, *vlan).map_err(failure)?;
                 Ok(Some(format!("removed {removed} FDB entries")))
@@ -58,6 +59,30 @@ impl Switch {
                 .map(Some)
                 .map_err(failure),
         }
+    }
+}
+
+impl Switch {
+    /// Checks every entry of an FDB file's chunk, then (unless only checking) writes them all
+    /// in batches; a refusal names the file and line.
+    fn add_fdb_file(&mut self, chunk: &FdbFileChunk) -> Result<String, CommandFailure> {
+        let mut entries = Vec::with_capacity(chunk.entries.len());
+        for FdbLine(line, mac, vlan, port) in &chunk.entries {
+            let at =
+                |reason: String| CommandFailure::usage(format!("{}:{line}: {reason}", chunk.file));
+            let address = parse_mac(mac).map_err(|failure| at(failure.message))?;
+            let entry = self
+                .static_fdb_entry(address, Some(*vlan), port)
+                .map_err(|error| at(error.to_string()))?;
+            entries.push(entry);
+        }
+        if chunk.check_only {
+            return Ok(format!("{} entries checked", entries.len()));
+        }
+        self.maps
+            .add_static_fdb(&entries)
+            .map_err(|error| failure(error.into()))?;
+        Ok(format!("{} static entries added", entries.len()))
     }
 }
 

@@ -1,7 +1,7 @@
-//! `vswitch fdb show [--json]`, `fdb add MAC [--vlan N] (--port PORT | --remote IP --vni N)`
-//! and `fdb del MAC [--vlan N]`.
+//! `vswitch fdb show [--json]`, `fdb add MAC [--vlan N] (--port PORT | --remote IP --vni N)`,
+//! `fdb add --file FILE` and `fdb del MAC [--vlan N]`.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, path::PathBuf};
 
 use serde_json::json;
 use vswitch::{
@@ -10,7 +10,7 @@ use vswitch::{
 };
 
 use super::{
-    EXIT_USAGE, Failure,
+    EXIT_USAGE, Failure, fdb_file,
     format::{Instance, json, mac, table},
     send,
     stats::tunnel_name,
@@ -25,7 +25,7 @@ pub enum Command {
         #[arg(long, short)]
         json: bool,
     },
-    /// Add a static entry, towards a local port or a remote VTEP (VXLAN).
+    /// Add a static entry, towards a local port or a remote VTEP (VXLAN); or many, from a file.
     Add(AddArgs),
     /// Remove a static entry.
     Del {
@@ -39,10 +39,15 @@ pub enum Command {
 
 /// Arguments of `fdb add`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("target").required(true).args(["port", "remote"])))]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["port", "remote", "file"])))]
 pub struct AddArgs {
     /// The MAC address.
-    pub mac: String,
+    #[arg(required_unless_present = "file")]
+    pub mac: Option<String>,
+    /// Add the entries of FILE instead: one `MAC VLAN PORT` a line, `#` comments; every line
+    /// is checked before any entry is written.
+    #[arg(long, conflicts_with_all = ["mac", "vlan"])]
+    pub file: Option<PathBuf>,
     /// Its VLAN.
     #[arg(long)]
     pub vlan: Option<u16>,
@@ -59,6 +64,7 @@ pub struct AddArgs {
 
 impl AddArgs {
     fn into_command(self) -> Result<control::Command, Failure> {
+        let mac = self.mac.unwrap_or_default();
         let target = match (self.port, self.remote.zip(self.vni)) {
             (Some(name), None) => FdbTarget::Port { name },
             (None, Some((ip, vni))) => FdbTarget::Remote { ip, vni },
@@ -70,7 +76,7 @@ impl AddArgs {
             }
         };
         Ok(control::Command::FdbAdd {
-            mac: self.mac,
+            mac,
             vlan: self.vlan,
             target,
         })
@@ -81,6 +87,9 @@ impl AddArgs {
 pub async fn run(name: &str, command: Command) -> Result<(), Failure> {
     match command {
         Command::Show { json: as_json } => show(name, as_json),
+        Command::Add(AddArgs {
+            file: Some(file), ..
+        }) => fdb_file::add(name, &file).await,
         Command::Add(args) => send(name, args.into_command()?).await,
         Command::Del { mac, vlan } => send(name, control::Command::FdbDel { mac, vlan }).await,
     }

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod dev;
 pub mod fdb;
+mod fdb_file;
 mod format;
 pub mod generate;
 pub mod port;

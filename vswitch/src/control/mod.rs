@@ -17,7 +17,8 @@ use std::path::PathBuf;
 
 pub use client::call;
 pub use protocol::{
-    Command, CommandFailure, FdbTarget, PROTOCOL_VERSION, PortAdd, ProtocolError, Request, Response,
+    Command, CommandFailure, FdbFileChunk, FdbLine, FdbTarget, MAX_MESSAGE, PROTOCOL_VERSION,
+    PortAdd, ProtocolError, Request, Response,
 };
 pub use server::{ControlRequest, ControlServer};
 

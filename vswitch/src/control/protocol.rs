@@ -5,10 +5,10 @@
 //! [`ProtocolError::Version`], which names both versions. For example:
 //!
 //! ```text
-//! > {"version":3,"op":"fdb_add","mac":"02:00:00:00:00:01","vlan":10,"target":{"kind":"port","name":"vp1"}}
-//! < {"version":3,"status":"ok","message":"added 02:00:00:00:00:01 in VLAN 10 on vp1"}
-//! > {"version":3,"op":"port_del","name":"vp9"}
-//! < {"version":3,"status":"error","code":2,"message":"no port vp9"}
+//! > {"version":4,"op":"fdb_add","mac":"02:00:00:00:00:01","vlan":10,"target":{"kind":"port","name":"vp1"}}
+//! < {"version":4,"status":"ok","message":"added 02:00:00:00:00:01 in VLAN 10 on vp1"}
+//! > {"version":4,"op":"port_del","name":"vp9"}
+//! < {"version":4,"status":"error","code":2,"message":"no port vp9"}
 //! ```
 //!
 //! Requests carry the values as the user gave them; the agent validates them with the config's
@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 ///
 /// 2: `port_add` carries `mtu`, which an agent of version 1 would silently ignore.
 /// 3: `port_add` carries `redirect_peer`, which an agent of version 2 would silently ignore.
-pub const PROTOCOL_VERSION: u32 = 3;
+///
+/// 4: `fdb_add_file`, which an agent of version 3 would refuse as a malformed message rather
+/// than as a mismatch of builds.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The largest message either side accepts, in bytes.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -73,6 +76,9 @@ pub enum Command {
         /// Where frames to the address go.
         target: FdbTarget,
     },
+    /// `vswitch fdb add --file FILE`: a chunk of the file's entries (a file is sent in as many
+    /// as [`MAX_MESSAGE`] requires).
+    FdbAddFile(FdbFileChunk),
     /// `vswitch fdb del MAC [--vlan N]`.
     FdbDel {
         /// The MAC address as given.
@@ -127,6 +133,32 @@ pub enum FdbTarget {
         vni: u32,
     },
 }
+
+/// Entries of an FDB file, towards local ports: all are checked before any is written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdbFileChunk {
+    /// The file's name, which the agent's messages start with (`FILE:LINE: reason`).
+    pub file: String,
+    /// Only check the entries (against the ports and their VLANs), write nothing: the CLI
+    /// checks every chunk of a file before it writes the first.
+    pub check_only: bool,
+    /// The entries.
+    pub entries: Vec<FdbLine>,
+}
+
+/// One line of an FDB file, `[LINE, MAC, VLAN, PORT]` on the wire (compact, so that a chunk
+/// holds about two thousand).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdbLine(
+    /// The line number in the file.
+    pub u32,
+    /// The MAC address as given.
+    pub String,
+    /// The VLAN.
+    pub u16,
+    /// The port's interface name.
+    pub String,
+);
 
 /// The agent's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,15 +394,15 @@ mod tests {
     #[test]
     fn another_version_is_refused_by_number() {
         // A future version may reshape the command: the version is still what is reported.
-        let bytes = br#"{"version":4,"op":"port_add","port":{"name":"vp4"}}"#;
-        let error = decode::<Request>(bytes).expect_err("version 4 is refused");
+        let bytes = br#"{"version":5,"op":"port_add","port":{"name":"vp4"}}"#;
+        let error = decode::<Request>(bytes).expect_err("version 5 is refused");
         assert!(
-            matches!(error, ProtocolError::Version { ours: 3, theirs: 4 }),
+            matches!(error, ProtocolError::Version { ours: 4, theirs: 5 }),
             "{error:?}"
         );
         let message = error.to_string();
         assert!(
-            message.contains("version 4") && message.contains("version 3"),
+            message.contains("version 5") && message.contains("version 4"),
             "{message}"
         );
         // An older one may lack fields: refused by number too.
@@ -378,7 +410,7 @@ mod tests {
             br#"{"version":2,"op":"port_add","name":"vp4","addresses":[],"existing":false}"#;
         assert!(matches!(
             decode::<Request>(bytes),
-            Err(ProtocolError::Version { ours: 3, theirs: 2 })
+            Err(ProtocolError::Version { ours: 4, theirs: 2 })
         ));
     }
 
@@ -387,9 +419,9 @@ mod tests {
         for bytes in [
             &b"not json"[..],
             br#"{"op":"reload"}"#,
-            br#"{"version":3,"op":"reboot"}"#,
-            br#"{"version":3,"op":"port_del"}"#,
-            br#"{"version":3,"op":"fdb_add","mac":"x","vlan":70000,"target":{"kind":"port","name":"vp1"}}"#,
+            br#"{"version":4,"op":"reboot"}"#,
+            br#"{"version":4,"op":"port_del"}"#,
+            br#"{"version":4,"op":"fdb_add","mac":"x","vlan":70000,"target":{"kind":"port","name":"vp1"}}"#,
         ] {
             let error = decode::<Request>(bytes).expect_err("malformed");
             assert!(

@@ -6,14 +6,12 @@ mod maps;
 mod pins;
 mod programs;
 mod static_fdb;
-mod trafficgen;
 mod tunnels;
 
 pub use dispatch::ChildKeys;
 pub use maps::{MapIds, Maps};
 pub use pins::PINNED_MAPS;
 pub use programs::{Attachment, DispatchTc, Programs, ensure_clsact};
-pub use trafficgen::TRAFFICGEN;
 
 /// The compiled eBPF object, built by `build.rs` from `vswitch-ebpf`.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vswitch"));

@@ -1,7 +1,6 @@
 //! `ifb`: an intermediate functional block, which traffic is redirected to (for shaping ingress).
 
 use netlink_packet_route::link::InfoKind;
-use rtnetlink::{LinkMessageBuilder, LinkUnspec};
 
 use super::{Feature, Kind, Recipe, Resolved};
 
@@ -19,9 +18,6 @@ impl Kind for Ifb {
     }
 
     fn recipe(&self, name: &str, _: &Resolved) -> Recipe {
-        let message = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Ifb)
-            .name(name.to_string())
-            .build();
-        Recipe::Link(Box::new(message))
+        Recipe::plain(name, InfoKind::Ifb)
     }
 }

@@ -11,26 +11,34 @@ mod common;
 mod dummy;
 mod ifb;
 mod ipvlan;
+mod macsec;
 mod macvlan;
 mod manager;
 mod missing;
 mod namespace;
 mod netdevsim;
+mod nlmon;
 mod show;
 mod spec;
+mod team;
 mod tun;
+mod tunnel;
+mod vcan;
 mod veth;
 mod vlan;
+mod vxcan;
 mod vxlan;
 
 use std::{collections::BTreeMap, fs::File};
 
-use netlink_packet_route::link::LinkMessage;
+use netlink_packet_route::link::{InfoKind, LinkMessage};
+use rtnetlink::{LinkMessageBuilder, LinkUnspec};
 
 pub use bond::{Bond, BondModeName};
 pub use bridge::Bridge;
 pub use common::{Cidr, Common, Mac};
 pub use ipvlan::{Ipvlan, IpvlanModeName};
+pub use macsec::Macsec;
 pub use macvlan::{Macvlan, MacvlanModeName};
 pub use manager::{Devices, remove};
 pub use missing::Feature;
@@ -38,6 +46,7 @@ pub use netdevsim::Netdevsim;
 pub use show::DeviceInfo;
 pub use spec::{Device, DeviceSpec, NoOptions};
 pub use tun::TunOptions;
+pub use tunnel::{Tunnel, TunnelKind};
 pub use veth::Veth;
 pub use vlan::{Vlan, VlanProtocolName};
 pub use vxlan::Vxlan;
@@ -145,6 +154,16 @@ enum Recipe {
     Netdevsim(netdevsim::Request),
     /// A named network namespace.
     Netns,
+}
+
+impl Recipe {
+    /// An `RTM_NEWLINK` request for a kind without options: its name and kind only.
+    fn plain(name: &str, kind: InfoKind) -> Self {
+        let message = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(kind)
+            .name(name.to_string())
+            .build();
+        Self::Link(Box::new(message))
+    }
 }
 
 impl<K: Kind + ?Sized> Kind for &K {

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use netlink_packet_route::{
     address::{AddressAttribute, AddressMessage},
-    link::{InfoData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage},
+    link::{InfoData, InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage},
 };
 use serde_json::{Map, Value, json};
 
-use super::{bond, bridge, ipvlan, macvlan, netdevsim, tun, vlan, vxlan};
+use super::{bond, bridge, ipvlan, macsec, macvlan, netdevsim, tun, tunnel, vlan, vxlan};
 
 /// One device as the kernel reports it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -92,11 +92,14 @@ impl DeviceInfo {
                         }
                         LinkAttribute::Link(index) => info.parent = name_of(*index),
                         LinkAttribute::LinkInfo(infos) => {
+                            let kind = infos.iter().find_map(|item| match item {
+                                LinkInfo::Kind(kind) => Some(kind),
+                                _ => None,
+                            });
+                            info.kind = kind.map(ToString::to_string);
                             for item in infos {
-                                match item {
-                                    LinkInfo::Kind(kind) => info.kind = Some(kind.to_string()),
-                                    LinkInfo::Data(data) => info.info.extend(describe(data)),
-                                    _ => {}
+                                if let (Some(kind), LinkInfo::Data(data)) = (kind, item) {
+                                    info.info.extend(describe(kind, data));
                                 }
                             }
                         }
@@ -140,7 +143,10 @@ fn addresses_of(index: u32, addresses: &[AddressMessage]) -> Vec<String> {
 }
 
 /// What a kind's `IFLA_INFO_DATA` says, through the kind's own module.
-fn describe(data: &InfoData) -> Map<String, Value> {
+fn describe(kind: &InfoKind, data: &InfoData) -> Map<String, Value> {
+    if let Some(tunnel) = tunnel::kind_of(kind) {
+        return tunnel::describe(tunnel, data);
+    }
     match data {
         InfoData::Vlan(data) => vlan::describe(data),
         InfoData::Vxlan(data) => vxlan::describe(data),
@@ -149,6 +155,7 @@ fn describe(data: &InfoData) -> Map<String, Value> {
         InfoData::Bond(data) => bond::describe(data),
         InfoData::Bridge(data) => bridge::describe(data),
         InfoData::Tun(data) => tun::describe(data),
+        InfoData::MacSec(data) => macsec::describe(data),
         _ => Map::new(),
     }
 }

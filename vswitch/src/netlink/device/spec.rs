@@ -4,8 +4,9 @@
 use serde::de::DeserializeOwned;
 
 use super::{
-    Bond, Bridge, Common, Ipvlan, Kind, Macvlan, Netdevsim, TunOptions, Veth, Vlan, Vxlan,
-    dummy::Dummy, ifb::Ifb, macvlan, namespace::Namespace, tun,
+    Bond, Bridge, Common, Ipvlan, Kind, Macsec, Macvlan, Netdevsim, TunOptions, Tunnel, TunnelKind,
+    Veth, Vlan, Vxlan, dummy::Dummy, ifb::Ifb, macvlan, namespace::Namespace, nlmon::Nlmon,
+    team::Team, tun, tunnel::IpTunnel, vcan::Vcan, vxcan::Vxcan,
 };
 use crate::config::check_ifname;
 
@@ -58,6 +59,26 @@ pub enum DeviceSpec {
     Netdevsim(Device<Netdevsim>),
     /// A named network namespace, as `ip netns add` makes it.
     Netns(Device<NoOptions>),
+    /// A team of member interfaces (run by teamd).
+    Team(Device<NoOptions>),
+    /// An 802.1AE MACsec child of a parent interface.
+    Macsec(Device<Macsec>),
+    /// A virtual CAN bus interface.
+    Vcan(Device<NoOptions>),
+    /// A pair of virtual CAN interfaces, like a veth pair.
+    Vxcan(Device<Veth>),
+    /// A netlink monitor interface.
+    Nlmon(Device<NoOptions>),
+    /// An IPv4-in-IPv4 tunnel.
+    Ipip(Device<Tunnel>),
+    /// An IPv6-in-IPv4 tunnel.
+    Sit(Device<Tunnel>),
+    /// An IPv4- or IPv6-in-IPv6 tunnel.
+    Ip6tnl(Device<Tunnel>),
+    /// A GRE tunnel over IPv4.
+    Gre(Device<Tunnel>),
+    /// A GRE tunnel over IPv6.
+    Ip6gre(Device<Tunnel>),
 }
 
 impl DeviceSpec {
@@ -77,6 +98,16 @@ impl DeviceSpec {
         "ifb",
         "netdevsim",
         "netns",
+        "team",
+        "macsec",
+        "vcan",
+        "vxcan",
+        "nlmon",
+        "ipip",
+        "sit",
+        "ip6tnl",
+        "gre",
+        "ip6gre",
     ];
 
     /// The device's name.
@@ -121,6 +152,16 @@ impl DeviceSpec {
             Self::Ifb(device) => of(device, Ifb),
             Self::Netdevsim(device) => of(device, &device.kind),
             Self::Netns(device) => of(device, Namespace),
+            Self::Team(device) => of(device, Team),
+            Self::Macsec(device) => of(device, &device.kind),
+            Self::Vcan(device) => of(device, Vcan),
+            Self::Vxcan(device) => of(device, Vxcan(&device.kind)),
+            Self::Nlmon(device) => of(device, Nlmon),
+            Self::Ipip(device) => of(device, IpTunnel(TunnelKind::Ipip, &device.kind)),
+            Self::Sit(device) => of(device, IpTunnel(TunnelKind::Sit, &device.kind)),
+            Self::Ip6tnl(device) => of(device, IpTunnel(TunnelKind::Ip6tnl, &device.kind)),
+            Self::Gre(device) => of(device, IpTunnel(TunnelKind::Gre, &device.kind)),
+            Self::Ip6gre(device) => of(device, IpTunnel(TunnelKind::Ip6gre, &device.kind)),
         }
     }
 
@@ -186,6 +227,16 @@ impl DeviceSpec {
             "ifb" => Self::Ifb(device(name, options, common)?),
             "netdevsim" => Self::Netdevsim(device(name, options, common)?),
             "netns" => Self::Netns(device(name, options, common)?),
+            "team" => Self::Team(device(name, options, common)?),
+            "macsec" => Self::Macsec(device(name, options, common)?),
+            "vcan" => Self::Vcan(device(name, options, common)?),
+            "vxcan" => Self::Vxcan(device(name, options, common)?),
+            "nlmon" => Self::Nlmon(device(name, options, common)?),
+            "ipip" => Self::Ipip(device(name, options, common)?),
+            "sit" => Self::Sit(device(name, options, common)?),
+            "ip6tnl" => Self::Ip6tnl(device(name, options, common)?),
+            "gre" => Self::Gre(device(name, options, common)?),
+            "ip6gre" => Self::Ip6gre(device(name, options, common)?),
             other => {
                 return Err(format!(
                     "kind {other:?} is not one of {}",

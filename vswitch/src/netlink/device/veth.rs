@@ -26,6 +26,18 @@ impl Veth {
     }
 }
 
+impl Veth {
+    /// The peer end, named and placed, as `VETH_INFO_PEER` (vxcan's `VXCAN_INFO_PEER` is the
+    /// same attribute).
+    pub(super) fn peer_info(&self, name: &str, resolved: &Resolved) -> InfoVeth {
+        let mut peer = LinkMessageBuilder::<LinkUnspec>::new().name(self.peer_name(name));
+        if let Some(netns) = &self.peer_netns {
+            peer = peer.setns_by_fd(resolved.netns(netns).as_raw_fd());
+        }
+        InfoVeth::Peer(peer.build())
+    }
+}
+
 impl Kind for Veth {
     fn name(&self) -> &'static str {
         "veth"
@@ -53,13 +65,8 @@ impl Kind for Veth {
     }
 
     fn recipe(&self, name: &str, resolved: &Resolved) -> Recipe {
-        let peer_name = self.peer_name(name);
-        let mut peer = LinkMessageBuilder::<LinkUnspec>::new().name(peer_name.clone());
-        if let Some(netns) = &self.peer_netns {
-            peer = peer.setns_by_fd(resolved.netns(netns).as_raw_fd());
-        }
-        let message = LinkVeth::new(name, &peer_name)
-            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
+        let message = LinkVeth::new(name, &self.peer_name(name))
+            .set_info_data(InfoData::Veth(self.peer_info(name, resolved)))
             .build();
         Recipe::Link(Box::new(message))
     }
