@@ -45,11 +45,6 @@ impl Links {
         Ok(Self { handle })
     }
 
-    /// The connection, for requests that have no method here (tc filters).
-    pub(crate) fn handle(&self) -> &Handle {
-        &self.handle
-    }
-
     /// The ifindex of the interface called `name`, if there is one.
     pub async fn index(&self, name: &str) -> Result<Option<u32>, NetlinkError> {
         let mut request = self.handle.link().get().match_name(name.to_string());

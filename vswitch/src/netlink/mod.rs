@@ -2,6 +2,7 @@
 
 pub mod device;
 mod events;
+mod hw_filter;
 mod journal;
 mod link;
 mod neighbour;

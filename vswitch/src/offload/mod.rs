@@ -14,35 +14,15 @@ use std::os::fd::{AsFd as _, AsRawFd as _, OwnedFd};
 
 pub use crate::config::{OFFLOAD_WORDS, Offload, OffloadHook};
 use aya::maps::{Array, Map, MapData};
-use aya_obj::generated::{
-    TCA_BPF_FD, TCA_BPF_FLAG_ACT_DIRECT, TCA_BPF_FLAGS, TCA_BPF_FLAGS_GEN, TCA_BPF_NAME,
-};
 pub use datapath::Datapath;
-use futures::StreamExt as _;
-use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage, TcOption};
 pub use ports::PortOffloads;
-use rtnetlink::{
-    Handle,
-    packet_core::{
-        DefaultNla, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage,
-        NetlinkPayload,
-    },
-    packet_route::RouteNetlinkMessage,
-};
 use vswitch_common::{map_names, port::PortConfig, program_names};
+
+use crate::netlink::Links;
 
 /// The compiled offload object, built by `build.rs` from `vswitch-ebpf/src/bin/vswitch-offload.rs`.
 pub static OBJECT: &[u8] =
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vswitch-offload"));
-
-/// The tc priority of the offloaded classifier.
-const TC_PRIORITY: u16 = 1;
-
-/// `ETH_P_ALL`, the only filter protocol netdevsim offloads.
-const ETH_P_ALL: u16 = 0x0003;
-/// `TCA_CLS_FLAGS_SKIP_SW` (`linux/pkt_cls.h`, which aya-obj's bindings lack): run the filter in
-/// hardware only.
-const TCA_CLS_FLAGS_SKIP_SW: u32 = 1 << 1;
 
 /// Why offloading failed.
 #[derive(Debug, thiserror::Error)]
@@ -80,13 +60,13 @@ pub enum OffloadError {
         /// The error.
         source: std::io::Error,
     },
-    /// A netlink request failed.
-    #[error("{what}: {source}")]
-    Netlink {
-        /// What was being done.
-        what: String,
-        /// The error.
-        source: rtnetlink::Error,
+    /// The device refused the skip_sw tc filter.
+    #[error("{source} (the device needs `ethtool -K {ifname} hw-tc-offload on`)")]
+    Filter {
+        /// The device.
+        ifname: String,
+        /// The netlink error.
+        source: crate::netlink::NetlinkError,
     },
     /// Reading a link failed.
     #[error(transparent)]
@@ -112,9 +92,9 @@ pub struct Offloaded {
 
 impl Offloaded {
     /// Loads the filter bound to device `ifindex` (named `ifname`), writes `port` into its map
-    /// and attaches it at `hook` in hardware mode. `handle` is for the tc filter.
+    /// and attaches it at `hook` in hardware mode. `links` is for the tc filter.
     pub async fn attach(
-        handle: &Handle,
+        links: &Links,
         hook: OffloadHook,
         ifname: &str,
         ifindex: u32,
@@ -174,13 +154,11 @@ impl Offloaded {
                     what: format!("adding a clsact qdisc to {ifname}"),
                     source: std::io::Error::other(error),
                 })?;
-                tc_attach(handle, ifindex, program.as_raw_fd(), name)
+                links
+                    .add_hw_filter(ifindex, program.as_raw_fd(), name)
                     .await
-                    .map_err(|source| OffloadError::Netlink {
-                        what: format!(
-                            "attaching {name} to {ifname} as a skip_sw tc filter (the device needs \
-                             `ethtool -K {ifname} hw-tc-offload on`)"
-                        ),
+                    .map_err(|source| OffloadError::Filter {
+                        ifname: ifname.to_string(),
                         source,
                     })?;
                 None
@@ -207,23 +185,9 @@ impl Offloaded {
     }
 
     /// Detaches the filter (for tc, deletes the filter) and unloads it.
-    pub async fn detach(self, handle: &Handle) -> Result<(), OffloadError> {
+    pub async fn detach(self, links: &Links) -> Result<(), OffloadError> {
         if self.hook == OffloadHook::Tc {
-            let mut message = tc_message(self.ifindex);
-            message.header.info = u32::from(TC_PRIORITY) << 16 | u32::from(ETH_P_ALL.to_be());
-            request(
-                handle,
-                RouteNetlinkMessage::DelTrafficFilter(message),
-                NLM_F_REQUEST | NLM_F_ACK,
-            )
-            .await
-            .map_err(|source| OffloadError::Netlink {
-                what: format!(
-                    "removing the offloaded tc filter from ifindex {}",
-                    self.ifindex
-                ),
-                source,
-            })?;
+            links.del_hw_filter(self.ifindex).await?;
         }
         Ok(())
     }
@@ -243,72 +207,4 @@ pub fn read_filter(id: u32) -> Result<PortConfig, OffloadError> {
     let data = MapData::from_id(id).map_err(map)?;
     let filter: Array<MapData, PortConfig> = Map::Array(data).try_into().map_err(map)?;
     filter.get(&0, 0).map_err(map)
-}
-
-/// A tc message for the ingress hook of `ifindex`.
-fn tc_message(ifindex: u32) -> TcMessage {
-    let mut message = TcMessage::with_index(ifindex as i32);
-    // clsact's ingress hook, ffff:fff2.
-    message.header.parent = TcHandle {
-        major: 0xffff,
-        minor: 0xfff2,
-    };
-    message
-        .attributes
-        .push(TcAttribute::Kind("bpf".to_string()));
-    message
-}
-
-/// Adds a direct-action cls_bpf filter running `program_fd` in hardware only.
-async fn tc_attach(
-    handle: &Handle,
-    ifindex: u32,
-    program_fd: i32,
-    name: &str,
-) -> Result<(), rtnetlink::Error> {
-    let mut message = tc_message(ifindex);
-    message.header.info = u32::from(TC_PRIORITY) << 16 | u32::from(ETH_P_ALL.to_be());
-    let mut program_name = name.as_bytes().to_vec();
-    program_name.push(0);
-    message.attributes.push(TcAttribute::Options(vec![
-        TcOption::Other(DefaultNla::new(
-            TCA_BPF_FD as u16,
-            program_fd.to_ne_bytes().to_vec(),
-        )),
-        TcOption::Other(DefaultNla::new(TCA_BPF_NAME as u16, program_name)),
-        TcOption::Other(DefaultNla::new(
-            TCA_BPF_FLAGS as u16,
-            TCA_BPF_FLAG_ACT_DIRECT.to_ne_bytes().to_vec(),
-        )),
-        TcOption::Other(DefaultNla::new(
-            TCA_BPF_FLAGS_GEN as u16,
-            TCA_CLS_FLAGS_SKIP_SW.to_ne_bytes().to_vec(),
-        )),
-    ]));
-    request(
-        handle,
-        RouteNetlinkMessage::NewTrafficFilter(message),
-        NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-    )
-    .await
-}
-
-/// Sends `message` and waits for the kernel's acknowledgement.
-async fn request(
-    handle: &Handle,
-    message: RouteNetlinkMessage,
-    flags: u16,
-) -> Result<(), rtnetlink::Error> {
-    let mut request = NetlinkMessage::from(message);
-    request.header.flags = flags;
-    let mut handle = handle.clone();
-    let mut response = handle.request(request)?;
-    while let Some(message) = response.next().await {
-        if let NetlinkPayload::Error(error) = message.payload
-            && error.code.is_some()
-        {
-            return Err(rtnetlink::Error::NetlinkError(error));
-        }
-    }
-    Ok(())
 }

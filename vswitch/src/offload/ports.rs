@@ -41,8 +41,7 @@ impl PortOffloads {
         port: PortConfig,
     ) -> Result<(), OffloadError> {
         if let Some(offload_hook) = offload.hook {
-            let handle = self.links.handle();
-            match Offloaded::attach(handle, offload_hook, ifname, ifindex, port).await {
+            match Offloaded::attach(&self.links, offload_hook, ifname, ifindex, port).await {
                 Ok(offloaded) => {
                     log::info!("port {ifname}: filter stage offloaded ({offload})");
                     self.attached.insert(ifindex, offloaded);
@@ -101,7 +100,7 @@ impl PortOffloads {
     pub async fn remove(&mut self, ifindex: u32) {
         self.datapaths.remove(&ifindex);
         if let Some(offloaded) = self.attached.remove(&ifindex)
-            && let Err(error) = offloaded.detach(self.links.handle()).await
+            && let Err(error) = offloaded.detach(&self.links).await
         {
             log::warn!("detaching the offloaded filter of ifindex {ifindex}: {error}");
         }
@@ -110,7 +109,7 @@ impl PortOffloads {
     /// Detaches every offloaded filter, logging failures.
     pub async fn detach_all(&mut self) {
         for (ifindex, offloaded) in std::mem::take(&mut self.attached) {
-            if let Err(error) = offloaded.detach(self.links.handle()).await {
+            if let Err(error) = offloaded.detach(&self.links).await {
                 log::warn!("detaching the offloaded filter of ifindex {ifindex}: {error}");
             }
         }
