@@ -100,7 +100,7 @@ impl Switch {
             remote: tunnels::vtep(remote),
         };
         self.maps.set_fdb(key, FdbEntry::fixed(location))?;
-        self.refresh_remotes(vni).await
+        self.refresh_remotes(&[vni])
     }
 
     /// Removes the FDB entry of `mac` in `vlan` (learned or static). Without a VLAN, every

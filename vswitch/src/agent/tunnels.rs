@@ -104,12 +104,12 @@ impl Switch {
             local: vtep(spec.local),
             port: PortConfig::access(slot, spec.vlan, learning),
         })?;
-        self.refresh_remotes(spec.vni).await?;
+        self.refresh_remotes(&[spec.vni])?;
         self.refresh_port_mtus(spec.vlan).await?;
         // The first resolution of the remote VTEPs takes a round trip: wait for it briefly,
         // so that the first frames are not dropped for want of a next hop.
         for _ in 0..FIRST_RESOLUTION_TRIES {
-            if self.tunnel_upkeep().await? == 0 {
+            if self.resolve_remote_next_hops().await? == 0 {
                 break;
             }
             tokio::time::sleep(FIRST_RESOLUTION_WAIT).await;
@@ -299,45 +299,53 @@ impl Switch {
         Ok(())
     }
 
-    /// Rewrites the flood list of `vni` if it changed: the configured remotes, then every
-    /// remote VTEP that an FDB entry of its VLAN points to, at most `MAX_REMOTES`. Keeps the
-    /// next hop towards each resolved.
-    pub(super) async fn refresh_remotes(&mut self, vni: u32) -> Result<(), AgentError> {
-        let Some(tunnel) = self.tunnels.by_vni.get(&vni) else {
-            return Ok(());
-        };
-        let mut remotes: Vec<Vtep> = tunnel.spec.remotes.iter().map(|ip| vtep(*ip)).collect();
-        let vlan = tunnel.spec.vlan;
-        for (key, entry) in self.maps.fdb_entries()? {
-            if key.vlan == vlan && entry.is_remote() && !remotes.contains(&entry.remote) {
-                remotes.push(entry.remote);
+    /// Rewrites the flood list of each of `vnis` that changed: its configured remotes, then
+    /// every remote VTEP that an FDB entry of its VLAN points to, at most `MAX_REMOTES`. The
+    /// FDB is read once for all of them.
+    pub(super) fn refresh_remotes(&mut self, vnis: &[u32]) -> Result<(), AgentError> {
+        let entries = self.maps.fdb_entries()?;
+        for vni in vnis {
+            let Some(tunnel) = self.tunnels.by_vni.get(vni) else {
+                continue;
+            };
+            let mut remotes: Vec<Vtep> = tunnel.spec.remotes.iter().map(|ip| vtep(*ip)).collect();
+            let vlan = tunnel.spec.vlan;
+            for (key, entry) in &entries {
+                if key.vlan == vlan && entry.is_remote() && !remotes.contains(&entry.remote) {
+                    remotes.push(entry.remote);
+                }
             }
-        }
-        if remotes.len() > MAX_REMOTES {
-            log::warn!(
-                "VNI {vni} knows {} remote VTEPs; flooding to the first {MAX_REMOTES}",
-                remotes.len()
-            );
-            remotes.truncate(MAX_REMOTES);
-        }
-        let mut set = RemoteSet::EMPTY;
-        for (slot, remote) in set.remotes.iter_mut().zip(&remotes) {
-            *slot = *remote;
-        }
-        set.len = remotes.len() as u32;
-        if self.maps.remotes(vni) != set {
-            self.maps.set_remotes(vni, set)?;
+            if remotes.len() > MAX_REMOTES {
+                log::warn!(
+                    "VNI {vni} knows {} remote VTEPs; flooding to the first {MAX_REMOTES}",
+                    remotes.len()
+                );
+                remotes.truncate(MAX_REMOTES);
+            }
+            let mut set = RemoteSet::EMPTY;
+            for (slot, remote) in set.remotes.iter_mut().zip(&remotes) {
+                *slot = *remote;
+            }
+            set.len = remotes.len() as u32;
+            if self.maps.remotes(*vni) != set {
+                self.maps.set_remotes(*vni, set)?;
+            }
         }
         Ok(())
     }
 
     /// Keeps every tunnel's flood list and the next hops towards its remote VTEPs current.
-    /// Returns how many remote VTEPs have no resolved next hop yet.
-    pub(super) async fn tunnel_upkeep(&mut self) -> Result<usize, AgentError> {
+    pub(super) async fn tunnel_upkeep(&mut self) -> Result<(), AgentError> {
         let vnis: Vec<u32> = self.tunnels.by_vni.keys().copied().collect();
-        for vni in &vnis {
-            self.refresh_remotes(*vni).await?;
-        }
+        self.refresh_remotes(&vnis)?;
+        self.resolve_remote_next_hops().await?;
+        Ok(())
+    }
+
+    /// Resolves the next hop towards every remote VTEP of every flood list, and forgets those
+    /// of remotes no list has any more. Returns how many are not resolved yet.
+    async fn resolve_remote_next_hops(&mut self) -> Result<usize, AgentError> {
+        let vnis: Vec<u32> = self.tunnels.by_vni.keys().copied().collect();
         let mut remotes: Vec<Vtep> = Vec::new();
         for vni in vnis {
             let set = self.maps.remotes(vni);
