@@ -19,5 +19,6 @@ pub mod overlay;
 pub mod ping;
 pub mod podman;
 pub mod raw;
+pub mod resolution;
 pub mod switch;
 pub mod tap;
