@@ -209,9 +209,9 @@ pub struct Parent {
 
 /// Where a frame that arrives on a parent goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arrival {
-    /// To the child with this ifindex only.
-    Child(u32),
+pub enum Arrival<'a> {
+    /// To this child only.
+    Child(&'a Child),
     /// To the parent's stack and to the children [`floods_to`] picks.
     Flood,
     /// To the parent's own stack only.
@@ -231,6 +231,8 @@ pub enum Arrival {
 pub trait Lookup<'a> {
     /// The parent's child with MAC address `mac`.
     fn by_mac(&self, mac: &MacAddr) -> Option<&'a Child>;
+    /// The child whose interface is `ifindex`.
+    fn by_ifindex(&self, ifindex: u32) -> Option<&'a Child>;
     /// The parent's child with the IP address the frame is for.
     fn by_address(&self) -> Option<&'a Child>;
     /// The parent's child with IP address `address` (IPv4 mapped into IPv6).
@@ -248,7 +250,7 @@ pub fn arrival<'a>(
     dst: &MacAddr,
     src: &MacAddr,
     lookup: &impl Lookup<'a>,
-) -> Arrival {
+) -> Arrival<'a> {
     let mode = Mode::from_bits(parent.mode);
     if mac::is_group(dst) {
         return match mode {
@@ -271,7 +273,10 @@ pub fn arrival<'a>(
         };
     }
     if parent.passthru != 0 {
-        return Arrival::Child(parent.passthru);
+        return match lookup.by_ifindex(parent.passthru) {
+            Some(child) => Arrival::Child(child),
+            None => Arrival::Pass,
+        };
     }
     let found = match mode {
         Some(Mode::IpvlanL2 | Mode::IpvlanL3) => lookup.by_address(),
@@ -283,7 +288,7 @@ pub fn arrival<'a>(
         return Arrival::Pass;
     };
     match child.mode() {
-        Some(Mode::Source) if lookup.allows(child, src) => Arrival::Child(child.ifindex),
+        Some(Mode::Source) if lookup.allows(child, src) => Arrival::Child(child),
         Some(Mode::Source) | None => Arrival::Pass,
         Some(
             Mode::Private
@@ -292,7 +297,7 @@ pub fn arrival<'a>(
             | Mode::Passthru
             | Mode::IpvlanL2
             | Mode::IpvlanL3,
-        ) => Arrival::Child(child.ifindex),
+        ) => Arrival::Child(child),
     }
 }
 
@@ -366,11 +371,11 @@ pub fn floods_to(member: &Child, origin: Origin<'_>, source_allowed: bool) -> bo
 
 /// Where a frame that a child sends goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Departure {
+pub enum Departure<'a> {
     /// Out of the parent.
     Parent,
-    /// To the sibling with this ifindex only.
-    Sibling(u32),
+    /// To this sibling only.
+    Sibling(&'a Child),
     /// To the siblings [`floods_to`] picks for [`Origin::Sibling`], and out of the parent.
     Flood,
     /// To the parent's own stack (ipvlan: for the shared MAC, but no child's IP address).
@@ -387,13 +392,11 @@ pub enum Departure {
 
 /// Where a frame with destination `dst` from `child` goes.
 #[inline(always)]
-pub fn departure<'a>(child: &Child, dst: &MacAddr, lookup: &impl Lookup<'a>) -> Departure {
+pub fn departure<'a>(child: &Child, dst: &MacAddr, lookup: &impl Lookup<'a>) -> Departure<'a> {
     match child.mode() {
         Some(Mode::Bridge | Mode::IpvlanL2) if mac::is_group(dst) => Departure::Flood,
         Some(Mode::IpvlanL2) if *dst == child.mac => match lookup.by_address() {
-            Some(sibling) if sibling.ifindex != child.ifindex => {
-                Departure::Sibling(sibling.ifindex)
-            }
+            Some(sibling) if sibling.ifindex != child.ifindex => Departure::Sibling(sibling),
             Some(_) | None => Departure::Host,
         },
         Some(Mode::IpvlanL2) => Departure::Parent,
@@ -405,9 +408,7 @@ pub fn departure<'a>(child: &Child, dst: &MacAddr, lookup: &impl Lookup<'a>) -> 
             Some(_) | None => Departure::Parent,
         },
         Some(Mode::IpvlanL3) => match lookup.by_address() {
-            Some(sibling) if sibling.ifindex != child.ifindex => {
-                Departure::Sibling(sibling.ifindex)
-            }
+            Some(sibling) if sibling.ifindex != child.ifindex => Departure::Sibling(sibling),
             Some(_) | None if *dst == child.mac => Departure::Host,
             Some(_) | None => Departure::Parent,
         },
@@ -415,7 +416,7 @@ pub fn departure<'a>(child: &Child, dst: &MacAddr, lookup: &impl Lookup<'a>) -> 
             Some(sibling)
                 if sibling.mode() == Some(Mode::Bridge) && sibling.ifindex != child.ifindex =>
             {
-                Departure::Sibling(sibling.ifindex)
+                Departure::Sibling(sibling)
             }
             Some(_) | None => Departure::Parent,
         },
@@ -489,6 +490,10 @@ mod tests {
             self.children.iter().find(|child| child.mac == *mac)
         }
 
+        fn by_ifindex(&self, ifindex: u32) -> Option<&'a Child> {
+            self.children.iter().find(|child| child.ifindex == ifindex)
+        }
+
         fn by_address(&self) -> Option<&'a Child> {
             let ifindex = self.addressed?;
             self.children.iter().find(|child| child.ifindex == ifindex)
@@ -539,7 +544,7 @@ mod tests {
                 &OUTSIDE,
                 &table(&children),
             );
-            assert_eq!(verdict, Arrival::Child(11), "{mode:?}");
+            assert_eq!(verdict, Arrival::Child(&children[1]), "{mode:?}");
         }
         let children = [child(10, Mode::Bridge)];
         let unknown = [2, 0, 0, 0, 0, 0x42];
@@ -555,7 +560,7 @@ mod tests {
         let lookup = table(&children);
         assert_eq!(
             arrival(&parent, &any, &OUTSIDE, &lookup),
-            Arrival::Child(10)
+            Arrival::Child(&children[0])
         );
         assert_eq!(
             arrival(&parent, &mac::BROADCAST, &OUTSIDE, &lookup),
@@ -575,7 +580,10 @@ mod tests {
         let other = [2, 0, 0, 0, 0, 0x98];
         let to = children[0].mac;
         let lookup = table(&children);
-        assert_eq!(arrival(&parent, &to, &OUTSIDE, &lookup), Arrival::Child(10));
+        assert_eq!(
+            arrival(&parent, &to, &OUTSIDE, &lookup),
+            Arrival::Child(&children[0])
+        );
         assert_eq!(arrival(&parent, &to, &other, &lookup), Arrival::Pass);
         let outside = Origin::Outside { sender: None };
         assert!(floods_to(&children[0], outside, true));
@@ -637,7 +645,7 @@ mod tests {
         let lookup = table(&bridge);
         assert_eq!(
             departure(&bridge[0], &bridge[1].mac, &lookup),
-            Departure::Sibling(11)
+            Departure::Sibling(&bridge[1])
         );
         assert_eq!(
             departure(&bridge[0], &mac::BROADCAST, &lookup),
@@ -678,7 +686,7 @@ mod tests {
         };
         assert_eq!(
             arrival(&parent, &shared, &OUTSIDE, &to(Some(11))),
-            Arrival::Child(11)
+            Arrival::Child(&children[1])
         );
         assert_eq!(
             arrival(&parent, &shared, &OUTSIDE, &to(None)),
@@ -690,7 +698,7 @@ mod tests {
         );
         assert_eq!(
             departure(&children[0], &shared, &to(Some(11))),
-            Departure::Sibling(11)
+            Departure::Sibling(&children[1])
         );
         assert_eq!(
             departure(&children[0], &shared, &to(None)),
@@ -811,11 +819,11 @@ mod tests {
         for dst in [SHARED, gateway] {
             assert_eq!(
                 departure(&children[0], &dst, &to(Some(11))),
-                Departure::Sibling(11)
+                Departure::Sibling(&children[1])
             );
             assert_eq!(
                 arrival(&parent, &dst, &OUTSIDE, &to(Some(10))),
-                Arrival::Child(10)
+                Arrival::Child(&children[0])
             );
         }
         assert_eq!(

@@ -52,6 +52,12 @@ impl<F: Frame> Lookup<'static> for Maps<'_, F> {
     }
 
     #[inline(always)]
+    fn by_ifindex(&self, ifindex: u32) -> Option<&'static Child> {
+        // SAFETY: as for `by_mac`.
+        unsafe { CHILDREN.get(ifindex) }
+    }
+
+    #[inline(always)]
     fn by_address(&self) -> Option<&'static Child> {
         self.by_ip(&ipvlan::destination(self.frame)?)
     }
@@ -100,21 +106,21 @@ pub fn parent_xdp(ctx: &XdpContext) -> u32 {
         parent: ifindex,
         frame: &frame,
     };
-    let to = match dispatch::arrival(parent, &dst, &src, &lookup) {
-        Arrival::Child(to) => to,
+    let child = match dispatch::arrival(parent, &dst, &src, &lookup) {
+        Arrival::Child(child) => child,
         Arrival::Flood | Arrival::Pass | Arrival::Answer { .. } => return xdp_action::XDP_PASS,
     };
-    if parent.mode == Mode::IpvlanL3 as u32 && rewrite_destination(ctx, to).is_err() {
+    if child.mode() == Some(Mode::IpvlanL3)
+        && dst != child.mac
+        && rewrite_destination(ctx, &child.mac).is_err()
+    {
         counters::dropped(parent.slot, DropReason::HelperFailed);
         return xdp_action::XDP_DROP;
     }
     let len = (ctx.data_end() - ctx.data()) as u64;
-    match CHILD_TX.redirect(to, u64::from(xdp_action::XDP_DROP)) {
+    match CHILD_TX.redirect(child.ifindex, u64::from(xdp_action::XDP_DROP)) {
         Ok(action) => {
-            // SAFETY: as for `by_mac`.
-            if let Some(child) = unsafe { CHILDREN.get(to) } {
-                counters::transmitted(child.slot, len);
-            }
+            counters::transmitted(child.slot, len);
             if let Some(stats) = counters::of(parent.slot) {
                 stats.forwarded += 1;
             }
@@ -127,18 +133,16 @@ pub fn parent_xdp(ctx: &XdpContext) -> u32 {
     }
 }
 
-/// Routes a unicast frame to ipvlan L3 child `to`: its destination becomes the child's address
-/// (the sender may have addressed a gateway).
+/// Routes a unicast frame to an ipvlan L3 child: its destination becomes the child's address
+/// `mac` (the sender may have addressed a gateway).
 #[inline(always)]
-fn rewrite_destination(ctx: &XdpContext, to: u32) -> Result<(), ()> {
-    // SAFETY: as for `by_mac`.
-    let child = unsafe { CHILDREN.get(to) }.ok_or(())?;
+fn rewrite_destination(ctx: &XdpContext, mac: &MacAddr) -> Result<(), ()> {
     let start = ctx.data();
     if start + 6 > ctx.data_end() {
         return Err(());
     }
     // SAFETY: the range was checked against `data_end` just above.
-    unsafe { (start as *mut MacAddr).write_unaligned(child.mac) };
+    unsafe { (start as *mut MacAddr).write_unaligned(*mac) };
     Ok(())
 }
 
@@ -217,26 +221,17 @@ pub fn child_tc(ctx: &TcContext) -> i32 {
             let action = unsafe { bpf_redirect(child.parent, u64::from(BPF_F_INGRESS)) };
             counted(action, child, 0, len)
         }
-        Departure::Sibling(to) => {
-            // SAFETY: as above.
-            match unsafe { CHILDREN.get(to) } {
-                Some(sibling) => {
-                    // ipvlan L3 routes: the sender may have addressed a gateway.
-                    if sibling.mode() == Some(Mode::IpvlanL3)
-                        && dst != sibling.mac
-                        && ctx.store(0, &sibling.mac, 0).is_err()
-                    {
-                        counters::dropped(child.slot, DropReason::HelperFailed);
-                        return TC_ACT_SHOT;
-                    }
-                    let peer = sibling.has(CHILD_F_PEER);
-                    out_of(to, child, sibling.slot, peer, len)
-                }
-                None => {
-                    counters::dropped(child.slot, DropReason::VlanEgress);
-                    TC_ACT_SHOT
-                }
+        Departure::Sibling(sibling) => {
+            // ipvlan L3 routes: the sender may have addressed a gateway.
+            if sibling.mode() == Some(Mode::IpvlanL3)
+                && dst != sibling.mac
+                && ctx.store(0, &sibling.mac, 0).is_err()
+            {
+                counters::dropped(child.slot, DropReason::HelperFailed);
+                return TC_ACT_SHOT;
             }
+            let peer = sibling.has(CHILD_F_PEER);
+            out_of(sibling.ifindex, child, sibling.slot, peer, len)
         }
         Departure::Flood => {
             if let Some(stats) = counters::of(child.slot) {
