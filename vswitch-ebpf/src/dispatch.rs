@@ -93,7 +93,13 @@ pub fn parent_xdp(ctx: &XdpContext) -> u32 {
     let Some(parent) = (unsafe { PARENTS.get(ifindex) }) else {
         return xdp_action::XDP_PASS;
     };
-    counters::received(parent.slot, (ctx.data_end() - ctx.data()) as u64);
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    // One lookup of the parent's counters for the whole frame.
+    let Some(stats) = counters::of(parent.slot) else {
+        return xdp_action::XDP_PASS;
+    };
+    stats.rx_packets += 1;
+    stats.rx_bytes += len;
     let frame = XdpFrame(ctx);
     let Some((dst, src)) = addresses(&frame) else {
         return xdp_action::XDP_PASS;
@@ -117,13 +123,10 @@ pub fn parent_xdp(ctx: &XdpContext) -> u32 {
         counters::dropped(parent.slot, DropReason::HelperFailed);
         return xdp_action::XDP_DROP;
     }
-    let len = (ctx.data_end() - ctx.data()) as u64;
     match CHILD_TX.redirect(child.ifindex, u64::from(xdp_action::XDP_DROP)) {
         Ok(action) => {
             counters::transmitted(child.slot, len);
-            if let Some(stats) = counters::of(parent.slot) {
-                stats.forwarded += 1;
-            }
+            stats.forwarded += 1;
             action
         }
         Err(action) => {
