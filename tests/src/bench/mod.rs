@@ -135,7 +135,7 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         + 1
         + plan.headline_reps * 2 * peers.len()
         + reps * (flooding.len() + ip.len() + tcp.len() + 3 + plan.startup_ports.len() + 1)
-        + 1;
+        + 2;
     let mut progress = Progress::new(total);
 
     let mut built = build(&peers, Source::Xdp, 1, &mut progress);
@@ -336,14 +336,31 @@ fn scale_and_startup(plan: &Plan, report: &mut Report, progress: &mut Progress) 
             );
         }
     }
-    for (entries, _, values) in tables {
+    let mut memory = Vec::new();
+    for (entries, topology, values) in tables {
         let name = if entries == FDB_SMALL { "1k" } else { "1M" };
         report.scale.push(Series {
             name: format!("FDB {name} entries, XDP-sourced"),
             unit: "Mpps",
             values,
         });
+        let switch = topology.switch().expect("vswitch runs a switch");
+        let rss = scale::agent_rss(switch.name()) as f64 / (1 << 20) as f64;
+        report.scale.push(Series {
+            name: format!("agent RSS, {name} FDB entries"),
+            unit: "MiB",
+            values: Samples(vec![rss]),
+        });
+        memory.push((f64::from(entries), scale::fdb_memory(switch.name()) as f64));
     }
+    if let [(small, small_bytes), (large, large_bytes)] = memory[..] {
+        report.scale.push(Series {
+            name: "kernel memory per FDB entry (map memlock, 1M against 1k)".to_string(),
+            unit: "bytes",
+            values: Samples(vec![(large_bytes - small_bytes) / (large - small)]),
+        });
+    }
+    progress.step("memory at 1k and 1M FDB entries", "measured");
     let empty = scale::EmptySwitch::start();
     let mut install = Samples::default();
     for rep in 0..plan.reps {

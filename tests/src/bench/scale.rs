@@ -1,10 +1,14 @@
 //! vswitch at scale: forwarding with a large FDB, installing static entries, and start-up time
 //! as the port count grows.
 
-use std::time::{Duration, Instant};
+use std::{
+    os::fd::{AsFd as _, AsRawFd as _},
+    time::{Duration, Instant},
+};
 
+use aya::maps::MapData;
 use vswitch::{datapath::Maps, state::InstanceState};
-use vswitch_common::{fdb::FdbKey, mac::Colons};
+use vswitch_common::{fdb::FdbKey, mac::Colons, map_names};
 
 use super::topology::{Peer, Source, Topology};
 use crate::{names, netns::Netns, switch::Switch};
@@ -26,6 +30,36 @@ pub fn stations(first: u32, count: u32) -> Vec<FdbKey> {
 pub fn maps_named(name: &str) -> Maps {
     let state = InstanceState::read(name).expect("the instance record");
     Maps::open(&state.maps).expect("opening the switch's maps")
+}
+
+/// The kernel memory that instance `name`'s FDB map holds, in bytes: the `memlock` of its
+/// fdinfo, which for a hash that is not preallocated counts the elements in use.
+pub fn fdb_memory(name: &str) -> u64 {
+    let state = InstanceState::read(name).expect("the instance record");
+    let id = state.maps[map_names::FDB];
+    let map = MapData::from_id(id).expect("opening the FDB by its ID");
+    let fd = map.fd().as_fd().as_raw_fd();
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+        .expect("reading the FDB's fdinfo");
+    field(&info, "memlock:").expect("fdinfo has memlock")
+}
+
+/// The resident memory of instance `name`'s agent, in bytes.
+pub fn agent_rss(name: &str) -> u64 {
+    let state = InstanceState::read(name).expect("the instance record");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", state.pid))
+        .expect("reading the agent's status");
+    field(&status, "VmRSS:").expect("the agent's status has VmRSS") * 1024
+}
+
+/// The number after `label` on its line of `text` (`/proc` style `label  value [kB]`).
+fn field(text: &str, label: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(label))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// A vswitch XDP topology whose FDB holds `entries` static entries besides the learned ones.
