@@ -12,6 +12,7 @@ use super::{
     samples::Samples,
     stackgen,
     topology::{IFNAME, Topology},
+    trafficgen::learning_source,
     udp::{self, Flow},
 };
 use crate::command::{output, pings};
@@ -99,6 +100,59 @@ pub fn xdp_rate(topology: &mut Topology, dst_mac: [u8; 6], duration: Duration) -
             .trafficgen
             .generate(generator, IFNAME, &frame, duration)
     })
+}
+
+/// Address learning (RFC 2889, 5.7), on a vswitch topology.
+#[derive(Clone, Copy, Debug)]
+pub struct Learning {
+    /// New source addresses offered, one frame each.
+    pub offered: u64,
+    /// Of those, the ones in the FDB afterwards.
+    pub learned: u64,
+    /// Frames that did not reach the sink.
+    pub lost: u64,
+    /// Addresses learned per second of sending.
+    pub per_second: f64,
+}
+
+/// XDP-sourced frames to the first sink from `count` source addresses the switch has not seen
+/// ([`learning_source`]`(first..)`; rounded up to the generator's batch), one frame each, at
+/// full rate: how many the switch learned, how fast, and how many of the frames that carried
+/// them were lost.
+pub fn learning(topology: &mut Topology, first: u32, count: u32) -> Learning {
+    let frame = udp::frame(&flow(topology, topology.sinks[0].mac), 10_000);
+    let ends = Ends::of(topology);
+    let generator = topology.generator.name().to_string();
+    let name = topology
+        .switch()
+        .expect("address learning is measured on vswitch")
+        .name()
+        .to_string();
+    let learned_so_far = || {
+        super::scale::maps_named(&name)
+            .fdb_entries()
+            .expect("reading the FDB")
+            .iter()
+            .filter(|(key, _)| key.mac[..2] == learning_source(0)[..2])
+            .count() as u64
+    };
+    let learned_before = learned_so_far();
+    topology.trafficgen.set_sources(first, count);
+    let (before, _) = ends.counters();
+    let (sent, elapsed) =
+        topology
+            .trafficgen
+            .generate_frames(&generator, IFNAME, &frame, u64::from(count));
+    thread::sleep(DRAIN);
+    let (after, _) = ends.counters();
+    topology.trafficgen.set_sources(0, 0);
+    let learned = learned_so_far() - learned_before;
+    Learning {
+        offered: sent,
+        learned,
+        lost: sent.saturating_sub(after - before),
+        per_second: learned as f64 / elapsed.as_secs_f64(),
+    }
 }
 
 /// Stack-sourced 64-byte frames to the first sink for `duration`.

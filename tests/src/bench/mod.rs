@@ -39,6 +39,8 @@ const FDB_SMALL: u32 = 1_000;
 const FDB_LARGE: u32 = 1_000_000;
 /// Static entries whose install time is measured.
 const INSTALL: u32 = 100_000;
+/// New source addresses per address learning measurement.
+const LEARNING: u32 = 1 << 18;
 
 /// How long and how often to measure.
 #[derive(Clone, Debug)]
@@ -134,7 +136,7 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         + flooding.len()
         + 1
         + plan.headline_reps * 2 * peers.len()
-        + reps * (flooding.len() + ip.len() + tcp.len() + 3 + plan.startup_ports.len() + 1)
+        + reps * (flooding.len() + ip.len() + tcp.len() + 4 + plan.startup_ports.len() + 1)
         + 2;
     let mut progress = Progress::new(total);
 
@@ -336,31 +338,17 @@ fn scale_and_startup(plan: &Plan, report: &mut Report, progress: &mut Progress) 
             );
         }
     }
-    let mut memory = Vec::new();
-    for (entries, topology, values) in tables {
+    memory_rows(&tables, report);
+    progress.step("memory at 1k and 1M FDB entries", "measured");
+    learning_rows(plan, &mut tables[0].1, report, progress);
+    for (entries, _, values) in tables {
         let name = if entries == FDB_SMALL { "1k" } else { "1M" };
         report.scale.push(Series {
             name: format!("FDB {name} entries, XDP-sourced"),
             unit: "Mpps",
             values,
         });
-        let switch = topology.switch().expect("vswitch runs a switch");
-        let rss = scale::agent_rss(switch.name()) as f64 / (1 << 20) as f64;
-        report.scale.push(Series {
-            name: format!("agent RSS, {name} FDB entries"),
-            unit: "MiB",
-            values: Samples(vec![rss]),
-        });
-        memory.push((f64::from(entries), scale::fdb_memory(switch.name()) as f64));
     }
-    if let [(small, small_bytes), (large, large_bytes)] = memory[..] {
-        report.scale.push(Series {
-            name: "kernel memory per FDB entry (map memlock, 1M against 1k)".to_string(),
-            unit: "bytes",
-            values: Samples(vec![(large_bytes - small_bytes) / (large - small)]),
-        });
-    }
-    progress.step("memory at 1k and 1M FDB entries", "measured");
     let empty = scale::EmptySwitch::start();
     let mut install = Samples::default();
     for rep in 0..plan.reps {
@@ -392,6 +380,62 @@ fn scale_and_startup(plan: &Plan, report: &mut Report, progress: &mut Progress) 
             values,
         });
     }
+}
+
+/// The agent's RSS with each table, and the kernel memory one more FDB entry takes (the FDB
+/// map's memlock, between the two tables).
+fn memory_rows(tables: &[(u32, Topology, Samples)], report: &mut Report) {
+    let mut memory = Vec::new();
+    for (entries, topology, _) in tables {
+        let name = if *entries == FDB_SMALL { "1k" } else { "1M" };
+        let switch = topology.switch().expect("vswitch runs a switch");
+        let rss = scale::agent_rss(switch.name()) as f64 / f64::from(1 << 20);
+        report.scale.push(Series {
+            name: format!("agent RSS, {name} FDB entries"),
+            unit: "MiB",
+            values: Samples(vec![rss]),
+        });
+        memory.push((f64::from(*entries), scale::fdb_memory(switch.name()) as f64));
+    }
+    if let [(small, small_bytes), (large, large_bytes)] = memory[..] {
+        report.scale.push(Series {
+            name: "kernel memory per FDB entry (map memlock, 1M against 1k)".to_string(),
+            unit: "bytes",
+            values: Samples(vec![(large_bytes - small_bytes) / (large - small)]),
+        });
+    }
+}
+
+/// Address learning (RFC 2889, 5.7) on `topology`: [`LEARNING`] new addresses every
+/// repetition, one frame each, at full rate.
+fn learning_rows(
+    plan: &Plan,
+    topology: &mut Topology,
+    report: &mut Report,
+    progress: &mut Progress,
+) {
+    let mut rates = Samples::default();
+    let mut lost = 0;
+    for rep in 0..plan.reps {
+        let learning = metrics::learning(topology, LEARNING * rep as u32, LEARNING);
+        rates.push(learning.per_second / 1e6);
+        lost += learning.lost;
+        progress.step(
+            "address learning, XDP-sourced",
+            &format!(
+                "{:.2} M addresses/s, {} of {} learned, {} frames lost",
+                learning.per_second / 1e6,
+                learning.learned,
+                learning.offered,
+                learning.lost
+            ),
+        );
+    }
+    report.scale.push(Series {
+        name: format!("address learning rate, XDP-sourced ({lost} frames lost)"),
+        unit: "M/s",
+        values: rates,
+    });
 }
 
 fn build(peers: &[Peer], source: Source, sinks: usize, progress: &mut Progress) -> Vec<Topology> {

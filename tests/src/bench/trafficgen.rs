@@ -8,7 +8,7 @@ use std::{
 
 use aya::{
     Ebpf,
-    maps::{Array, xdp::DevMapHash},
+    maps::{Array, PerCpuArray, PerCpuValues, xdp::DevMapHash},
     programs::{
         SchedClassifier, TcAttachType, TestRun as _, TestRunAttrs, TestRunOptions, Xdp, XdpMode,
         links::{FdLink, PinnedLink},
@@ -140,6 +140,34 @@ impl TrafficGen {
             .expect("filling TG_PORTS");
     }
 
+    /// Makes the generator cycle through `count` distinct source addresses (0: the
+    /// template's own), starting again from the first; the addresses are
+    /// [`learning_source`]`(first..first + count)`.
+    pub fn set_sources(&mut self, first: u32, count: u32) {
+        let mut sources: Array<_, u32> = self
+            .ebpf
+            .map_mut("TG_SOURCES")
+            .expect("TG_SOURCES")
+            .try_into()
+            .expect("an array");
+        sources.set(0, count, 0).expect("writing TG_SOURCES");
+        sources.set(1, first, 0).expect("writing TG_SOURCES");
+        let mut position: PerCpuArray<_, u32> = self
+            .ebpf
+            .map_mut("TG_SEQUENCE")
+            .expect("TG_SEQUENCE")
+            .try_into()
+            .expect("a per-CPU array");
+        let cpus = aya::util::nr_cpus().expect("the number of CPUs");
+        position
+            .set(
+                0,
+                PerCpuValues::try_from(vec![0; cpus]).expect("one value per CPU"),
+                0,
+            )
+            .expect("writing TG_SEQUENCE");
+    }
+
     /// Transmits copies of `frame` (each with its own UDP source port) out of `ifname` in
     /// `netns` for `duration`, from one thread. Returns the frames sent and the time taken.
     pub fn generate(
@@ -148,6 +176,29 @@ impl TrafficGen {
         ifname: &str,
         frame: &[u8],
         duration: Duration,
+    ) -> (u64, Duration) {
+        self.transmit(netns, ifname, frame, |_, elapsed| elapsed < duration)
+    }
+
+    /// Like [`TrafficGen::generate`], until at least `frames` are sent (in batches of
+    /// [`REPEAT`]).
+    pub fn generate_frames(
+        &mut self,
+        netns: &str,
+        ifname: &str,
+        frame: &[u8],
+        frames: u64,
+    ) -> (u64, Duration) {
+        self.transmit(netns, ifname, frame, |sent, _| sent < frames)
+    }
+
+    /// Transmits batches of copies of `frame` while `more(sent, elapsed)`.
+    fn transmit(
+        &mut self,
+        netns: &str,
+        ifname: &str,
+        frame: &[u8],
+        more: impl Fn(u64, Duration) -> bool + Sync,
     ) -> (u64, Duration) {
         let ifindex = link::ifindex(netns, ifname);
         // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress.
@@ -166,7 +217,7 @@ impl TrafficGen {
         netns::run_in(netns, || {
             let started = Instant::now();
             let mut sent = 0u64;
-            while started.elapsed() < duration {
+            while more(sent, started.elapsed()) {
                 program
                     .test_run(TestRunOptions {
                         data_in: Some(frame),
@@ -189,4 +240,10 @@ fn xdp(ebpf: &mut Ebpf, program: Program) -> &mut Xdp {
         .expect("a trafficgen program")
         .try_into()
         .expect("an XDP program")
+}
+
+/// The `n`th source address the generator cycles through (see [`TrafficGen::set_sources`]).
+pub const fn learning_source(n: u32) -> [u8; 6] {
+    let [a, b, c, d] = n.to_be_bytes();
+    [0x0a, 0x1e, a, b, c, d]
 }

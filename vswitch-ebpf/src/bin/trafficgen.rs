@@ -8,7 +8,7 @@ use aya_ebpf::{
     bindings::{TC_ACT_OK, TC_ACT_SHOT, xdp_action},
     helpers::bpf_get_prandom_u32,
     macros::{classifier, map, xdp},
-    maps::{Array, DevMapHash},
+    maps::{Array, DevMapHash, PerCpuArray},
     programs::{TcContext, XdpContext},
 };
 
@@ -35,6 +35,20 @@ const FRAME_LEN: usize = 64;
 #[map]
 static TG_FRAME: Array<[u8; FRAME_LEN]> = Array::with_max_entries(1, 0);
 
+/// How many distinct source addresses the generator cycles through (index 0; 0 keeps the
+/// template's) and the number of the first (index 1). The address learning measurement sets
+/// them.
+#[map]
+static TG_SOURCES: Array<u32> = Array::with_max_entries(2, 0);
+
+/// The generator's position in that cycle, per CPU.
+#[map]
+static TG_SEQUENCE: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);
+
+/// The first two bytes of the cycled source addresses (locally administered unicast); the
+/// other four are the position in the cycle.
+const SOURCE_PREFIX: [u8; 2] = [0x0a, 0x1e];
+
 /// Where the plain XDP redirect sends frames: ingress ifindex to egress ifindex.
 #[map]
 static TG_PORTS: DevMapHash = DevMapHash::with_max_entries(16, 0);
@@ -58,6 +72,21 @@ pub fn trafficgen_tx(ctx: XdpContext) -> u32 {
     let at = (start + UDP_SOURCE_PORT) as *mut [u8; 2];
     // SAFETY: within the bounds checked above.
     unsafe { at.write_unaligned((flow as u16).to_be_bytes()) };
+    if let (Some(&sources), Some(&first), Some(position)) = (
+        TG_SOURCES.get(0),
+        TG_SOURCES.get(1),
+        TG_SEQUENCE.get_ptr_mut(0),
+    ) && sources != 0
+    {
+        // SAFETY: this CPU's value; programs do not nest.
+        let n = unsafe { *position };
+        // SAFETY: as above.
+        unsafe { *position = if n + 1 >= sources { 0 } else { n + 1 } };
+        let [a, b, c, d] = first.wrapping_add(n).to_be_bytes();
+        let source = [SOURCE_PREFIX[0], SOURCE_PREFIX[1], a, b, c, d];
+        // SAFETY: within the bounds checked above (the source address is bytes 6 to 11).
+        unsafe { ((start + 6) as *mut [u8; 6]).write_unaligned(source) };
+    }
     xdp_action::XDP_TX
 }
 
