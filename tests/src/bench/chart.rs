@@ -26,7 +26,7 @@ const METRICS: [Metric; 5] = [
     Metric::Tcp,
     Metric::PingP99,
 ];
-const COLORS: [RGBColor; 7] = [
+const COLORS: [RGBColor; 8] = [
     RGBColor(150, 150, 150),
     RGBColor(90, 90, 90),
     RGBColor(230, 159, 0),
@@ -34,6 +34,7 @@ const COLORS: [RGBColor; 7] = [
     RGBColor(0, 158, 115),
     RGBColor(204, 121, 167),
     RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
 ];
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;

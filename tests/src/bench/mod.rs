@@ -47,6 +47,8 @@ const LEARNING: u32 = 1 << 18;
 pub struct Plan {
     /// Repetitions of every measurement.
     pub reps: usize,
+    /// Port counts of the broadcast forwarding rate (RFC 2889, 5.8) beyond the flood's 4.
+    pub broadcast_ports: &'static [usize],
     /// Repetitions of the headline rates (64 B, XDP- and stack-sourced), whose spread the
     /// targets are judged against.
     pub headline_reps: usize,
@@ -72,6 +74,7 @@ impl Plan {
         if quick {
             Self {
                 reps: 1,
+                broadcast_ports: &[16],
                 headline_reps: 1,
                 rate: Duration::from_millis(500),
                 tcp_secs: 2,
@@ -84,6 +87,7 @@ impl Plan {
         } else {
             Self {
                 reps: 3,
+                broadcast_ports: &[16, 64],
                 headline_reps: 5,
                 rate: Duration::from_secs(2),
                 tcp_secs: 10,
@@ -114,17 +118,18 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         quick,
         ..Report::default()
     };
-    let peers: Vec<Peer> = Peer::ALL
+    let available: Vec<Peer> = Peer::ALL
         .into_iter()
         .filter(|peer| *peer != Peer::BridgeNf || environment::br_netfilter())
         .collect();
+    let peers: Vec<Peer> = available.iter().copied().filter(|p| p.unicast()).collect();
     if !environment::br_netfilter() {
         report.notes.push(
             "bridge netfilter is absent from this kernel: the bridge is measured without it only"
                 .to_string(),
         );
     }
-    let flooding: Vec<Peer> = peers.iter().copied().filter(|p| p.floods()).collect();
+    let flooding: Vec<Peer> = available.iter().copied().filter(|p| p.floods()).collect();
     let ip: Vec<Peer> = peers.iter().copied().filter(|p| p.carries_ip()).collect();
     let tcp: Vec<Peer> = ip
         .iter()
@@ -137,7 +142,8 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         + 1
         + plan.headline_reps * 2 * peers.len()
         + reps * (flooding.len() + ip.len() + tcp.len() + 4 + plan.startup_ports.len() + 1)
-        + 2;
+        + 2
+        + plan.broadcast_ports.len() * BROADCASTERS.len() * (1 + reps);
     let mut progress = Progress::new(total);
 
     let mut built = build(&peers, Source::Xdp, 1, &mut progress);
@@ -172,6 +178,7 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         }
     }
     drop(built);
+    broadcast_rows(plan, &mut report, &mut progress);
 
     let built = build(&peers, Source::Stack, 1, &mut progress);
     for rep in 0..plan.headline_reps {
@@ -379,6 +386,40 @@ fn scale_and_startup(plan: &Plan, report: &mut Report, progress: &mut Progress) 
             unit: "ms",
             values,
         });
+    }
+}
+
+/// The peers whose broadcast forwarding rate is measured against the port count.
+const BROADCASTERS: [Peer; 3] = [Peer::Bridge, Peer::XdpBroadcast, Peer::Vswitch];
+
+/// Series name of a broadcast forwarding rate, which the targets look up.
+pub fn broadcast_series(ports: usize, peer: Peer) -> String {
+    format!("broadcast to {ports} ports, XDP-sourced, {}", peer.label())
+}
+
+/// Broadcast forwarding rate (RFC 2889, 5.8) as the port count grows: frames delivered to all
+/// sinks together, on the bridge, the plain XDP broadcast and vswitch.
+fn broadcast_rows(plan: &Plan, report: &mut Report, progress: &mut Progress) {
+    for &ports in plan.broadcast_ports {
+        let mut built = build(&BROADCASTERS, Source::Xdp, ports, progress);
+        let mut values = vec![Samples::default(); built.len()];
+        for rep in 0..plan.reps {
+            for n in order(built.len(), rep) {
+                let rate = mpps(metrics::xdp_rate(&mut built[n], BROADCAST, plan.rate).pps);
+                values[n].push(rate);
+                progress.step(
+                    &format!("broadcast to {ports} ports, {}", built[n].peer.label()),
+                    &format!("{rate:.3} Mpps"),
+                );
+            }
+        }
+        for (peer, values) in BROADCASTERS.into_iter().zip(values) {
+            report.scale.push(Series {
+                name: broadcast_series(ports, peer),
+                unit: "Mpps",
+                values,
+            });
+        }
     }
 }
 

@@ -338,6 +338,12 @@ impl Report {
                 5.0,
             ),
             ratio_target(
+                "flood to 4 ports: ≥ 0.90 × a plain devmap broadcast",
+                get(Metric::Flood, Peer::Vswitch),
+                get(Metric::Flood, Peer::XdpBroadcast),
+                0.9,
+            ),
+            ratio_target(
                 "stack-sourced: ≥ macvlan",
                 get(Metric::StackRate, Peer::Vswitch),
                 get(Metric::StackRate, Peer::Macvlan),

@@ -33,6 +33,8 @@ pub enum Peer {
     Macvlan,
     /// A plain XDP redirect between two veths: the limit.
     XdpRedirect,
+    /// A plain devmap broadcast to every sink, no egress program: the limit of a flood.
+    XdpBroadcast,
     /// vswitch in its default configuration, learning on.
     Vswitch,
     /// vswitch with the generator on an access port and the sinks on trunks (tag push).
@@ -43,11 +45,12 @@ pub enum Peer {
 
 impl Peer {
     /// Every peer, in report order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::BridgeNf,
         Self::Bridge,
         Self::Macvlan,
         Self::XdpRedirect,
+        Self::XdpBroadcast,
         Self::Vswitch,
         Self::VswitchVlan,
         Self::VswitchMacvlan,
@@ -60,6 +63,7 @@ impl Peer {
             Self::Bridge => "bridge (nf off)",
             Self::Macvlan => "macvlan bridge",
             Self::XdpRedirect => "XDP redirect",
+            Self::XdpBroadcast => "XDP broadcast",
             Self::Vswitch => "vswitch",
             Self::VswitchVlan => "vswitch VLAN",
             Self::VswitchMacvlan => "vswitch macvlan",
@@ -73,6 +77,7 @@ impl Peer {
             Self::Bridge => "bridge",
             Self::Macvlan => "macvlan",
             Self::XdpRedirect => "xdp_redirect",
+            Self::XdpBroadcast => "xdp_broadcast",
             Self::Vswitch => "vswitch",
             Self::VswitchVlan => "vswitch_vlan",
             Self::VswitchMacvlan => "vswitch_macvlan",
@@ -82,12 +87,17 @@ impl Peer {
     /// Whether the peer can carry IP between the endpoints (ping, TCP). The VLAN variant's
     /// sinks receive tagged frames, and this kernel has no 8021q to untag them.
     pub fn carries_ip(self) -> bool {
-        self != Self::VswitchVlan
+        !matches!(self, Self::VswitchVlan | Self::XdpBroadcast)
     }
 
     /// Whether the peer can deliver to more than one sink.
     pub fn floods(self) -> bool {
         self != Self::XdpRedirect
+    }
+
+    /// Whether the peer delivers unicast to one sink (the plain broadcast floods everything).
+    pub fn unicast(self) -> bool {
+        self != Self::XdpBroadcast
     }
 }
 
@@ -161,6 +171,7 @@ impl Topology {
             Peer::BridgeNf | Peer::Bridge => topology.bridge(source),
             Peer::Macvlan | Peer::VswitchMacvlan => topology.macvlan(source),
             Peer::XdpRedirect => topology.xdp_redirect(source),
+            Peer::XdpBroadcast => topology.xdp_broadcast(source),
             Peer::Vswitch | Peer::VswitchVlan => topology.vswitch(source),
         }
         let addressed_by_switch =
@@ -340,6 +351,24 @@ impl Topology {
                 self.trafficgen.attach(Program::Pass, &end, IFNAME, false);
             }
         }
+    }
+
+    /// The limit of an XDP flood: a devmap broadcast to every sink's veth, with no egress
+    /// program and no decision.
+    fn xdp_broadcast(&mut self, source: Source) {
+        assert_eq!(
+            source,
+            Source::Xdp,
+            "the plain broadcast takes XDP frames only"
+        );
+        let core = self.core.name().to_string();
+        let ports = self.veths();
+        for port in &ports[1..] {
+            self.trafficgen
+                .broadcast_to(&core, link::ifindex(&core, port));
+        }
+        self.trafficgen
+            .attach(Program::Broadcast, &core, &ports[0], false);
     }
 
     fn vswitch(&mut self, source: Source) {

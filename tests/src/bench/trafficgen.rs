@@ -43,10 +43,18 @@ pub enum Program {
     Pass,
     /// Redirects to the interface that `TG_PORTS` names (the plain XDP forwarder).
     Redirect,
+    /// Sends a copy to every interface in `TG_BROADCAST` (the plain XDP flood).
+    Broadcast,
 }
 
 impl Program {
-    const ALL: [Self; 4] = [Self::Tx, Self::Drop, Self::Pass, Self::Redirect];
+    const ALL: [Self; 5] = [
+        Self::Tx,
+        Self::Drop,
+        Self::Pass,
+        Self::Redirect,
+        Self::Broadcast,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -54,6 +62,7 @@ impl Program {
             Self::Drop => "trafficgen_drop",
             Self::Pass => "trafficgen_pass",
             Self::Redirect => "trafficgen_redirect",
+            Self::Broadcast => "trafficgen_broadcast",
         }
     }
 }
@@ -124,6 +133,19 @@ impl TrafficGen {
             .expect("the tc sink")
             .try_into()
             .expect("a classifier")
+    }
+
+    /// Adds interface `ifindex` in `netns` to the plain broadcast's devmap.
+    pub fn broadcast_to(&mut self, netns: &str, ifindex: u32) {
+        let mut ports: DevMapHash<_> = self
+            .ebpf
+            .map_mut("TG_BROADCAST")
+            .expect("TG_BROADCAST")
+            .try_into()
+            .expect("a devmap");
+        netns::run_in(netns, || ports.insert(ifindex, ifindex, None, 0))
+            .expect("entering the namespace")
+            .expect("filling TG_BROADCAST");
     }
 
     /// Makes the plain forwarder send frames arriving on `from` out of `to`, both interfaces

@@ -5,7 +5,7 @@
 #![no_main]
 
 use aya_ebpf::{
-    bindings::{TC_ACT_OK, TC_ACT_SHOT, xdp_action},
+    bindings::{BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS, TC_ACT_OK, TC_ACT_SHOT, xdp_action},
     helpers::bpf_get_prandom_u32,
     macros::{classifier, map, xdp},
     maps::{Array, DevMapHash, PerCpuArray},
@@ -52,6 +52,10 @@ const SOURCE_PREFIX: [u8; 2] = [0x0a, 0x1e];
 /// Where the plain XDP redirect sends frames: ingress ifindex to egress ifindex.
 #[map]
 static TG_PORTS: DevMapHash = DevMapHash::with_max_entries(16, 0);
+
+/// Where the plain XDP broadcast sends a copy of every frame.
+#[map]
+static TG_BROADCAST: DevMapHash = DevMapHash::with_max_entries(128, 0);
 
 /// Run by `BPF_PROG_TEST_RUN` in live-frames mode: writes the frame from `TG_FRAME` with a
 /// pseudo-random UDP source port (the UDP checksum is zero, so nothing else changes) and
@@ -126,6 +130,18 @@ pub fn trafficgen_redirect(ctx: XdpContext) -> u32 {
     let ingress = ctx.ingress_ifindex() as u32;
     TG_PORTS
         .redirect(ingress, u64::from(xdp_action::XDP_DROP))
+        .unwrap_or(xdp_action::XDP_DROP)
+}
+
+/// The plain XDP flood, the limit a switch's flood is measured against: a copy of every frame
+/// to each interface in `TG_BROADCAST` but the one it came in on.
+#[xdp]
+pub fn trafficgen_broadcast(_ctx: XdpContext) -> u32 {
+    TG_BROADCAST
+        .redirect(
+            0,
+            u64::from(BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS | xdp_action::XDP_DROP),
+        )
         .unwrap_or(xdp_action::XDP_DROP)
 }
 
