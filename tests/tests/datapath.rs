@@ -180,11 +180,31 @@ fn trunk_access_trunk() -> [VlanMode; 3] {
 /// Floods `frame` in on port `ingress` through `path`, and asserts that every peer in
 /// `expected` receives exactly the frame given for it.
 fn assert_flood_delivers(path: Path, ingress: usize, frame: &[u8], expected: &[(&str, Vec<u8>)]) {
+    assert_delivers(path, ingress, frame, None, expected, &[]);
+}
+
+/// Switches `frame` in on port `ingress` through `path` on the trunk-access-trunk switch, with
+/// `station` (MAC, VLAN, port) learned first, and checks that each expected peer receives the
+/// expected bytes and that the `absent` peers receive nothing of it.
+fn assert_delivers(
+    path: Path,
+    ingress: usize,
+    frame: &[u8],
+    station: Option<([u8; 6], u16, usize)>,
+    expected: &[(&str, Vec<u8>)],
+    absent: &[&str],
+) {
     with_datapath(trunk_access_trunk(), |fx| {
         fx.accept_xdp_on_peers();
+        if let Some((mac, vlan, port)) = station {
+            let entry = FdbEntry::learned(Location::port(fx.ifindex(port)), monotonic_ns());
+            fx.maps.set_fdb(FdbKey { mac, vlan }, entry).unwrap();
+        }
         let sockets: Vec<_> = expected
             .iter()
-            .map(|(peer, _)| RawSocket::open(&fx.peers, peer))
+            .map(|(peer, _)| *peer)
+            .chain(absent.iter().copied())
+            .map(|peer| RawSocket::open(&fx.peers, peer))
             .collect();
         fx.switch(path, ingress, frame);
         for ((peer, wanted), socket) in expected.iter().zip(&sockets) {
@@ -193,7 +213,48 @@ fn assert_flood_delivers(path: Path, ingress: usize, frame: &[u8], expected: &[(
                 "{path:?}: {peer} did not receive {wanted:02x?}"
             );
         }
+        for (peer, socket) in absent.iter().zip(&sockets[expected.len()..]) {
+            assert!(
+                !socket.receives(Duration::from_millis(300), |got| got[6..12] == frame[6..12]),
+                "{path:?}: {peer} received a frame for another port"
+            );
+        }
     });
+}
+
+#[test]
+fn xdp_known_unicast_is_tagged_at_ingress_for_its_one_port() {
+    // Access port p2 to a station behind trunk p1: tagged; trunk p1 to a station behind access
+    // p2: untagged.
+    let cases = [
+        (
+            1,
+            ethernet(station(9), station(2), 23),
+            (station(9), 10, 0),
+            tagged(station(9), station(2), 10, 23),
+            "q1",
+        ),
+        (
+            0,
+            tagged(station(8), station(1), PCP5 | 10, 24),
+            (station(8), 10, 1),
+            ethernet(station(8), station(1), 24),
+            "q2",
+        ),
+    ];
+    // Live frames: the one port gets it through the devmap without a program, the other trunk
+    // nothing. (The TCX path tags its unicast the same way, with `egress::prepare`.)
+    for (ingress, frame, behind, leaving, peer) in &cases {
+        let expected = [(*peer, leaving.clone())];
+        assert_delivers(
+            Path::Xdp,
+            *ingress,
+            frame,
+            Some(*behind),
+            &expected,
+            &["q3"],
+        );
+    }
 }
 
 #[test]

@@ -68,20 +68,6 @@ pub fn decide(target: Option<&PortConfig>, vlan: u16, priority: u16, tag: Tag) -
     }
 }
 
-/// Why a frame of `vlan` may not leave through `target` at all, if it may not: the drop that
-/// [`decide`] would return, which never depends on the frame's tag or priority. For checking a
-/// unicast target before the frame is tagged (the XDP ingress, whose devmap program tags).
-#[inline(always)]
-pub fn refusal(target: Option<&PortConfig>, vlan: u16) -> Option<DropReason> {
-    match decide(target, vlan, 0, Tag::None) {
-        EgressAction::Drop(reason) => Some(reason),
-        EgressAction::Keep
-        | EgressAction::Push { .. }
-        | EgressAction::Pop
-        | EgressAction::Retag { .. } => None,
-    }
-}
-
 /// A kernel helper refused to change a frame's tag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TagFailed;
@@ -150,15 +136,6 @@ mod tests {
             decide(Some(&PortConfig::trunk(1, &[20])), 10, 0, Tag::Accel(10)),
             drop
         );
-    }
-
-    #[test]
-    fn refusal_is_the_drop_of_decide_whatever_the_tag() {
-        let access = PortConfig::access(0, 10, 0);
-        assert_eq!(refusal(None, 10), Some(DropReason::VlanEgress));
-        assert_eq!(refusal(Some(&access), 20), Some(DropReason::VlanEgress));
-        assert_eq!(refusal(Some(&access), 10), None);
-        assert_eq!(refusal(Some(&PortConfig::trunk(0, &[20])), 20), None);
     }
 
     #[test]

@@ -40,8 +40,10 @@ pub mod map_names {
     pub const PORT_STATS: &str = "PORT_STATS";
     /// Ports that the TCX path floods to, by VLAN.
     pub const FLOOD: &str = "FLOOD";
-    /// Devmap of every port, for XDP redirects and broadcasts.
+    /// Devmap of every port with the egress program, for XDP floods.
     pub const TX_PORTS: &str = "TX_PORTS";
+    /// Devmap of every port without a program, for XDP unicast (tagged at ingress).
+    pub const TX_UNICAST: &str = "TX_UNICAST";
     /// Switch-wide settings.
     pub const SWITCH: &str = "SWITCH";
     /// VXLAN tunnels by VNI.

@@ -42,9 +42,15 @@ pub static PORT_STATS: PerCpuArray<PortStats> = PerCpuArray::with_max_entries(MA
 pub static FLOOD: HashMap<u32, FloodSet> =
     HashMap::with_max_entries(VLAN_COUNT as u32, BPF_F_NO_PREALLOC);
 
-/// Every port by ifindex, with the egress program, for XDP redirects and broadcasts.
+/// Every port by ifindex, with the egress program, for XDP floods: the program decides per
+/// copy whether and how it leaves.
 #[map]
 pub static TX_PORTS: DevMapHash = DevMapHash::with_max_entries(MAX_PORTS, 0);
+
+/// Every port by ifindex, without a program, for XDP unicast: the ingress program has already
+/// decided and tagged the frame for its one target.
+#[map]
+pub static TX_UNICAST: DevMapHash = DevMapHash::with_max_entries(MAX_PORTS, 0);
 
 /// Switch-wide settings, at index 0.
 #[map]

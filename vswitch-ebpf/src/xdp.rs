@@ -1,4 +1,6 @@
-//! The XDP path: redirects through the `TX_PORTS` devmap, whose egress program tags per port.
+//! The XDP path: known unicast is tagged at ingress and redirected through `TX_UNICAST`, a
+//! devmap without a program; floods go through `TX_PORTS`, whose egress program decides and
+//! tags per port.
 
 use aya_ebpf::{
     bindings::{BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS, xdp_action},
@@ -16,7 +18,7 @@ use vswitch_common::{
 use crate::{
     counters,
     frame::XdpFrame,
-    maps::{PORTS, TX_PORTS},
+    maps::{PORTS, TX_PORTS, TX_UNICAST},
     pipeline::{self, Route},
 };
 
@@ -32,39 +34,55 @@ pub fn ingress(ctx: &XdpContext) -> u32 {
         return xdp_action::XDP_DROP;
     };
     let slot = decision.port.slot;
-    let (key, flags) = match decision.route {
+    match decision.route {
         Route::Forward { ifindex: out } => {
-            // Only the verdict here: the devmap egress program tags the frame on its way out.
+            // Tagged here for its one target, then sent through the devmap without a program.
             // SAFETY: see `pipeline::ingress`.
             let target = unsafe { PORTS.get(out) };
-            if let Some(reason) = egress::refusal(target, decision.vlan) {
-                counters::dropped(slot, reason);
-                return xdp_action::XDP_DROP;
+            let prepared =
+                egress::prepare(&mut XdpFrame(ctx), target, decision.vlan, decision.priority);
+            let target = match prepared {
+                Ok(target) => target,
+                Err(reason) => {
+                    counters::dropped(slot, reason);
+                    return xdp_action::XDP_DROP;
+                }
+            };
+            let len = (ctx.data_end() - ctx.data()) as u64;
+            match TX_UNICAST.redirect(out, u64::from(xdp_action::XDP_DROP)) {
+                Ok(action) => {
+                    if let Some(stats) = counters::of(slot) {
+                        stats.forwarded += 1;
+                    }
+                    counters::transmitted(target.slot, len);
+                    action
+                }
+                Err(action) => {
+                    counters::dropped(slot, DropReason::HelperFailed);
+                    action
+                }
             }
-            (out, 0)
         }
         // The agent keeps XDP ports out of VLANs that have a tunnel: encapsulation is done on
         // the TCX path only, so no frame that reaches here has a remote destination.
         Route::Tunnel { .. } => {
             counters::dropped(slot, DropReason::VlanEgress);
-            return xdp_action::XDP_DROP;
+            xdp_action::XDP_DROP
         }
-        Route::Flood => (0, u64::from(BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS)),
-    };
-    match TX_PORTS.redirect(key, flags | u64::from(xdp_action::XDP_DROP)) {
-        Ok(action) => {
-            if let Some(stats) = counters::of(slot) {
-                if flags == 0 {
-                    stats.forwarded += 1;
-                } else {
-                    stats.flooded += 1;
+        Route::Flood => {
+            let flags = BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS | xdp_action::XDP_DROP;
+            match TX_PORTS.redirect(0, u64::from(flags)) {
+                Ok(action) => {
+                    if let Some(stats) = counters::of(slot) {
+                        stats.flooded += 1;
+                    }
+                    action
+                }
+                Err(action) => {
+                    counters::dropped(slot, DropReason::HelperFailed);
+                    action
                 }
             }
-            action
-        }
-        Err(action) => {
-            counters::dropped(slot, DropReason::HelperFailed);
-            action
         }
     }
 }
@@ -72,9 +90,9 @@ pub fn ingress(ctx: &XdpContext) -> u32 {
 /// Devmap egress: lets the frame out of this port only if the port is in its VLAN, tagged as
 /// `vswitch_common::egress::decide` says.
 ///
-/// The frame is the one the ingress program saw, so its VLAN and priority are re-derived from
-/// the ingress port and its tag. A unicast target was checked at ingress, so a port that must
-/// not carry the frame is one a flood skips.
+/// Only floods come here (unicast leaves through `TX_UNICAST`, tagged at ingress). The frame is
+/// the one the ingress program saw, so its VLAN and priority are re-derived from the ingress
+/// port and its tag, and a port that must not carry the frame is one the flood skips.
 #[inline(always)]
 pub fn egress(ctx: &XdpContext) -> u32 {
     // SAFETY: `ctx` is the program's context pointer.

@@ -33,8 +33,10 @@ pub struct Maps {
     pub stats: PerCpuArray<MapData, PortStats>,
     /// Flood sets of the TCX path by VLAN.
     pub flood: HashMap<MapData, u32, FloodSet>,
-    /// Ports for XDP redirects.
+    /// Ports with the egress program, for XDP floods.
     pub tx_ports: DevMapHash<MapData>,
+    /// Ports without a program, for XDP unicast.
+    pub tx_unicast: DevMapHash<MapData>,
     /// Switch-wide settings.
     pub switch: Array<MapData, SwitchConfig>,
     /// VXLAN tunnels by VNI.
@@ -175,6 +177,7 @@ impl Maps {
             stats: typed!(map_names::PORT_STATS),
             flood: typed!(map_names::FLOOD),
             tx_ports: typed!(map_names::TX_PORTS),
+            tx_unicast: typed!(map_names::TX_UNICAST),
             switch: typed!(map_names::SWITCH),
             tunnels: typed!(map_names::TUNNELS),
             tunnel_vlans: typed!(map_names::TUNNEL_VLANS),
@@ -213,6 +216,12 @@ impl Maps {
         if replaced {
             self.writes.freed(Guarded::Ports);
         }
+        self.tx_unicast
+            .insert(ifindex, ifindex, None, 0)
+            .map_err(|source| DatapathError::DevMap {
+                what: format!("adding port {ifindex} to {}", map_names::TX_UNICAST),
+                source,
+            })?;
         self.tx_ports
             .insert(ifindex, ifindex, Some(egress), 0)
             .map_err(|source| DatapathError::DevMap {
@@ -228,7 +237,8 @@ impl Maps {
         // The kernel drops devmap entries of unregistered devices by itself.
         unless_missing(self.ports.remove(&ifindex)).map_err(DatapathError::map(&what))?;
         self.writes.freed(Guarded::Ports);
-        unless_missing(self.tx_ports.remove(ifindex)).map_err(DatapathError::map(what))?;
+        unless_missing(self.tx_ports.remove(ifindex)).map_err(DatapathError::map(&what))?;
+        unless_missing(self.tx_unicast.remove(ifindex)).map_err(DatapathError::map(what))?;
         let behind: Vec<FdbKey> = self
             .fdb_entries()?
             .into_iter()
