@@ -142,7 +142,7 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         + 1
         + plan.headline_reps * 2 * peers.len()
         + reps * (flooding.len() + ip.len() + tcp.len() + 4 + plan.startup_ports.len() + 1)
-        + 2
+        + 3
         + plan.broadcast_ports.len() * BROADCASTERS.len() * (1 + reps);
     let mut progress = Progress::new(total);
 
@@ -348,6 +348,7 @@ fn scale_and_startup(plan: &Plan, report: &mut Report, progress: &mut Progress) 
     memory_rows(&tables, report);
     progress.step("memory at 1k and 1M FDB entries", "measured");
     learning_rows(plan, &mut tables[0].1, report, progress);
+    capacity_rows(&mut tables[1].1, report, progress);
     for (entries, _, values) in tables {
         let name = if entries == FDB_SMALL { "1k" } else { "1M" };
         report.scale.push(Series {
@@ -477,6 +478,35 @@ fn learning_rows(
         unit: "M/s",
         values: rates,
     });
+}
+
+/// Address caching capacity (RFC 2889, 5.6) on `topology`, whose FDB is full: how many entries
+/// it holds, and what happens to [`LEARNING`] new addresses offered at the limit.
+fn capacity_rows(topology: &mut Topology, report: &mut Report, progress: &mut Progress) {
+    let learning = metrics::learning(topology, 0, LEARNING);
+    let name = topology.switch().expect("vswitch runs a switch").name();
+    let held = scale::maps_named(name)
+        .fdb_entries()
+        .expect("reading the FDB")
+        .len();
+    progress.step(
+        "address caching capacity",
+        &format!(
+            "{held} entries; {} new addresses: {} learned, {} frames lost",
+            learning.offered, learning.learned, learning.lost
+        ),
+    );
+    report.scale.push(Series {
+        name: "address caching capacity (FDB entries when full)".to_string(),
+        unit: "entries",
+        values: Samples(vec![held as f64]),
+    });
+    report.notes.push(format!(
+        "address caching capacity: with the FDB full, {} frames from new addresses were offered; \
+         {} addresses were learned and {} frames lost (a full table stops learning: the frames \
+         are still forwarded, and frames to the unlearned addresses are flooded)",
+        learning.offered, learning.learned, learning.lost
+    ));
 }
 
 fn build(peers: &[Peer], source: Source, sinks: usize, progress: &mut Progress) -> Vec<Topology> {
