@@ -3,7 +3,8 @@
 //! removed on drop), measured in the same run, alternating, several times.
 //!
 //! One concept per module: [`topology`] builds the peers, [`trafficgen`] and [`stackgen`]
-//! generate, [`metrics`] measures once, [`scale`], [`live`] and [`branches`] cover vswitch alone,
+//! generate, [`metrics`] measures once, [`scale`], [`live`], [`branches`] and [`programs`] cover
+//! vswitch alone,
 //! [`report`] and [`chart`] present.
 
 pub mod branches;
@@ -14,6 +15,7 @@ pub mod environment;
 pub mod link;
 pub mod live;
 pub mod metrics;
+pub mod programs;
 pub mod progress;
 pub mod report;
 pub mod samples;
@@ -142,7 +144,7 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         + 1
         + plan.headline_reps * 2 * peers.len()
         + reps * (flooding.len() + ip.len() + tcp.len() + 4 + plan.startup_ports.len() + 1)
-        + 3
+        + 4
         + plan.broadcast_ports.len() * BROADCASTERS.len() * (1 + reps);
     let mut progress = Progress::new(total);
 
@@ -241,6 +243,11 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
             values,
         })
         .collect();
+    report.programs = programs::measure();
+    progress.step(
+        "program sizes",
+        &format!("{} programs", report.programs.len()),
+    );
     vxlan_rows(plan, &mut report, &mut progress);
     report.load.1 = environment::load();
     report

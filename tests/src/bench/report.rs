@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::{samples::Samples, topology::Peer};
+use super::{programs::ProgramSize, samples::Samples, topology::Peer};
 
 /// What a row measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,6 +198,8 @@ pub struct Report {
     pub scale: Vec<Series>,
     /// Per-branch `BPF_PROG_TEST_RUN` cost.
     pub branches: Vec<Series>,
+    /// The datapath programs' sizes.
+    pub programs: Vec<ProgramSize>,
     /// What was not measured, and why.
     pub notes: Vec<String>,
 }
@@ -271,6 +273,17 @@ impl Report {
                 number(row.values.median()),
                 number(row.values.min()),
                 number(row.values.max()),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n| program | instructions (xlated) | instructions verified |\n|---|---:|---:|"
+        );
+        for program in &self.programs {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                program.name, program.xlated, program.verified
             );
         }
         for (title, series) in [("scale", &self.scale), ("per-branch cost", &self.branches)] {
@@ -510,6 +523,15 @@ impl Report {
             "results": rows,
             "scale": series(&self.scale),
             "per_branch_ns": series(&self.branches),
+            "programs": self
+                .programs
+                .iter()
+                .map(|program| json!({
+                    "name": program.name,
+                    "xlated_instructions": program.xlated,
+                    "verified_instructions": program.verified,
+                }))
+                .collect::<Vec<Value>>(),
             "targets": targets,
             "notes": self.notes,
         })
