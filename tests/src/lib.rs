@@ -11,6 +11,7 @@ pub mod command;
 pub mod datapath;
 pub mod devices;
 pub mod dispatch;
+pub mod dispatch_maps;
 pub mod frames;
 pub mod fuzz;
 pub mod lab;

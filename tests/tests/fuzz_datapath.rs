@@ -12,6 +12,7 @@
 
 use tests::{
     datapath::{Fixture, with_datapath},
+    dispatch_maps::{CHILD_IPS, CHILD_MACS, Configured, OUTSIDE, PARENT_MAC, PARENT_SLOT, parent},
     frames::{VxlanOuter, ethernet, ipv4_udp, station, tagged},
     fuzz::{
         Action, Rng, Tally, cases, corpus, delta, hostile_frame, hostile_vxlan, judge_switched,
@@ -21,7 +22,9 @@ use tests::{
 };
 use vswitch::{agent::monotonic_ns, config::VlanMode};
 use vswitch_common::{
+    dispatch::{self, Arrival as DispatchArrival, Child, MAX_CHILDREN, Mode, Parent},
     frame,
+    mac::MacAddr,
     port::PortConfig,
     program_names,
     stats::{DropReason, PortStats},
@@ -295,5 +298,188 @@ fn underlay_survives_hostile_vxlan_frames() {
             underlay_case(fx, &bytes, &format!("seed{seed}-case{case}"), &mut tally);
         }
         tally.report(program);
+    });
+}
+
+/// Runs one frame through a dispatch program: `DISPATCH_XDP` or `DISPATCH_PARENT` on the
+/// parent, or `DISPATCH_CHILD` on `from` (a child, or a port that is no child); checks it
+/// against `vswitch_common::dispatch` and records its outcome in `tally`.
+fn dispatch_case(
+    fx: &mut Fixture,
+    program: &'static str,
+    children: [Child; 2],
+    from: u32,
+    bytes: &[u8],
+    label: &str,
+    tally: &mut Tally,
+) {
+    let child = children.iter().find(|child| child.ifindex == from).copied();
+    let slot = match (program == program_names::DISPATCH_CHILD, child) {
+        (false, _) => PARENT_SLOT,
+        (true, Some(child)) => child.slot,
+        (true, None) => 0,
+    };
+    let before = counters(fx, slot);
+    let result = if program == program_names::DISPATCH_XDP {
+        fx.try_xdp_program(program, from, bytes).map(Action::of_xdp)
+    } else {
+        fx.try_tc_out(program, from, bytes)
+            .map(|(value, _)| Action::of_tc(value))
+    };
+    let action = match result {
+        Ok(Some(action)) => action,
+        Ok(None) => fail(program, label, bytes, "an unexpected action"),
+        Err(_) if !kernel_takes(program != program_names::DISPATCH_XDP, bytes) => {
+            tally.refused += 1;
+            return;
+        }
+        Err(error) => fail(program, label, bytes, &format!("test run failed: {error}")),
+    };
+    let moved = delta(&counters(fx, slot), &before);
+    let lookup = Configured {
+        children,
+        frame: bytes,
+    };
+    let dst: MacAddr = bytes[..6].try_into().expect("an Ethernet header");
+    let src: MacAddr = bytes[6..12].try_into().expect("an Ethernet header");
+    let helper_failed = only_drop(&moved) == Some(DropReason::HelperFailed);
+    let judged = match program {
+        program_names::DISPATCH_XDP => {
+            let mode = children[0].mode;
+            let mut parent = Parent {
+                slot: PARENT_SLOT,
+                mode,
+                passthru: 0,
+                len: 2,
+                children: [0; MAX_CHILDREN],
+            };
+            if mode == Mode::Passthru as u32 {
+                parent.passthru = children[0].ifindex;
+            }
+            match (dispatch::arrival(&parent, &dst, &src, &&lookup), action) {
+                (_, _) if moved.rx_packets != 1 => Err("received not counted once".to_string()),
+                (DispatchArrival::Child(_), Action::Redirect) if moved.forwarded == 1 => {
+                    Ok("forwarded")
+                }
+                (DispatchArrival::Child(_), Action::Drop) if helper_failed => Ok("helper_failed"),
+                (DispatchArrival::Flood | DispatchArrival::Pass, Action::Pass)
+                    if moved.forwarded + moved.total_drops() == 0 =>
+                {
+                    Ok("passed")
+                }
+                (arrival, action) => Err(format!("{arrival:?} ended as {action:?}, {moved:?}")),
+            }
+        }
+        program_names::DISPATCH_PARENT => match action {
+            // Copies go to the children; the frame itself always goes on to the parent's stack.
+            Action::Pass if moved.forwarded == 0 => Ok("passed"),
+            action => Err(format!("{action:?}, {moved:?}")),
+        },
+        _ => match (child, action) {
+            (_, _) if moved.rx_packets != 1 => Err("received not counted once".to_string()),
+            (None, Action::Drop) if only_drop(&moved) == Some(DropReason::NotAPort) => {
+                Ok("not_a_port")
+            }
+            (Some(_), Action::Redirect) if moved.forwarded == 1 && moved.total_drops() == 0 => {
+                Ok(if moved.flooded == 1 {
+                    "flooded"
+                } else {
+                    "forwarded"
+                })
+            }
+            (Some(_), Action::Drop) if moved.forwarded == 0 => match only_drop(&moved) {
+                Some(reason) => Ok(reason.name()),
+                None => Err(format!("dropped, counted as {:?}", moved.drops)),
+            },
+            (_, action) => Err(format!("{action:?}, {moved:?}")),
+        },
+    };
+    match judged {
+        Ok(outcome) => tally.record(outcome),
+        Err(why) => fail(program, label, bytes, &why),
+    }
+}
+
+/// A frame for the dispatch programs: mostly to and from the children's, the parent's and the
+/// outside station's addresses (IPv4 to the ipvlan children's addresses among them), else any
+/// hostile frame.
+fn dispatch_frame(rng: &mut Rng) -> Vec<u8> {
+    let mut bytes = if rng.chance(50) {
+        ipv4_udp(station(2), station(1), rng.next_u64() as u32)
+    } else {
+        hostile_frame(rng)
+    };
+    if bytes.len() >= 12 && rng.chance(70) {
+        let known = [CHILD_MACS[0], CHILD_MACS[1], PARENT_MAC, OUTSIDE, [0xff; 6]];
+        bytes[..6].copy_from_slice(&rng.pick(&known));
+        bytes[6..12].copy_from_slice(&rng.pick(&known));
+    }
+    if bytes.len() >= 34 && rng.chance(50) {
+        bytes[30..34].copy_from_slice(&rng.pick(&CHILD_IPS));
+    }
+    bytes
+}
+
+#[test]
+fn dispatch_programs_survive_hostile_frames_in_every_mode() {
+    with_datapath(ports(), |fx| {
+        let seed = seed();
+        let mut rng = Rng::new(seed);
+        let programs = [
+            program_names::DISPATCH_XDP,
+            program_names::DISPATCH_PARENT,
+            program_names::DISPATCH_CHILD,
+        ];
+        let mut tallies: Vec<Tally> = programs.iter().map(|_| Tally::default()).collect();
+        let modes = [
+            Mode::Private,
+            Mode::Vepa,
+            Mode::Bridge,
+            Mode::Passthru,
+            Mode::Source,
+            Mode::IpvlanL2,
+        ];
+        let corpora: Vec<_> = programs.iter().map(|program| corpus(program)).collect();
+        for mode in modes {
+            let children = parent(fx, mode);
+            let senders = [children[0].ifindex, children[1].ifindex, fx.ifindex(0)];
+            for (index, program) in programs.iter().enumerate() {
+                for (path, bytes) in &corpora[index] {
+                    let from = if index == 2 { senders[0] } else { fx.underlay };
+                    let label = path.display().to_string();
+                    dispatch_case(
+                        fx,
+                        program,
+                        children,
+                        from,
+                        bytes,
+                        &label,
+                        &mut tallies[index],
+                    );
+                }
+            }
+            for case in 0..cases() / modes.len() {
+                let index = rng.below(programs.len());
+                let from = if index == 2 {
+                    rng.pick(&senders)
+                } else {
+                    fx.underlay
+                };
+                let bytes = dispatch_frame(&mut rng);
+                let label = format!("seed{seed}-{mode:?}-case{case}");
+                dispatch_case(
+                    fx,
+                    programs[index],
+                    children,
+                    from,
+                    &bytes,
+                    &label,
+                    &mut tallies[index],
+                );
+            }
+        }
+        for (program, tally) in programs.iter().zip(&tallies) {
+            tally.report(program);
+        }
     });
 }
