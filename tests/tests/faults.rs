@@ -357,3 +357,24 @@ fn run_as_a_user_names_the_capabilities_and_creates_nothing() {
     assert!(!Path::new("/run/netns").join(lab.hosts[0].name()).exists());
     assert!(!vswitch::state::pin_dir(&name).exists());
 }
+
+#[test]
+fn metrics_listen_on_loopback_unless_told_otherwise() {
+    let lab = Lab::new(1);
+    for option in [&["--metrics"][..], &["--metrics", "9470"]] {
+        let switch = Switch::start_pinned(&lab.switch_ns, &lab.config(|_| 1), option);
+        let listening = run_in(lab.switch_ns.name(), &["ss", "-ltnH"]);
+        let local: Vec<&str> = listening
+            .lines()
+            .filter_map(|line| line.split_whitespace().nth(3))
+            .collect();
+        assert!(
+            local
+                .iter()
+                .all(|address| address.starts_with("127.0.0.1:")),
+            "{option:?}: listening on {local:?}"
+        );
+        assert_eq!(local.len(), 1, "{option:?}: {local:?}");
+        assert!(switch.stop().success());
+    }
+}
