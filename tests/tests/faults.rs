@@ -82,10 +82,19 @@ impl Footprint {
     }
 }
 
-/// The programs `bpftool net` shows attached in `netns`, as `NS DEVICE KIND`.
+/// The programs `bpftool net` shows attached in `netns`, as `NS DEVICE KIND`. A namespace
+/// handle that cannot be entered (an agent killed while making it left the file unmounted) is
+/// one entry saying so.
 fn attachments(netns: &str) -> Vec<String> {
-    let text = run_in(netns, &["bpftool", "net", "show", "--json"]);
-    let shown: serde_json::Value = serde_json::from_str(&text).expect("bpftool prints JSON");
+    let shown = output(
+        "ip",
+        &["netns", "exec", netns, "bpftool", "net", "show", "--json"],
+    );
+    if !shown.status.success() {
+        return vec![format!("{netns} cannot be entered")];
+    }
+    let shown: serde_json::Value =
+        serde_json::from_slice(&shown.stdout).expect("bpftool prints JSON");
     let mut found = Vec::new();
     for section in shown.as_array().into_iter().flatten() {
         for kind in ["xdp", "tc"] {
