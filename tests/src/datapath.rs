@@ -91,8 +91,21 @@ impl Fixture {
 
     /// Runs `frame` through the XDP program `name` as if received on `ingress`.
     pub fn xdp_program(&mut self, name: &str, ingress: u32, frame: &[u8]) -> u32 {
+        self.try_xdp_program(name, ingress, frame)
+            .expect("BPF_PROG_TEST_RUN")
+    }
+
+    /// Runs `frame` through the XDP program `name` as if received on `ingress`; the kernel's
+    /// refusal of the run (a frame it cannot build a context for) is an error.
+    pub fn try_xdp_program(
+        &mut self,
+        name: &str,
+        ingress: u32,
+        frame: &[u8],
+    ) -> Result<u32, ProgramError> {
         let ctx = xdp_md(ingress, frame);
-        self.run::<Xdp>(name, frame, &ctx, false)
+        self.try_run_out::<Xdp>(name, frame, &ctx)
+            .map(|(verdict, _)| verdict)
     }
 
     /// Runs `frame` through the XDP program `name` as if received on `ingress`; its verdict and
@@ -117,9 +130,20 @@ impl Fixture {
     /// Runs `frame` through the tc program `name` as if received on `ingress`; its verdict and
     /// the frame as the program left it.
     pub fn tc_out(&mut self, name: &str, ingress: u32, frame: &[u8]) -> (u32, Vec<u8>) {
+        self.try_tc_out(name, ingress, frame)
+            .expect("BPF_PROG_TEST_RUN")
+    }
+
+    /// [`Fixture::tc_out`], with the kernel's refusal of the run as an error.
+    pub fn try_tc_out(
+        &mut self,
+        name: &str,
+        ingress: u32,
+        frame: &[u8],
+    ) -> Result<(u32, Vec<u8>), ProgramError> {
         let mut ctx = [0u8; SKB_CTX_LEN];
         ctx[SKB_IFINDEX_OFFSET..SKB_IFINDEX_OFFSET + 4].copy_from_slice(&ingress.to_ne_bytes());
-        self.run_out::<SchedClassifier>(name, frame, &ctx)
+        self.try_run_out::<SchedClassifier>(name, frame, &ctx)
     }
 
     /// Sends `frame` into the switch on port `ingress` (0-based) through `path`, so that what
@@ -176,18 +200,30 @@ impl Fixture {
         P: for<'a> TestRun<Opts<'a> = TestRunOptions<'a>, Result = TestRunResult>,
         for<'a> &'a mut P: TryFrom<&'a mut Program, Error = ProgramError>,
     {
+        self.try_run_out::<P>(name, frame, ctx)
+            .expect("BPF_PROG_TEST_RUN")
+    }
+
+    /// [`Fixture::run_out`], with the kernel's refusal of the run as an error.
+    pub fn try_run_out<P>(
+        &mut self,
+        name: &str,
+        frame: &[u8],
+        ctx: &[u8],
+    ) -> Result<(u32, Vec<u8>), ProgramError>
+    where
+        P: for<'a> TestRun<Opts<'a> = TestRunOptions<'a>, Result = TestRunResult>,
+        for<'a> &'a mut P: TryFrom<&'a mut Program, Error = ProgramError>,
+    {
         let mut out = vec![0u8; frame.len() + 256];
-        let result = self
-            .program::<P>(name)
-            .test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(out.as_mut_slice()),
-                ctx_in: Some(ctx),
-                ..TestRunOptions::default()
-            })
-            .expect("BPF_PROG_TEST_RUN");
+        let result = self.program::<P>(name).test_run(TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(out.as_mut_slice()),
+            ctx_in: Some(ctx),
+            ..TestRunOptions::default()
+        })?;
         out.truncate(result.data_size_out as usize);
-        (result.return_value, out)
+        Ok((result.return_value, out))
     }
 
     fn program<P>(&mut self, name: &str) -> &mut P

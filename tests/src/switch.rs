@@ -44,6 +44,22 @@ pub fn vswitch_in(netns: &str, args: &[&str]) -> Output {
         .expect("running vswitch")
 }
 
+/// Runs `vswitch ARGS` inside namespace `netns` as user `nobody`, without root's capabilities.
+pub fn vswitch_as_nobody_in(netns: &str, args: &[&str]) -> Output {
+    Command::new("ip")
+        .args(["netns", "exec", netns])
+        .args([
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ])
+        .arg(binary())
+        .args(args)
+        .output()
+        .expect("running vswitch")
+}
+
 /// How the agent is put into the switch namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Launch {
@@ -95,9 +111,16 @@ impl Switch {
     /// namespace (`nsenter --net`): its pins live in the machine's `/sys/fs/bpf`, so an agent
     /// killed or stopped with `--keep` leaves a switch that [`Switch::restart`] adopts.
     pub fn start_pinned(netns: &Netns, config: &str, options: &[&str]) -> Self {
+        let mut switch = Self::spawn_pinned(netns, config, options);
+        switch.wait_ready();
+        switch
+    }
+
+    /// Spawns `vswitch run OPTIONS` like [`Switch::start_pinned`] without waiting for it: the
+    /// agent may be anywhere in its set-up when the caller acts (say, kills it).
+    pub fn spawn_pinned(netns: &Netns, config: &str, options: &[&str]) -> Self {
         let mut switch = Self::new(netns, config, Launch::Nsenter);
         switch.child = Some(switch.launch(options));
-        switch.wait_ready();
         switch
     }
 

@@ -8,89 +8,22 @@ use tests::{
     datapath::{
         Fixture, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, XDP_REDIRECT, access, with_datapath,
     },
+    dispatch_maps::{
+        CHILD_IPS, CHILD_IPS6, CHILD_MACS, CHILD_SLOTS, OUTSIDE, OUTSIDE_IP, OUTSIDE_IP6,
+        PARENT_MAC, PARENT_SLOT, parent,
+    },
     frames::{ethernet, ipv4_udp, station},
     resolution::{arp_request, icmpv6_checksum_ok, solicitation},
 };
-use vswitch::datapath::ChildKeys;
 use vswitch_common::{
-    dispatch::{CHILD_F_PEER, Child, MAX_CHILDREN, Mode, Parent},
-    ipvlan, program_names,
+    dispatch::Mode,
+    program_names,
     stats::{DropReason, PortStats},
 };
 
 /// `XDP_PASS`.
 const XDP_PASS: u32 = 2;
-const PARENT_SLOT: u32 = 20;
-const CHILD_SLOTS: [u32; 2] = [21, 22];
-/// The children's MAC addresses.
-const CHILD_MACS: [[u8; 6]; 2] = [[2, 0x77, 0, 0, 0, 1], [2, 0x77, 0, 0, 0, 2]];
-/// A station outside, behind the parent.
-const OUTSIDE: [u8; 6] = [2, 0x77, 0, 0, 0, 0x64];
 const BROADCAST: [u8; 6] = [0xff; 6];
-
-/// The parent's MAC address, which ipvlan children share.
-const PARENT_MAC: [u8; 6] = [2, 0x77, 0, 0, 0, 0xfe];
-/// The ipvlan children's IPv4 addresses: the second is `ipv4_udp`'s destination.
-const CHILD_IPS: [[u8; 4]; 2] = [[192, 168, 0, 9], [192, 168, 0, 2]];
-/// The ipvlan children's IPv6 addresses.
-const CHILD_IPS6: [[u8; 16]; 2] = [ipv6(9), ipv6(2)];
-/// The outside station's addresses.
-const OUTSIDE_IP: [u8; 4] = [192, 168, 0, 100];
-const OUTSIDE_IP6: [u8; 16] = ipv6(100);
-
-/// `fd77::n`.
-const fn ipv6(n: u8) -> [u8; 16] {
-    [0xfd, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, n]
-}
-
-/// Writes what the agent writes for a `[[macvlan]]` (or `[[ipvlan]]`) on `u0` with children
-/// `p2` and `p3` in `mode`, the source-mode ones accepting `OUTSIDE`. Returns the children.
-fn parent(fx: &mut Fixture, mode: Mode) -> [Child; 2] {
-    let ipvlan = mode.is_ipvlan();
-    let children = [0, 1].map(|n| Child {
-        ifindex: fx.ifindex(n + 1),
-        parent: fx.underlay,
-        mode: mode as u32,
-        flags: CHILD_F_PEER,
-        slot: CHILD_SLOTS[n],
-        mac: if ipvlan { PARENT_MAC } else { CHILD_MACS[n] },
-        _pad: [0; 2],
-    });
-    let sources: &[[u8; 6]] = if mode == Mode::Source {
-        &[OUTSIDE]
-    } else {
-        &[]
-    };
-    let mut set = Parent {
-        slot: PARENT_SLOT,
-        mode: mode as u32,
-        passthru: 0,
-        len: 2,
-        children: [0; MAX_CHILDREN],
-    };
-    for (n, (slot, child)) in set.children.iter_mut().zip(&children).enumerate() {
-        *slot = child.ifindex;
-        let addresses = if ipvlan {
-            vec![ipvlan::v4(CHILD_IPS[n]), CHILD_IPS6[n]]
-        } else {
-            vec![]
-        };
-        let keys = ChildKeys {
-            sources,
-            addresses: &addresses,
-        };
-        fx.maps.set_child(*child, keys).unwrap();
-    }
-    if mode == Mode::Passthru {
-        set.len = 1;
-        set.passthru = children[0].ifindex;
-    }
-    fx.maps.set_parent(fx.underlay, Some(set)).unwrap();
-    for slot in [PARENT_SLOT, CHILD_SLOTS[0], CHILD_SLOTS[1]] {
-        fx.maps.reset_stats(slot).unwrap();
-    }
-    children
-}
 
 fn stats(fx: &Fixture, slot: u32) -> PortStats {
     fx.maps.port_stats(slot).unwrap()

@@ -13,12 +13,12 @@ use std::{
 
 use serde_json::Value;
 use tests::{
-    command::{output, pings, pings_unfragmented, run_in},
+    command::{pings, pings_unfragmented, run_in},
     frames::{ethernet, has_marker, station},
     lab::{Lab, SWITCH_TABLE},
     ping::{PingStream, PingSummary},
     raw::RawSocket,
-    switch::{Switch, binary},
+    switch::{Switch, vswitch_as_nobody_in},
 };
 
 const SNIFF: Duration = Duration::from_millis(800);
@@ -518,21 +518,10 @@ fn control_socket_is_root_only() {
     assert!(metadata.file_type().is_socket(), "{}", socket.display());
     assert_eq!(metadata.permissions().mode() & 0o7777, 0o600);
 
-    let nobody = [
-        "netns",
-        "exec",
+    let refused = vswitch_as_nobody_in(
         lab.switch_ns.name(),
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-    ];
-    let binary = binary();
-    let binary = binary.to_str().expect("a UTF-8 path");
-    let name = switch.name();
-    let mut args = nobody.to_vec();
-    args.extend([binary, "--name", name, "port", "del", &lab.ports[0]]);
-    let refused = output("ip", &args);
+        &["--name", switch.name(), "port", "del", &lab.ports[0]],
+    );
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "a non-root port del succeeded");
     assert!(stderr.contains(NEEDS_ROOT), "{stderr}");

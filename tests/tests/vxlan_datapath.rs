@@ -8,107 +8,19 @@
 use std::time::Duration;
 
 use tests::{
-    datapath::{Fixture, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, access, with_datapath},
+    datapath::{TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, access, with_datapath},
     frames::{VxlanOuter, ethernet, has_marker, ipv4_udp, station},
     raw::RawSocket,
+    vxlan_maps::{
+        Addresses, NEXT_HOP_MAC, UNDERLAY_MAC, UNDERLAY_SLOT, V4, VNI, remote_entry, tunnel,
+        tunnel_stats, v6_addresses,
+    },
 };
 use vswitch_common::{
-    fdb::{FdbEntry, FdbKey, Location},
-    port::{PORT_F_LEARNING, PortConfig},
     program_names,
     stats::DropReason,
-    vxlan::{NextHop, RemoteSet, Tunnel, Underlay, Vtep, vtep_v4},
+    vxlan::{Vtep, vtep_v4},
 };
-
-const VNI: u32 = 100;
-const TUNNEL_SLOT: u32 = 10;
-const UNDERLAY_SLOT: u32 = 11;
-const NEXT_HOP_MAC: [u8; 6] = [0x02, 0xbb, 0, 0, 0, 1];
-const UNDERLAY_MAC: [u8; 6] = [0x02, 0xaa, 0, 0, 0, 1];
-
-fn v6(last: u8) -> Vtep {
-    let mut address = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    address[15] = last;
-    address
-}
-
-/// The tunnel's addresses: local, and two remotes.
-#[derive(Clone, Copy)]
-struct Addresses {
-    local: Vtep,
-    remotes: [Vtep; 2],
-}
-
-const V4: Addresses = Addresses {
-    local: vtep_v4([192, 0, 2, 1]),
-    remotes: [vtep_v4([192, 0, 2, 2]), vtep_v4([192, 0, 2, 3])],
-};
-
-fn v6_addresses() -> Addresses {
-    Addresses {
-        local: v6(1),
-        remotes: [v6(2), v6(3)],
-    }
-}
-
-/// Writes what the agent writes for `[[vxlan]] vni = 100, vlan = 1` on `u0`.
-fn tunnel(fx: &mut Fixture, addresses: Addresses) {
-    let underlay = fx.underlay;
-    fx.maps.reset_stats(TUNNEL_SLOT).unwrap();
-    fx.maps.reset_stats(UNDERLAY_SLOT).unwrap();
-    fx.maps
-        .set_underlay(
-            underlay,
-            Underlay {
-                slot: UNDERLAY_SLOT,
-                dstport: 4789,
-                _pad: 0,
-            },
-        )
-        .unwrap();
-    fx.maps
-        .set_tunnel(Tunnel {
-            vni: VNI,
-            underlay,
-            dstport: 4789,
-            _pad: [0; 3],
-            local: addresses.local,
-            port: PortConfig::access(TUNNEL_SLOT, 1, PORT_F_LEARNING),
-        })
-        .unwrap();
-    let mut set = RemoteSet::EMPTY;
-    set.remotes[..2].copy_from_slice(&addresses.remotes);
-    set.len = 2;
-    fx.maps.set_remotes(VNI, set).unwrap();
-    for remote in addresses.remotes {
-        fx.maps
-            .set_next_hop(
-                remote,
-                NextHop {
-                    ifindex: underlay,
-                    mtu: 1500,
-                    dst_mac: NEXT_HOP_MAC,
-                    src_mac: UNDERLAY_MAC,
-                    _pad: 0,
-                },
-            )
-            .unwrap();
-    }
-}
-
-fn remote_entry(fx: &mut Fixture, mac: [u8; 6], remote: Vtep) {
-    let location = Location {
-        ifindex: fx.underlay,
-        remote,
-    };
-    fx.maps
-        .set_fdb(FdbKey { mac, vlan: 1 }, FdbEntry::fixed(location))
-        .unwrap();
-}
-
-fn tunnel_stats(fx: &Fixture) -> vswitch_common::stats::PortStats {
-    fx.maps.port_stats(TUNNEL_SLOT).unwrap()
-}
 
 fn ones_complement_sum(bytes: &[u8]) -> u16 {
     let mut sum: u32 = bytes

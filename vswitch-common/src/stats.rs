@@ -26,7 +26,8 @@ pub enum DropReason {
     BadVxlanHeader = 9,
     /// A VXLAN frame for a VNI that no tunnel of the switch carries.
     UnknownVni = 10,
-    /// A VXLAN frame whose outer destination is not the local VTEP of its VNI's tunnel.
+    /// A VXLAN frame whose outer destination is not the local VTEP of its VNI's tunnel, or
+    /// whose IPv6 header holds IPv4-mapped addresses.
     NotLocalVtep = 11,
     /// No resolved next hop towards a remote VTEP (yet: the agent resolves them).
     NoRoute = 12,

@@ -286,6 +286,8 @@ pub struct Received {
     pub local: Vtep,
     /// Bytes in front of the inner frame (outer headers and VXLAN header).
     pub outer_len: usize,
+    /// Whether the outer header is IPv6.
+    pub outer_v6: bool,
 }
 
 /// What the underlay does with a received frame.
@@ -312,7 +314,7 @@ pub fn arrival<F: Frame + ?Sized>(frame: &F, dstport: u16) -> Arrival {
     let Some(ethertype) = frame.read::<2>(OUTER_ETH_HLEN - 2) else {
         return Arrival::Pass;
     };
-    let (udp, remote, local) = match u16::from_be_bytes(ethertype) {
+    let (udp, remote, local, outer_v6) = match u16::from_be_bytes(ethertype) {
         ETH_P_IP => {
             let Some(ip) = frame.read::<IPV4_HLEN>(OUTER_ETH_HLEN) else {
                 return Arrival::Pass;
@@ -326,6 +328,7 @@ pub fn arrival<F: Frame + ?Sized>(frame: &F, dstport: u16) -> Arrival {
                 OUTER_ETH_HLEN + header,
                 vtep_v4([ip[12], ip[13], ip[14], ip[15]]),
                 vtep_v4([ip[16], ip[17], ip[18], ip[19]]),
+                false,
             )
         }
         ETH_P_IPV6 => {
@@ -339,7 +342,7 @@ pub fn arrival<F: Frame + ?Sized>(frame: &F, dstport: u16) -> Arrival {
             remote.copy_from_slice(&ip[8..24]);
             let mut local = NO_VTEP;
             local.copy_from_slice(&ip[24..40]);
-            (OUTER_ETH_HLEN + IPV6_HLEN, remote, local)
+            (OUTER_ETH_HLEN + IPV6_HLEN, remote, local, true)
         }
         _ => return Arrival::Pass,
     };
@@ -365,11 +368,16 @@ pub fn arrival<F: Frame + ?Sized>(frame: &F, dstport: u16) -> Arrival {
         remote,
         local,
         outer_len,
+        outer_v6,
     })
 }
 
 /// Checks a well-formed VXLAN frame against its VNI's tunnel (`None`: the VNI is not
 /// configured). The tunnel it belongs to, or why it is dropped.
+///
+/// Its outer addresses must be of the outer header's family: an IPv6 header holding
+/// IPv4-mapped addresses (the form the datapath keeps IPv4 VTEPs in) is not addressed to an
+/// IPv4 tunnel's local VTEP, and must not teach the FDB an IPv4 remote.
 #[inline(always)]
 pub fn admit<'a>(
     received: &Received,
@@ -378,7 +386,11 @@ pub fn admit<'a>(
     let Some(tunnel) = tunnel else {
         return Err(DropReason::UnknownVni);
     };
-    if received.local != tunnel.local {
+    let of_its_family = |vtep: &Vtep| vtep_ipv4(vtep).is_none() == received.outer_v6;
+    if received.local != tunnel.local
+        || !of_its_family(&received.local)
+        || !of_its_family(&received.remote)
+    {
         return Err(DropReason::NotLocalVtep);
     }
     Ok(tunnel)
@@ -512,6 +524,39 @@ mod tests {
             admit(&received, Some(&elsewhere)),
             Err(DropReason::NotLocalVtep)
         );
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_in_an_ipv6_header_are_refused() {
+        // Found by the datapath fuzzer: the IPv4 tunnel's local VTEP, written as the
+        // IPv4-mapped IPv6 address in an IPv6 header, was admitted (and its mapped source
+        // learned as an IPv4 remote).
+        let local = vtep_v4([192, 0, 2, 1]);
+        let mapped = Received {
+            vni: 100,
+            remote: vtep_v4([192, 0, 2, 2]),
+            local,
+            outer_len: 70,
+            outer_v6: true,
+        };
+        assert_eq!(
+            admit(&mapped, Some(&tunnel(local))),
+            Err(DropReason::NotLocalVtep)
+        );
+        let v6_local: Vtep = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        let mapped_source = Received {
+            local: v6_local,
+            ..mapped
+        };
+        assert_eq!(
+            admit(&mapped_source, Some(&tunnel(v6_local))),
+            Err(DropReason::NotLocalVtep)
+        );
+        let genuine = Received {
+            remote: [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            ..mapped_source
+        };
+        assert!(admit(&genuine, Some(&tunnel(v6_local))).is_ok());
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! - namespaces and root-namespace links named by the test and benchmark helpers
 //!   (`vt<pid>-…`, `vb<pid>-…`, see `tests/src/names.rs`) whose process no longer runs, and the
 //!   demo's (`vsd-…`) when no agent runs;
-//! - switch instances whose agent is dead: the record `/run/vswitch/NAME.json`, the control
-//!   socket and the pins under `/sys/fs/bpf/vswitch/NAME` (removing the pins detaches the
-//!   programs a killed agent left attached);
+//! - switch instances whose agent is dead: the record `/run/vswitch/NAME.json`, its set-up
+//!   journal `NAME.pending.json`, the control socket and the pins under
+//!   `/sys/fs/bpf/vswitch/NAME` (removing the pins detaches the programs a killed agent left
+//!   attached);
 //! - tc filters that a killed agent left on kernels without TCX (named `vswitch_*`).
 
 use std::{collections::BTreeSet, path::Path};
@@ -83,7 +84,8 @@ fn stale_instances(live: &BTreeSet<u32>) -> anyhow::Result<Vec<String>> {
         for entry in entries.flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
             let name = file
-                .strip_suffix(".json")
+                .strip_suffix(".pending.json")
+                .or_else(|| file.strip_suffix(".json"))
                 .or_else(|| file.strip_suffix(".sock"))
                 .unwrap_or(&file);
             names.insert(name.to_string());
@@ -96,6 +98,8 @@ fn stale_instances(live: &BTreeSet<u32>) -> anyhow::Result<Vec<String>> {
         let paths = [
             Path::new(RUN_DIR).join(format!("{name}.json")),
             Path::new(RUN_DIR).join(format!("{name}.sock")),
+            // The set-up journal (`vswitch::agent::pending`).
+            Path::new(RUN_DIR).join(format!("{name}.pending.json")),
         ];
         for path in &paths {
             if std::fs::remove_file(path).is_ok() {

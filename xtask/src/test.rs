@@ -13,7 +13,20 @@ pub struct Options {
     /// Skip `cargo fmt --check` and clippy.
     #[arg(long)]
     pub no_lint: bool,
+    /// Full reliability counts: a million fuzz cases per datapath program, 10 000 cases per
+    /// property, 50 agent kills per fault scenario (the fast run does a few thousand, 256
+    /// and 5).
+    #[arg(long)]
+    pub long: bool,
 }
+
+/// The environment `--long` gives the test processes (read by `tests::fuzz`,
+/// `tests::faults` and proptest).
+const LONG_COUNTS: [(&str, &str); 3] = [
+    ("VSWITCH_FUZZ_CASES", "1000000"),
+    ("VSWITCH_FAULT_ROUNDS", "50"),
+    ("PROPTEST_CASES", "10000"),
+];
 
 /// Installs what is missing, lints, then runs unit, BPF_PROG_TEST_RUN and namespace tests.
 pub fn run(options: &Options) -> anyhow::Result<()> {
@@ -45,6 +58,12 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     let plugin = crate::workspace_root().join("target/debug/vswitch-cni");
     // SAFETY: as above.
     unsafe { std::env::set_var("VSWITCH_CNI_BIN", &plugin) };
+    if options.long {
+        for (variable, value) in LONG_COUNTS {
+            // SAFETY: as above.
+            unsafe { std::env::set_var(variable, value) };
+        }
+    }
     // The eBPF crate's logic is tested through vswitch-common and the datapath suite.
     prerequisites::run(
         "cargo",
@@ -74,6 +93,8 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "--test",
             "dispatch_datapath",
             "--test",
+            "fuzz_datapath",
+            "--test",
             "vxlan",
             "--test",
             "switching",
@@ -91,6 +112,8 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "ipvlan",
             "--test",
             "cni",
+            "--test",
+            "faults",
             "--",
             "--test-threads=1",
         ],

@@ -1,17 +1,41 @@
 //! The BPF filesystem that holds the pins.
 
-use std::{ffi::CString, io, path::Path};
+use std::{
+    ffi::CString,
+    io,
+    os::unix::fs::{DirBuilderExt as _, PermissionsExt as _},
+    path::Path,
+};
 
 const BPF_FS: &str = "/sys/fs/bpf";
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 
+/// The mode of the pin directories: the pins give whoever opens them the switch's maps and
+/// links, so only root may reach them.
+pub const PIN_DIR_MODE: u32 = 0o700;
+
 /// Makes sure `/sys/fs/bpf` is a BPF filesystem, mounting one if it is not (as systemd does),
-/// and creates `dir` below it, empty.
+/// and creates `dir` below it, empty and root-only.
 pub fn prepare(dir: &Path) -> io::Result<()> {
     mount()?;
     // Pins left by an agent that was killed would make pinning fail.
     remove(dir);
-    std::fs::create_dir_all(dir)
+    create_private(dir)
+}
+
+/// Creates `dir` and its missing parents with [`PIN_DIR_MODE`], and gives `dir` and its parent
+/// (`/sys/fs/bpf/vswitch`) that mode also when they were there already (made by an older
+/// version, or by hand).
+pub fn create_private(dir: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(PIN_DIR_MODE)
+        .create(dir)?;
+    let private = std::fs::Permissions::from_mode(PIN_DIR_MODE);
+    if let Some(parent) = dir.parent() {
+        std::fs::set_permissions(parent, private.clone())?;
+    }
+    std::fs::set_permissions(dir, private)
 }
 
 /// Like [`prepare`], but keeps what `dir` holds: an agent adopts the pins of its predecessor.
@@ -21,7 +45,7 @@ pub fn prepare(dir: &Path) -> io::Result<()> {
 /// command a fresh `/sys`), so no later agent can adopt them.
 pub fn prepare_keeping(dir: &Path) -> io::Result<bool> {
     let shared = !mount()?;
-    std::fs::create_dir_all(dir)?;
+    create_private(dir)?;
     Ok(shared)
 }
 

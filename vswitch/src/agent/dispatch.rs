@@ -335,8 +335,9 @@ impl Switch {
                 if self.links.index(&spec.name).await?.is_some() {
                     return Err(crate::netlink::NetlinkError::LinkExists(spec.name.clone()).into());
                 }
-                tap::create(&spec.name)?;
-                state.created.record(Created::Link(spec.name.clone()));
+                let link = Created::Link(spec.name.clone());
+                self.make(&mut state.created, link, async { tap::create(&spec.name) })
+                    .await?;
                 let ifindex = self.links.require(&spec.name).await?;
                 state.child.ifindex = ifindex;
                 self.links.set_mac(ifindex, mac).await?;

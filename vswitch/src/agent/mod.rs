@@ -14,6 +14,7 @@ mod devices;
 mod dispatch;
 mod fdb;
 mod mtu;
+mod pending;
 mod port_changes;
 mod ports;
 mod reload;
@@ -162,6 +163,7 @@ impl Switch {
         };
         let control = ControlServer::bind(&config.name)?;
         let links = Links::connect()?;
+        pending::recover(&config.name, previous.as_ref(), &links).await;
         let pins = state::pin_dir(&config.name);
         let shared = bpffs::prepare_keeping(&pins).map_err(|source| AgentError::Pins {
             path: pins.clone(),
@@ -251,7 +253,9 @@ impl Switch {
             devices: self.devices.created().to_vec(),
             dispatch: self.dispatch_records(),
         }
-        .write(&self.name)
+        .write(&self.name)?;
+        pending::clear(&self.name);
+        Ok(())
     }
 
     /// Runs until SIGINT or SIGTERM: ages the FDB, drops ports whose interface goes away, and
@@ -334,6 +338,7 @@ impl Switch {
         }
         self.devices.remove(&self.links).await;
         bpffs::remove(&state::pin_dir(&self.name));
+        pending::clear(&self.name);
     }
 }
 

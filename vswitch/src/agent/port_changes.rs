@@ -6,7 +6,7 @@ use aya::programs::ProgramFd;
 use vswitch_common::port::FloodSet;
 
 use super::{
-    AgentError, Attached, LinkRole, PEER_NAME, Port, Switch, flood_sets,
+    AgentError, Attached, LinkRole, PEER_NAME, Port, Switch, flood_sets, pending,
     transaction::{Step, Transaction},
 };
 use crate::{
@@ -373,15 +373,16 @@ impl Switch {
             return Ok((ifindex, None));
         };
         if !netns::exists(ns) {
-            netns::create(ns)?;
-            created.record(Created::Netns(ns.clone()));
+            self.make(created, Created::Netns(ns.clone()), async {
+                netns::create(ns)
+            })
+            .await?;
         }
         let ns_file = netns::open(ns)?;
+        let make_veth = self.links.create_veth(&spec.name, &ns_file, PEER_NAME);
         let ifindex = self
-            .links
-            .create_veth(&spec.name, &ns_file, PEER_NAME)
+            .make(created, Created::Link(spec.name.clone()), make_veth)
             .await?;
-        created.record(Created::Link(spec.name.clone()));
         let inside = Links::connect_in(ns)?;
         let peer = inside.require(PEER_NAME).await?;
         if let Some(lo) = inside.index("lo").await? {
@@ -393,6 +394,29 @@ impl Switch {
         inside.set_up(peer).await?;
         self.links.set_up(ifindex).await?;
         Ok((ifindex, Some(peer)))
+    }
+
+    /// Creates `created` by running `make`, recorded in `journal` once it exists. It is
+    /// journalled on disk first, so that the next agent removes it should this one be killed
+    /// while making it or before publishing its record; a failure to make it (a name taken,
+    /// say) takes the on-disk entry back, so that nothing of another's is ever removed.
+    pub(super) async fn make<T, E>(
+        &self,
+        journal: &mut Journal,
+        created: Created,
+        make: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        pending::append(&self.name, &created);
+        match make.await {
+            Ok(made) => {
+                journal.record(created);
+                Ok(made)
+            }
+            Err(error) => {
+                pending::retract(&self.name, &created);
+                Err(error)
+            }
+        }
     }
 
     /// Where the link of `port`'s program in `role` is pinned: `links/ROLE/PORT`, with the

@@ -76,8 +76,13 @@ impl ControlError {
         }
     }
 
+    /// The error of an operation on `path`: denied access there (a socket or `/run/vswitch` that
+    /// is root's) says the caller needs root, naming the capabilities.
     fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.display().to_string();
-        move |source| Self::Io { path, source }
+        move |source| match source.kind() {
+            std::io::ErrorKind::PermissionDenied => Self::NeedsRoot,
+            _ => Self::Io { path, source },
+        }
     }
 }
