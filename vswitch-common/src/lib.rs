@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod bounded;
+pub mod budget;
 pub mod dispatch;
 pub mod egress;
 pub mod fdb;
@@ -15,6 +16,7 @@ pub mod frame;
 pub mod ipvlan;
 pub mod mac;
 pub mod port;
+pub mod source;
 pub mod stats;
 pub mod switch;
 pub mod vlan;
@@ -37,6 +39,10 @@ pub mod map_names {
     pub const FDB: &str = "FDB";
     /// Per-CPU counters by port slot.
     pub const PORT_STATS: &str = "PORT_STATS";
+    /// The datapath's half of each port's learned-entry count, by port slot.
+    pub const MAC_COUNTS: &str = "MAC_COUNTS";
+    /// The agent's half: learned entries of each port it deleted, by port slot.
+    pub const MAC_FORGOTTEN: &str = "MAC_FORGOTTEN";
     /// Ports that the TCX path floods to, by VLAN.
     pub const FLOOD: &str = "FLOOD";
     /// Devmap of every port, for XDP redirects and broadcasts.

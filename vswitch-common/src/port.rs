@@ -9,6 +9,9 @@ use crate::{
 pub const PORT_F_REDIRECT_PEER: u32 = 1 << 0;
 /// Port flag: learn source addresses of frames received on this port.
 pub const PORT_F_LEARNING: u32 = 1 << 1;
+/// Port flag: forward only frames from source addresses with a static entry on this port (see
+/// `source::admit`).
+pub const PORT_F_LOCKED: u32 = 1 << 2;
 
 /// How the datapath treats one port. Keyed by ifindex in the `PORTS` map.
 #[repr(C)]
@@ -21,7 +24,9 @@ pub struct PortConfig {
     /// VLAN of untagged frames (port VLAN ID), or 0 where untagged frames are refused.
     pub pvid: u16,
     /// Reserved, zero.
-    pub _pad: [u16; 3],
+    pub _pad: u16,
+    /// Most learned entries the port may hold (`max_macs`); 0 for no limit.
+    pub max_macs: u32,
     /// VLANs whose frames cross this port tagged.
     pub tagged: VlanSet,
 }
@@ -44,7 +49,8 @@ impl PortConfig {
             slot,
             flags,
             pvid: vid,
-            _pad: [0; 3],
+            _pad: 0,
+            max_macs: 0,
             tagged: VlanSet::EMPTY,
         }
     }

@@ -32,11 +32,17 @@ pub enum DropReason {
     NoRoute = 12,
     /// An encapsulated frame larger than the MTU of the underlay's egress interface.
     TooBig = 13,
+    /// A frame on a locked port whose source address has no static entry on the port (neither
+    /// added with `fdb add` nor in the port's `allowed_macs`).
+    Locked = 14,
+    /// A frame whose source address has a static entry behind another port (or VTEP): the
+    /// station cannot be moved off it, so the frame is a spoof.
+    StaticMove = 15,
 }
 
 impl DropReason {
     /// Number of reasons, the length of [`PortStats::drops`].
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 16;
 
     /// Every reason, in counter order.
     pub const ALL: [Self; Self::COUNT] = [
@@ -54,6 +60,8 @@ impl DropReason {
         Self::NotLocalVtep,
         Self::NoRoute,
         Self::TooBig,
+        Self::Locked,
+        Self::StaticMove,
     ];
 
     /// The name used in `vswitch stats` output.
@@ -73,6 +81,8 @@ impl DropReason {
             Self::NotLocalVtep => "not_local_vtep",
             Self::NoRoute => "no_route",
             Self::TooBig => "too_big",
+            Self::Locked => "locked",
+            Self::StaticMove => "static_move",
         }
     }
 }
@@ -95,6 +105,9 @@ pub struct PortStats {
     pub flooded: u64,
     /// Source addresses learned or moved to this port.
     pub learned: u64,
+    /// New source addresses not learned because the port holds its `max_macs` already (the
+    /// frames themselves are still forwarded).
+    pub learn_refused: u64,
     /// Received frames dropped, by [`DropReason`].
     pub drops: [u64; DropReason::COUNT],
 }
@@ -114,6 +127,7 @@ impl PortStats {
         self.forwarded += other.forwarded;
         self.flooded += other.flooded;
         self.learned += other.learned;
+        self.learn_refused += other.learn_refused;
         for (sum, add) in self.drops.iter_mut().zip(other.drops.iter()) {
             *sum += add;
         }

@@ -7,13 +7,15 @@ use vswitch_common::{
     fdb::{self, FdbEntry, FdbKey, Learning, Location},
     forward::{self, Verdict},
     frame::{self, Frame, L2Header},
-    port::{PORT_F_LEARNING, PortConfig},
+    port::{PORT_F_LEARNING, PORT_F_LOCKED, PortConfig},
+    source,
     stats::DropReason,
     switch::SwitchConfig,
     vxlan::Vtep,
 };
 
 use crate::{
+    budget::{self, NO_SLOT},
     counters,
     maps::{FDB, PORTS, SWITCH},
 };
@@ -130,8 +132,8 @@ fn classify<F: Frame>(
     let ageing_ns = SWITCH
         .get(0)
         .map_or(SwitchConfig::DEFAULT_AGEING_NS, |switch| switch.ageing_ns);
-    if port.has(PORT_F_LEARNING) {
-        learn(port, &header, vlan, location, now_ns, ageing_ns);
+    if port.flags & (PORT_F_LEARNING | PORT_F_LOCKED) != 0 {
+        source(port, &header, vlan, location, now_ns, ageing_ns)?;
     }
     let dst = FdbKey {
         mac: header.dst,
@@ -156,35 +158,84 @@ fn classify<F: Frame>(
     })
 }
 
+/// Checks the frame's source address against its FDB entry (locked ports, static stations)
+/// and learns it where the port learns.
 #[inline(always)]
-fn learn(
+fn source(
     port: &PortConfig,
     header: &L2Header,
     vlan: u16,
     location: Location,
     now_ns: u64,
     ageing_ns: u64,
-) {
+) -> Result<(), DropReason> {
     let src = FdbKey {
         mac: header.src,
         vlan,
     };
     // SAFETY: as for the destination lookup.
     let existing = unsafe { FDB.get(src) };
+    source::admit(existing, location, port.has(PORT_F_LOCKED))?;
+    if port.has(PORT_F_LEARNING) {
+        learn(port, &src, existing, location, now_ns, ageing_ns);
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn learn(
+    port: &PortConfig,
+    src: &FdbKey,
+    existing: Option<&FdbEntry>,
+    location: Location,
+    now_ns: u64,
+    ageing_ns: u64,
+) {
     let learned = match fdb::learn(existing, location, now_ns, ageing_ns) {
         Learning::Unchanged => false,
         Learning::Refreshed(entry) => {
-            rewrite(&src, &entry);
+            rewrite(src, &entry.counted_in(port.slot));
             false
         }
-        // A known station that moved or aged out: rewrite it where it is, so that readers on
+        // A known station that moved or aged out is rewritten where it is, so that readers on
         // other CPUs never hold a freed element (a replacement would free the old one).
-        Learning::Learned(entry) if existing.is_some() => rewrite(&src, &entry),
-        Learning::Learned(entry) => FDB.insert(src, entry, u64::from(BPF_NOEXIST)).is_ok(),
+        Learning::Learned(entry) => {
+            let entry = entry.counted_in(port.slot);
+            let from = existing.map_or(NO_SLOT, FdbEntry::slot);
+            if from == port.slot {
+                // Aged out on this port, or moved between locations of the one port (VTEPs
+                // of a tunnel): the port's count holds it already.
+                rewrite(src, &entry)
+            } else if within_budget(port) {
+                let written = if existing.is_some() {
+                    rewrite(src, &entry)
+                } else {
+                    FDB.insert(*src, entry, u64::from(BPF_NOEXIST)).is_ok()
+                };
+                if written {
+                    budget::moved(port.slot, from);
+                }
+                written
+            } else {
+                false
+            }
+        }
     };
     if learned && let Some(stats) = counters::of(port.slot) {
         stats.learned += 1;
     }
+}
+
+/// Whether the port may learn one more entry; counts the refusal if not.
+#[inline(always)]
+fn within_budget(port: &PortConfig) -> bool {
+    if port.max_macs == 0 || budget::may_learn(port.slot, port.max_macs) {
+        return true;
+    }
+    if let Some(stats) = counters::of(port.slot) {
+        stats.learn_refused += 1;
+    }
+    false
 }
 
 /// Overwrites the FDB entry of `key` in place, field by field (each an aligned word store, so a

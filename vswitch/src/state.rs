@@ -13,7 +13,7 @@ use crate::{
 
 /// Version of the pinned state's layout (maps, link pins, this record). An agent refuses to
 /// adopt state of another layout.
-pub const LAYOUT: u32 = 3;
+pub const LAYOUT: u32 = 4;
 
 /// Directory of instance records; `/run` is shared by every mount namespace that `ip netns exec`
 /// creates, unlike `/sys/fs/bpf`.
@@ -122,6 +122,15 @@ pub struct PortRecord {
     /// Whether frames go straight to the veth peer (see `PortSpec::redirect_peer`).
     #[serde(default)]
     pub redirect_peer: bool,
+    /// `max_macs`, if set.
+    #[serde(default)]
+    pub max_macs: Option<u32>,
+    /// Whether the port is `locked`.
+    #[serde(default)]
+    pub locked: bool,
+    /// `allowed_macs`, as `02:00:00:00:00:01` strings.
+    #[serde(default)]
+    pub allowed_macs: Vec<String>,
     /// Added with `port add` rather than by the config file: a reload keeps it.
     #[serde(default)]
     pub live: bool,

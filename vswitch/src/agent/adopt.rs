@@ -92,6 +92,7 @@ impl Switch {
         };
         let egress = self.egress()?;
         self.maps.set_port(port.ifindex, port.config(), &egress)?;
+        self.write_allowed(&port, None)?;
         let program = self.attach(&port.spec, port.ifindex)?;
         self.offloads
             .apply(

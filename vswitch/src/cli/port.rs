@@ -61,6 +61,17 @@ pub struct AddArgs {
     /// straight to the peer with bpf_redirect_peer. Not for a peer that runs XDP.
     #[arg(long, requires = "existing")]
     pub redirect_peer: bool,
+    /// The most source addresses the port may have learned at once; new ones beyond are not
+    /// learned (their frames are still forwarded) and are counted as learn_refused.
+    #[arg(long, value_name = "N")]
+    pub max_macs: Option<u32>,
+    /// Forward only frames from source addresses with a static entry on the port (fdb add, or
+    /// --allowed-mac); the port learns nothing.
+    #[arg(long)]
+    pub locked: bool,
+    /// A static FDB entry towards the port in each of its VLANs (repeat for more).
+    #[arg(long = "allowed-mac", value_name = "MAC")]
+    pub allowed_macs: Vec<String>,
 }
 
 impl From<AddArgs> for PortAdd {
@@ -76,6 +87,9 @@ impl From<AddArgs> for PortAdd {
             hook: args.hook,
             mtu: args.mtu,
             redirect_peer: args.redirect_peer,
+            max_macs: args.max_macs,
+            locked: args.locked,
+            allowed_macs: args.allowed_macs,
         }
     }
 }

@@ -9,6 +9,8 @@ mod vxlan;
 
 use std::{net::IpAddr, path::Path};
 
+use vswitch_common::mac::MacAddr;
+
 use crate::netlink::device::DeviceSpec;
 
 pub use offload::{OFFLOAD_WORDS, Offload, OffloadHook};
@@ -120,6 +122,13 @@ pub struct PortSpec {
     /// other existing veths, whose peer may run XDP (another switch's port) that the shortcut
     /// would skip.
     pub redirect_peer: bool,
+    /// `max_macs`: the most learned FDB entries the port may hold; `None` for no limit.
+    pub max_macs: Option<u32>,
+    /// `locked`: only frames from `allowed_macs` and static entries of the port pass, and the
+    /// port learns nothing.
+    pub locked: bool,
+    /// `allowed_macs`: static FDB entries towards the port, in each of its VLANs.
+    pub allowed_macs: Vec<MacAddr>,
 }
 
 /// Where a port's interface comes from.

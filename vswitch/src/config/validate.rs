@@ -170,18 +170,6 @@ fn devices(
 fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec, ConfigError> {
     let span = section.span();
     let section = section.get_ref();
-    for (value, key) in [
-        (&section.max_macs, "max_macs"),
-        (&section.locked, "locked"),
-        (&section.allowed_macs, "allowed_macs"),
-    ] {
-        if let Some(value) = value {
-            return Err(source.error(
-                value.span(),
-                format!("{key} is not supported by this version yet"),
-            ));
-        }
-    }
     let name = section.name.get_ref().clone();
     check_ifname(&name).map_err(|reason| source.error(section.name.span(), reason))?;
     let existing = section.existing.as_ref().is_some_and(|e| *e.get_ref());
@@ -259,16 +247,56 @@ fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec,
         (Some(flag), PortKind::Existing) => *flag.get_ref(),
         (None, kind) => matches!(kind, PortKind::Veth { .. }),
     };
+    let locked = section
+        .locked
+        .as_ref()
+        .is_some_and(|locked| *locked.get_ref());
+    let learning = section.learning.unwrap_or(true) && !locked;
+    let max_macs = section
+        .max_macs
+        .as_ref()
+        .map(|max| max_macs(source, max, learning))
+        .transpose()?;
+    let allowed_macs = section
+        .allowed_macs
+        .iter()
+        .map(|mac| super::dispatch::unicast_mac(source, mac))
+        .collect::<Result<_, _>>()?;
     Ok(PortSpec {
         name,
         kind,
         vlan,
         hook,
-        learning: section.learning.unwrap_or(true),
+        learning,
         offload,
         mtu,
         redirect_peer,
+        max_macs,
+        locked,
+        allowed_macs,
     })
+}
+
+/// A port's `max_macs`: a count of entries the FDB can hold, on a port that learns.
+fn max_macs(source: &Source<'_>, max: &Spanned<i64>, learning: bool) -> Result<u32, ConfigError> {
+    if !learning {
+        return Err(source.error(
+            max.span(),
+            "max_macs limits learning, which this port does not do (locked, or learning = false)",
+        ));
+    }
+    u32::try_from(*max.get_ref())
+        .ok()
+        .filter(|max| (1..=vswitch_common::FDB_CAPACITY).contains(max))
+        .ok_or_else(|| {
+            source.error(
+                max.span(),
+                format!(
+                    "max_macs must be from 1 to {} (the FDB's capacity)",
+                    vswitch_common::FDB_CAPACITY
+                ),
+            )
+        })
 }
 
 fn parse_offload(source: &Source<'_>, offload: &Spanned<String>) -> Result<Offload, ConfigError> {
@@ -553,11 +581,31 @@ mod tests {
     }
 
     #[test]
-    fn features_not_built_yet_are_refused_clearly() {
-        let locked = "[[port]]\nname = \"p\"\nnetns = \"a\"\nlocked = true\n";
+    fn port_defences_are_parsed_and_checked() {
+        let base = "[[port]]\nname = \"p\"\nnetns = \"a\"\n";
+        let port = parse(&format!(
+            "{base}locked = true\nallowed_macs = [\"02:00:00:00:00:03\"]\n"
+        ))
+        .unwrap()
+        .ports
+        .remove(0);
+        assert!(port.locked && !port.learning);
+        assert_eq!(port.allowed_macs, vec![[2, 0, 0, 0, 0, 3]]);
+        let limited = parse(&format!("{base}max_macs = 64\n")).unwrap();
+        assert_eq!(limited.ports[0].max_macs, Some(64));
         assert_eq!(
-            parse(locked).unwrap_err(),
-            "t.toml:4: locked is not supported by this version yet"
+            parse(&format!("{base}max_macs = 0\n")).unwrap_err(),
+            "t.toml:4: max_macs must be from 1 to 1048576 (the FDB's capacity)"
+        );
+        assert!(
+            parse(&format!("{base}locked = true\nmax_macs = 5\n"))
+                .unwrap_err()
+                .starts_with("t.toml:5: max_macs limits learning")
+        );
+        assert!(
+            parse(&format!("{base}allowed_macs = [\"ff:ff:ff:ff:ff:ff\"]\n"))
+                .unwrap_err()
+                .starts_with("t.toml:4: \"ff:ff:ff:ff:ff:ff\" must be a unicast MAC")
         );
     }
 

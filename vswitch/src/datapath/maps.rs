@@ -8,6 +8,7 @@ use aya::{
     programs::ProgramFd,
 };
 use vswitch_common::{
+    budget::MacCount,
     dispatch::{Child, ChildKey, Parent, SourceKey},
     fdb::{FdbEntry, FdbKey},
     ipvlan::AddressKey,
@@ -31,6 +32,10 @@ pub struct Maps {
     pub fdb: HashMap<MapData, FdbKey, FdbEntry>,
     /// Per-CPU counters by slot.
     pub stats: PerCpuArray<MapData, PortStats>,
+    /// The datapath's half of each port's learned-entry count, by slot.
+    pub mac_counts: Array<MapData, MacCount>,
+    /// The agent's half: learned entries of each port it deleted, by slot.
+    pub mac_forgotten: Array<MapData, u64>,
     /// Flood sets of the TCX path by VLAN.
     pub flood: HashMap<MapData, u32, FloodSet>,
     /// Ports for XDP redirects.
@@ -173,6 +178,8 @@ impl Maps {
             ports: typed!(map_names::PORTS),
             fdb: typed!(map_names::FDB),
             stats: typed!(map_names::PORT_STATS),
+            mac_counts: typed!(map_names::MAC_COUNTS),
+            mac_forgotten: typed!(map_names::MAC_FORGOTTEN),
             flood: typed!(map_names::FLOOD),
             tx_ports: typed!(map_names::TX_PORTS),
             switch: typed!(map_names::SWITCH),
@@ -285,6 +292,43 @@ impl Maps {
             .map_err(|error| DatapathError::map(what.clone())(MapError::IoError(error)))?;
         self.stats
             .set(slot, zeros, 0)
+            .map_err(DatapathError::map(what.clone()))?;
+        // No entry counts in a free slot (the port's removal deleted its entries), so the two
+        // halves of the count start again from zero together.
+        self.mac_counts
+            .set(slot, MacCount::default(), 0)
+            .map_err(DatapathError::map(what.clone()))?;
+        self.mac_forgotten
+            .set(slot, 0, 0)
+            .map_err(DatapathError::map(what))
+    }
+
+    /// Learned entries the port in `slot` holds, as its `max_macs` counts them.
+    pub fn macs_held(&self, slot: u32) -> Result<u64, DatapathError> {
+        let what = format!("reading the learned-entry count of slot {slot}");
+        let count = self
+            .mac_counts
+            .get(&slot, 0)
+            .map_err(DatapathError::map(what.clone()))?;
+        let forgotten = self
+            .mac_forgotten
+            .get(&slot, 0)
+            .map_err(DatapathError::map(what))?;
+        Ok(count.held(forgotten))
+    }
+
+    /// Takes a deleted or replaced learned entry off the count of the port that held it.
+    fn forget(&mut self, old: Option<FdbEntry>) -> Result<(), DatapathError> {
+        let Some(slot) = old.map(|entry| entry.slot()).filter(|slot| *slot != 0) else {
+            return Ok(());
+        };
+        let what = format!("updating the learned-entry count of slot {slot}");
+        let forgotten = self
+            .mac_forgotten
+            .get(&slot, 0)
+            .map_err(DatapathError::map(what.clone()))?;
+        self.mac_forgotten
+            .set(slot, forgotten + 1, 0)
             .map_err(DatapathError::map(what))
     }
 
@@ -312,15 +356,23 @@ impl Maps {
     }
 
     /// Adds or replaces an FDB entry.
+    ///
+    /// A learned entry replaced goes off its port's count.
     pub fn set_fdb(&mut self, key: FdbKey, entry: FdbEntry) -> Result<(), DatapathError> {
+        let old = self.fdb.get(&key, 0).ok();
         self.fdb
             .insert(key, entry, 0)
-            .map_err(DatapathError::map("writing an FDB entry"))
+            .map_err(DatapathError::map("writing an FDB entry"))?;
+        self.forget(old)
     }
 
-    /// Removes an FDB entry; one that is already gone is not an error.
+    /// Removes an FDB entry; one that is already gone is not an error. A learned entry goes off
+    /// its port's count.
     pub fn remove_fdb(&mut self, key: &FdbKey) -> Result<(), DatapathError> {
-        unless_missing(self.fdb.remove(key)).map_err(DatapathError::map("removing an FDB entry"))
+        let old = self.fdb.get(key, 0).ok();
+        unless_missing(self.fdb.remove(key))
+            .map_err(DatapathError::map("removing an FDB entry"))?;
+        self.forget(old)
     }
 }
 

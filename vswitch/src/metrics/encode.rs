@@ -66,6 +66,11 @@ const PORT_COUNTERS: &[PortCounter] = &[
         "Source addresses learned (or moved) on the port",
         |s| s.learned,
     ),
+    (
+        "port_learn_refused",
+        "New source addresses not learned because the port holds its max_macs",
+        |s| s.learn_refused,
+    ),
 ];
 
 /// The metrics of the running instance `name`, in the Prometheus text format.

@@ -1,0 +1,63 @@
+//! How many learned FDB entries each port holds, against its `max_macs`.
+//!
+//! The count is kept by two writers that never write the same word, so nothing is lost to a
+//! race: the datapath adds to [`MacCount`] with atomic adds when it learns an entry for a port or
+//! moves one away from it, and the agent adds to its own `MAC_FORGOTTEN` word of the port when
+//! it deletes one of the port's learned entries (ageing, `fdb del`, port removal). Each learned
+//! entry carries the slot of the port that counts it ([`crate::fdb::FdbEntry::slot`]).
+
+/// The datapath's half of a port's count, at the port's counter slot in `MAC_COUNTS`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MacCount {
+    /// Entries learned for the port, or moved to it.
+    pub learned: u64,
+    /// Entries of the port moved to another port.
+    pub moved_away: u64,
+}
+
+impl MacCount {
+    /// Learned entries the port holds, given how many of them the agent deleted.
+    #[inline(always)]
+    pub const fn held(&self, forgotten: u64) -> u64 {
+        self.learned
+            .saturating_sub(self.moved_away.saturating_add(forgotten))
+    }
+}
+
+/// Whether a port whose limit is `max_macs` (0: none) and which holds `held` learned entries
+/// may learn one more.
+///
+/// Two CPUs learning at once may both pass the check: a port can exceed its limit by at most the
+/// number of CPUs minus one.
+#[inline(always)]
+pub const fn may_learn(max_macs: u32, held: u64) -> bool {
+    max_macs == 0 || held < max_macs as u64
+}
+
+#[cfg(feature = "user")]
+// SAFETY: `repr(C)` integers with no padding.
+unsafe impl aya::Pod for MacCount {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_is_learned_minus_what_went_away() {
+        let count = MacCount {
+            learned: 10,
+            moved_away: 3,
+        };
+        assert_eq!(count.held(2), 5);
+        assert_eq!(count.held(20), 0, "never below zero");
+    }
+
+    #[test]
+    fn learning_stops_at_the_limit_and_zero_means_none() {
+        assert!(may_learn(2, 1));
+        assert!(!may_learn(2, 2));
+        assert!(!may_learn(2, 3));
+        assert!(may_learn(0, u64::MAX));
+    }
+}
