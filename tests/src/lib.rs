@@ -11,6 +11,7 @@ pub mod command;
 pub mod datapath;
 pub mod devices;
 pub mod dispatch;
+pub mod flood;
 pub mod frames;
 pub mod lab;
 pub mod names;
