@@ -257,6 +257,7 @@ pub fn with_datapath(vlans: [VlanMode; 3], test: impl FnOnce(&mut Fixture) + Sen
                     mtu: None,
                     redirect_peer: false,
                     max_macs: None,
+                    flood_pps: None,
                     locked: false,
                     allowed_macs: Vec::new(),
                 },

@@ -1,10 +1,15 @@
-//! Hostile senders: a host that sends frames from ever new source addresses (MAC table
-//! exhaustion), through an AF_PACKET socket.
+//! Hostile senders through an AF_PACKET socket: a host that sends frames from ever new source
+//! addresses (MAC table exhaustion), or broadcasts as fast as it can (a storm).
+
+use std::time::{Duration, Instant};
 
 use crate::{
     frames::{Mac, ethernet},
     raw::RawSocket,
 };
+
+/// The broadcast address.
+const BROADCAST: Mac = [0xff; 6];
 
 /// A source of distinct locally administered unicast addresses, in a fixed pseudo-random
 /// order (the same seed gives the same addresses).
@@ -42,6 +47,20 @@ pub fn from_new_sources(socket: &RawSocket, dst: Mac, sources: &mut RandomMacs, 
     for (n, src) in sources.take(count).enumerate() {
         socket.send(&ethernet(dst, src, n as u32));
     }
+}
+
+/// Broadcasts frames from `src` out of `socket` as fast as it takes them, for `duration`;
+/// returns how many.
+pub fn broadcast_for(socket: &RawSocket, src: Mac, duration: Duration) -> usize {
+    let deadline = Instant::now() + duration;
+    let mut sent = 0;
+    while Instant::now() < deadline {
+        for _ in 0..64 {
+            socket.send(&ethernet(BROADCAST, src, sent as u32));
+            sent += 1;
+        }
+    }
+    sent
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use tests::{
     flood::{self, RandomMacs},
     frames::{Mac, ethernet, has_marker, station},
     lab::{Lab, SWITCH_TABLE},
+    ping::{PingStream, PingSummary},
     raw::RawSocket,
     switch::Switch,
 };
@@ -270,5 +271,73 @@ fn a_static_station_cannot_be_stolen_from_another_port() {
     assert_eq!(
         Lab::fdb_port_of(&switch, &colons(&learned)).as_deref(),
         Some(lab.ports[0].as_str())
+    );
+}
+
+/// What a victim saw during a broadcast storm from another host.
+#[derive(Debug)]
+struct Storm {
+    /// Broadcasts the attacker sent.
+    sent: usize,
+    /// Frames the switch sent to the victim's port meanwhile.
+    to_victim: u64,
+    /// The attacker's frames dropped by the limit.
+    limited: u64,
+    /// The victim's pings to the third host.
+    ping: PingSummary,
+}
+
+/// Host 0 broadcasts for two seconds while host 1 pings host 2 every 10 ms; host 0's port has
+/// `flood_pps` if given.
+fn storm(flood_pps: Option<u32>) -> Storm {
+    let lab = Lab::tagged(3, "gd");
+    let limit = flood_pps.map(|pps| format!("flood_pps = {pps}"));
+    let extras: Vec<(usize, &str)> = limit.iter().map(|limit| (0, limit.as_str())).collect();
+    let switch = Switch::start(&lab.switch_ns, &config_with(&lab, &extras));
+    assert!(pings(lab.hosts[1].name(), &Lab::address(2)));
+    let (attacker, victim) = (&lab.ports[0], &lab.ports[1]);
+    let before = counter(&switch, victim, "tx_packets");
+    let socket = RawSocket::open(lab.hosts[0].name(), "eth0");
+    let ping = PingStream::start(
+        lab.hosts[1].name(),
+        &Lab::address(2),
+        Duration::from_millis(10),
+        200,
+    );
+    let sent = flood::broadcast_for(&socket, station(66), STORM);
+    let ping = ping.finish();
+    settled_rx(&switch, attacker);
+    let run = Storm {
+        sent,
+        to_victim: counter(&switch, victim, "tx_packets") - before,
+        limited: drops(&switch, attacker, "flood_limit"),
+        ping,
+    };
+    eprintln!("flood_pps {flood_pps:?}: {run:?}");
+    run
+}
+
+/// How long the storm lasts.
+const STORM: Duration = Duration::from_secs(2);
+
+#[test]
+fn flood_pps_keeps_a_broadcast_storm_off_the_other_hosts() {
+    const PPS: u32 = 1000;
+    let open = storm(None);
+    let limited = storm(Some(PPS));
+    assert_eq!(open.limited, 0);
+    assert!(limited.limited > 0, "{limited:?}");
+    // The limit holds per CPU that the attacker's frames arrive on (two here), plus a burst of
+    // a tenth of a second each; the victim's own pings and replies come on top.
+    let ceiling = 2 * u64::from(PPS) * STORM.as_secs() + 2 * u64::from(PPS) / 10 + 500;
+    assert!(limited.to_victim <= ceiling, "{limited:?}");
+    assert!(
+        open.to_victim > 10 * ceiling && open.to_victim >= open.sent as u64 / 2,
+        "the storm without a limit is no storm: {open:?}"
+    );
+    assert!(limited.limited <= limited.sent as u64, "{limited:?}");
+    assert!(
+        limited.ping.lost() <= open.ping.lost(),
+        "with the limit {limited:?}, without {open:?}"
     );
 }

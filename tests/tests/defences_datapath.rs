@@ -1,5 +1,6 @@
 //! BPF_PROG_TEST_RUN on the datapath's defences, one test per branch and both hooks: locked
-//! ports, static stations that cannot be moved, and the per-port `max_macs` budget.
+//! ports, static stations that cannot be moved, the per-port `max_macs` budget and the
+//! `flood_pps` storm limit.
 //!
 //! Same fixture as `datapath.rs`: three access ports of VLAN 1 (`p1`..`p3`, here ports 0..2).
 
@@ -10,6 +11,7 @@ use tests::{
 use vswitch::agent::monotonic_ns;
 use vswitch_common::{
     fdb::{FdbEntry, FdbKey, Location},
+    mac::BROADCAST,
     stats::DropReason,
 };
 
@@ -131,5 +133,38 @@ fn a_move_takes_the_entry_from_one_port_s_count_to_the_other_s() {
         assert_eq!(fx.fdb(station(2)).map(|entry| entry.ifindex), Some(p1));
         assert_eq!(fx.stats(1).learn_refused, 1);
         assert_eq!((fx.macs_held(0), fx.macs_held(1)), (1, 1));
+    });
+}
+
+#[test]
+fn flood_pps_drops_floods_over_the_rate_but_never_known_unicast() {
+    with_datapath(access(), |fx| {
+        // One frame a second: one passes, and the next credit is a second away.
+        fx.reconfigure(0, |spec| spec.flood_pps = Some(1));
+        let p1 = fx.ifindex(0);
+        let verdicts: Vec<u32> = (0..20)
+            .map(|n| fx.xdp(p1, &ethernet(BROADCAST, station(1), 30 + n)))
+            .collect();
+        assert_eq!(verdicts[0], PASSED_XDP);
+        assert!(verdicts[1..].iter().all(|verdict| *verdict == XDP_DROP));
+        // Unknown unicast floods too, through either hook (the TCX path drops the original of
+        // every flood: the counter tells the limit's drop apart).
+        assert_eq!(
+            fx.tc(p1, &ethernet(station(9), station(1), 50)),
+            TC_ACT_SHOT
+        );
+        assert_eq!(fx.stats(0).drops[DropReason::FloodLimit as usize], 20);
+        assert_eq!(fx.stats(0).flooded, 1);
+        // A known destination is forwarded whatever the bucket holds.
+        fx.learn(station(2), 1, monotonic_ns());
+        assert_eq!(
+            fx.xdp(p1, &ethernet(station(2), station(1), 51)),
+            PASSED_XDP
+        );
+        assert_eq!(fx.stats(0).forwarded, 1);
+        // Other ports are not limited.
+        let p2 = fx.ifindex(1);
+        assert_eq!(fx.xdp(p2, &ethernet(BROADCAST, station(2), 52)), PASSED_XDP);
+        assert_eq!(fx.stats(1).drops[DropReason::FloodLimit as usize], 0);
     });
 }

@@ -18,6 +18,7 @@ pub mod mac;
 pub mod port;
 pub mod source;
 pub mod stats;
+pub mod storm;
 pub mod switch;
 pub mod vlan;
 pub mod vxlan;
@@ -43,6 +44,8 @@ pub mod map_names {
     pub const MAC_COUNTS: &str = "MAC_COUNTS";
     /// The agent's half: learned entries of each port it deleted, by port slot.
     pub const MAC_FORGOTTEN: &str = "MAC_FORGOTTEN";
+    /// Per-CPU token buckets of the ports' `flood_pps`, by port slot.
+    pub const FLOOD_BUCKETS: &str = "FLOOD_BUCKETS";
     /// Ports that the TCX path floods to, by VLAN.
     pub const FLOOD: &str = "FLOOD";
     /// Devmap of every port, for XDP redirects and broadcasts.

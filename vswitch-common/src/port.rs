@@ -27,6 +27,10 @@ pub struct PortConfig {
     pub _pad: u16,
     /// Most learned entries the port may hold (`max_macs`); 0 for no limit.
     pub max_macs: u32,
+    /// Most frames a second the port may flood (`flood_pps`, see `storm`); 0 for no limit.
+    pub flood_pps: u32,
+    /// Reserved, zero.
+    pub _pad2: u32,
     /// VLANs whose frames cross this port tagged.
     pub tagged: VlanSet,
 }
@@ -51,6 +55,8 @@ impl PortConfig {
             pvid: vid,
             _pad: 0,
             max_macs: 0,
+            flood_pps: 0,
+            _pad2: 0,
             tagged: VlanSet::EMPTY,
         }
     }

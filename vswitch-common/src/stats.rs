@@ -38,11 +38,13 @@ pub enum DropReason {
     /// A frame whose source address has a static entry behind another port (or VTEP): the
     /// station cannot be moved off it, so the frame is a spoof.
     StaticMove = 15,
+    /// A flooded frame (broadcast, multicast or unknown unicast) over the port's `flood_pps`.
+    FloodLimit = 16,
 }
 
 impl DropReason {
     /// Number of reasons, the length of [`PortStats::drops`].
-    pub const COUNT: usize = 16;
+    pub const COUNT: usize = 17;
 
     /// Every reason, in counter order.
     pub const ALL: [Self; Self::COUNT] = [
@@ -62,6 +64,7 @@ impl DropReason {
         Self::TooBig,
         Self::Locked,
         Self::StaticMove,
+        Self::FloodLimit,
     ];
 
     /// The name used in `vswitch stats` output.
@@ -83,6 +86,7 @@ impl DropReason {
             Self::TooBig => "too_big",
             Self::Locked => "locked",
             Self::StaticMove => "static_move",
+            Self::FloodLimit => "flood_limit",
         }
     }
 }

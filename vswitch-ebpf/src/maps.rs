@@ -13,6 +13,7 @@ use vswitch_common::{
     ipvlan::AddressKey,
     port::{FloodSet, PortConfig},
     stats::PortStats,
+    storm::TokenBucket,
     switch::SwitchConfig,
     vlan::VLAN_COUNT,
     vxlan::{MAX_REMOTES, MAX_TUNNELS, NextHop, RemoteSet, Tunnel, Underlay, Vtep},
@@ -46,6 +47,13 @@ pub static MAC_COUNTS: Array<MacCount> = Array::with_max_entries(MAX_PORTS, 0);
 /// agent writes it.
 #[map]
 pub static MAC_FORGOTTEN: Array<u64> = Array::with_max_entries(MAX_PORTS, 0);
+
+/// The ports' `flood_pps` token buckets, by port slot. Per CPU: no atomics and no shared cache
+/// line on the flood path, and a sender's frames arrive on one CPU at a time (a veth's receive
+/// runs where its sender runs), so one host gets `flood_pps`; a port whose frames arrive on
+/// every CPU at once gets up to `flood_pps` on each.
+#[map]
+pub static FLOOD_BUCKETS: PerCpuArray<TokenBucket> = PerCpuArray::with_max_entries(MAX_PORTS, 0);
 
 /// Ports that the TCX path floods to, by VLAN. A hash, not an array: the controller replaces a
 /// set as a new element (an array value would be rewritten in place while frames read it),

@@ -17,7 +17,7 @@ use vswitch_common::{
 use crate::{
     budget::{self, NO_SLOT},
     counters,
-    maps::{FDB, PORTS, SWITCH},
+    maps::{FDB, FLOOD_BUCKETS, PORTS, SWITCH},
 };
 
 /// Where a frame that passed the ingress stages goes: a [`Verdict`] other than a drop.
@@ -145,7 +145,12 @@ fn classify<F: Frame>(
     let route = match forward::decide(location.ifindex, &header.dst, entry, now_ns, ageing_ns) {
         Verdict::Forward { ifindex } => Route::Forward { ifindex },
         Verdict::Tunnel { remote } => Route::Tunnel { remote },
-        Verdict::Flood => Route::Flood,
+        Verdict::Flood => {
+            if port.flood_pps != 0 {
+                storm(port, now_ns)?;
+            }
+            Route::Flood
+        }
         Verdict::Drop(reason) => return Err(reason),
     };
     Ok(Decision {
@@ -156,6 +161,16 @@ fn classify<F: Frame>(
         from_overlay: false,
         protocol_set: true,
     })
+}
+
+/// Takes a flooded frame from the port's `flood_pps` bucket on this CPU.
+#[inline(always)]
+fn storm(port: &PortConfig, now_ns: u64) -> Result<(), DropReason> {
+    let Some(bucket) = FLOOD_BUCKETS.get_ptr_mut(port.slot) else {
+        return Ok(());
+    };
+    // SAFETY: this CPU's value, which only this program touches, and programs do not nest.
+    unsafe { &mut *bucket }.take(port.flood_pps, now_ns)
 }
 
 /// Checks the frame's source address against its FDB entry (locked ports, static stations)

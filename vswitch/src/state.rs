@@ -125,6 +125,9 @@ pub struct PortRecord {
     /// `max_macs`, if set.
     #[serde(default)]
     pub max_macs: Option<u32>,
+    /// `flood_pps`, if set.
+    #[serde(default)]
+    pub flood_pps: Option<u32>,
     /// Whether the port is `locked`.
     #[serde(default)]
     pub locked: bool,

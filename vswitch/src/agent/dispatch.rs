@@ -318,6 +318,7 @@ impl Switch {
                     mtu: None,
                     redirect_peer: false,
                     max_macs: None,
+                    flood_pps: None,
                     locked: false,
                     allowed_macs: Vec::new(),
                 };

@@ -50,6 +50,7 @@ impl Port {
             }
         };
         config.max_macs = self.spec.max_macs.unwrap_or(0);
+        config.flood_pps = self.spec.flood_pps.unwrap_or(0);
         config
     }
 
@@ -92,6 +93,7 @@ impl Port {
             mtu: self.spec.mtu,
             redirect_peer: self.spec.redirect_peer,
             max_macs: self.spec.max_macs,
+            flood_pps: self.spec.flood_pps,
             locked: self.spec.locked,
             allowed_macs: self
                 .spec
@@ -133,6 +135,7 @@ impl Port {
                 // Records of agents before the field: only created veths had it.
                 redirect_peer: record.redirect_peer || record.netns.is_some(),
                 max_macs: record.max_macs,
+                flood_pps: record.flood_pps,
                 locked: record.locked,
                 allowed_macs: record
                     .allowed_macs
@@ -180,6 +183,7 @@ mod tests {
                 mtu: None,
                 redirect_peer: false,
                 max_macs: None,
+                flood_pps: None,
                 locked: false,
                 allowed_macs: Vec::new(),
             },

@@ -126,6 +126,8 @@ struct PortTable<'a> {
     redirect_peer: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_macs: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flood_pps: Option<u32>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     locked: bool,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
@@ -153,6 +155,7 @@ fn port_spec(request: &PortAdd) -> Result<PortSpec, String> {
         mtu: request.mtu,
         redirect_peer: request.redirect_peer,
         max_macs: request.max_macs,
+        flood_pps: request.flood_pps,
         locked: request.locked,
         allowed_macs: &request.allowed_macs,
     };

@@ -65,6 +65,10 @@ pub struct AddArgs {
     /// learned (their frames are still forwarded) and are counted as learn_refused.
     #[arg(long, value_name = "N")]
     pub max_macs: Option<u32>,
+    /// The most frames a second the port may flood (broadcast, multicast, unknown unicast);
+    /// the rest are dropped and counted as flood_limit.
+    #[arg(long, value_name = "PPS")]
+    pub flood_pps: Option<u32>,
     /// Forward only frames from source addresses with a static entry on the port (fdb add, or
     /// --allowed-mac); the port learns nothing.
     #[arg(long)]
@@ -88,6 +92,7 @@ impl From<AddArgs> for PortAdd {
             mtu: args.mtu,
             redirect_peer: args.redirect_peer,
             max_macs: args.max_macs,
+            flood_pps: args.flood_pps,
             locked: args.locked,
             allowed_macs: args.allowed_macs,
         }

@@ -49,6 +49,7 @@ pub struct PortSection {
     pub mtu: Option<Spanned<i64>>,
     pub redirect_peer: Option<Spanned<bool>>,
     pub max_macs: Option<Spanned<i64>>,
+    pub flood_pps: Option<Spanned<i64>>,
     pub locked: Option<Spanned<bool>>,
     #[serde(default)]
     pub allowed_macs: Vec<Spanned<String>>,

@@ -124,6 +124,9 @@ pub struct PortSpec {
     pub redirect_peer: bool,
     /// `max_macs`: the most learned FDB entries the port may hold; `None` for no limit.
     pub max_macs: Option<u32>,
+    /// `flood_pps`: the most frames a second the port may flood (broadcast, multicast, unknown
+    /// unicast); `None` for no limit.
+    pub flood_pps: Option<u32>,
     /// `locked`: only frames from `allowed_macs` and static entries of the port pass, and the
     /// port learns nothing.
     pub locked: bool,

@@ -257,6 +257,16 @@ fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec,
         .as_ref()
         .map(|max| max_macs(source, max, learning))
         .transpose()?;
+    let flood_pps = section
+        .flood_pps
+        .as_ref()
+        .map(|pps| {
+            u32::try_from(*pps.get_ref())
+                .ok()
+                .filter(|pps| *pps >= 1)
+                .ok_or_else(|| source.error(pps.span(), "flood_pps must be from 1 to 4294967295"))
+        })
+        .transpose()?;
     let allowed_macs = section
         .allowed_macs
         .iter()
@@ -272,6 +282,7 @@ fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec,
         mtu,
         redirect_peer,
         max_macs,
+        flood_pps,
         locked,
         allowed_macs,
     })
@@ -591,8 +602,13 @@ mod tests {
         .remove(0);
         assert!(port.locked && !port.learning);
         assert_eq!(port.allowed_macs, vec![[2, 0, 0, 0, 0, 3]]);
-        let limited = parse(&format!("{base}max_macs = 64\n")).unwrap();
+        let limited = parse(&format!("{base}max_macs = 64\nflood_pps = 100\n")).unwrap();
         assert_eq!(limited.ports[0].max_macs, Some(64));
+        assert_eq!(limited.ports[0].flood_pps, Some(100));
+        assert_eq!(
+            parse(&format!("{base}flood_pps = -1\n")).unwrap_err(),
+            "t.toml:4: flood_pps must be from 1 to 4294967295"
+        );
         assert_eq!(
             parse(&format!("{base}max_macs = 0\n")).unwrap_err(),
             "t.toml:4: max_macs must be from 1 to 1048576 (the FDB's capacity)"

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 /// 4: `fdb_add_file`, which an agent of version 3 would refuse as a malformed message rather
 /// than as a mismatch of builds.
 ///
-/// 5: `port_add` carries `max_macs`, `locked` and `allowed_macs`, which an agent of version 4
+/// 5: `port_add` carries `max_macs`, `flood_pps`, `locked` and `allowed_macs`, which an agent of version 4
 /// would silently ignore (a port meant to be locked would come up open).
 pub const PROTOCOL_VERSION: u32 = 5;
 
@@ -120,6 +120,9 @@ pub struct PortAdd {
     /// `--max-macs`: the most learned FDB entries the port may hold.
     #[serde(default)]
     pub max_macs: Option<u32>,
+    /// `--flood-pps`: the most frames a second the port may flood.
+    #[serde(default)]
+    pub flood_pps: Option<u32>,
     /// `--locked`: forward only frames from static entries and `--allowed-mac` addresses.
     #[serde(default)]
     pub locked: bool,
@@ -343,6 +346,7 @@ mod tests {
             mtu: Some(9000),
             redirect_peer: true,
             max_macs: Some(64),
+            flood_pps: Some(1000),
             locked: true,
             allowed_macs: vec!["02:00:00:00:00:03".into()],
         }));

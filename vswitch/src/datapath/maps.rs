@@ -15,6 +15,7 @@ use vswitch_common::{
     map_names,
     port::{FloodSet, PortConfig},
     stats::PortStats,
+    storm::TokenBucket,
     switch::SwitchConfig,
     vxlan::{NextHop, RemoteSet, Tunnel, Underlay, Vtep},
 };
@@ -36,6 +37,8 @@ pub struct Maps {
     pub mac_counts: Array<MapData, MacCount>,
     /// The agent's half: learned entries of each port it deleted, by slot.
     pub mac_forgotten: Array<MapData, u64>,
+    /// Per-CPU `flood_pps` token buckets by slot.
+    pub flood_buckets: PerCpuArray<MapData, TokenBucket>,
     /// Flood sets of the TCX path by VLAN.
     pub flood: HashMap<MapData, u32, FloodSet>,
     /// Ports for XDP redirects.
@@ -180,6 +183,7 @@ impl Maps {
             stats: typed!(map_names::PORT_STATS),
             mac_counts: typed!(map_names::MAC_COUNTS),
             mac_forgotten: typed!(map_names::MAC_FORGOTTEN),
+            flood_buckets: typed!(map_names::FLOOD_BUCKETS),
             flood: typed!(map_names::FLOOD),
             tx_ports: typed!(map_names::TX_PORTS),
             switch: typed!(map_names::SWITCH),
@@ -292,6 +296,11 @@ impl Maps {
             .map_err(|error| DatapathError::map(what.clone())(MapError::IoError(error)))?;
         self.stats
             .set(slot, zeros, 0)
+            .map_err(DatapathError::map(what.clone()))?;
+        let full = aya::maps::PerCpuValues::try_from(vec![TokenBucket::default(); cpus])
+            .map_err(|error| DatapathError::map(what.clone())(MapError::IoError(error)))?;
+        self.flood_buckets
+            .set(slot, full, 0)
             .map_err(DatapathError::map(what.clone()))?;
         // No entry counts in a free slot (the port's removal deleted its entries), so the two
         // halves of the count start again from zero together.
