@@ -1,6 +1,6 @@
 //! BPF_PROG_TEST_RUN on the datapath's defences, one test per branch and both hooks: locked
 //! ports, static stations that cannot be moved, the per-port `max_macs` budget and the
-//! `flood_pps` storm limit.
+//! `flood_pps` storm limit, and the loop guard's block and move count.
 //!
 //! Same fixture as `datapath.rs`: three access ports of VLAN 1 (`p1`..`p3`, here ports 0..2).
 
@@ -12,6 +12,7 @@ use vswitch::agent::monotonic_ns;
 use vswitch_common::{
     fdb::{FdbEntry, FdbKey, Location},
     mac::BROADCAST,
+    port::PORT_F_BLOCKED,
     stats::DropReason,
 };
 
@@ -166,5 +167,38 @@ fn flood_pps_drops_floods_over_the_rate_but_never_known_unicast() {
         let p2 = fx.ifindex(1);
         assert_eq!(fx.xdp(p2, &ethernet(BROADCAST, station(2), 52)), PASSED_XDP);
         assert_eq!(fx.stats(1).drops[DropReason::FloodLimit as usize], 0);
+    });
+}
+
+#[test]
+fn a_port_the_loop_guard_blocked_takes_nothing_in_and_gets_no_flood() {
+    with_datapath(access(), |fx| {
+        let blocked = &fx.ports[1];
+        let mut config = blocked.config();
+        config.flags |= PORT_F_BLOCKED;
+        let egress = fx.programs.egress_fd().unwrap();
+        fx.maps.set_port(blocked.ifindex, config, egress).unwrap();
+        let (p1, p2) = (fx.ifindex(0), fx.ifindex(1));
+        assert_eq!(fx.xdp(p2, &ethernet(BROADCAST, station(2), 60)), XDP_DROP);
+        assert_eq!(fx.tc(p2, &ethernet(BROADCAST, station(2), 61)), TC_ACT_SHOT);
+        assert_eq!(fx.stats(1).drops[DropReason::LoopBlocked as usize], 2);
+        assert!(fx.fdb(station(2)).is_none(), "nothing is learned from it");
+        // A flood from p1 leaves through p3 only.
+        fx.tc(p1, &ethernet(BROADCAST, station(1), 62));
+        assert_eq!((fx.stats(1).tx_packets, fx.stats(2).tx_packets), (0, 1));
+    });
+}
+
+#[test]
+fn a_station_moving_between_ports_is_counted_for_the_loop_guard() {
+    with_datapath(access(), |fx| {
+        let (p1, p2) = (fx.ifindex(0), fx.ifindex(1));
+        for round in 0..3 {
+            fx.xdp(p1, &ethernet(BROADCAST, station(1), 70 + 2 * round));
+            fx.xdp(p2, &ethernet(BROADCAST, station(1), 71 + 2 * round));
+        }
+        // Learned on p1, then moved p1 -> p2 three times and p2 -> p1 twice.
+        assert_eq!((fx.stats(0).moved_in, fx.stats(1).moved_in), (2, 3));
+        assert_eq!(fx.stats(2).moved_in, 0);
     });
 }

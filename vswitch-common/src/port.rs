@@ -9,6 +9,8 @@ use crate::{
 pub const PORT_F_REDIRECT_PEER: u32 = 1 << 0;
 /// Port flag: learn source addresses of frames received on this port.
 pub const PORT_F_LEARNING: u32 = 1 << 1;
+/// Port flag: blocked by the loop guard: nothing is received from the port or sent to it.
+pub const PORT_F_BLOCKED: u32 = 1 << 3;
 /// Port flag: forward only frames from source addresses with a static entry on this port (see
 /// `source::admit`).
 pub const PORT_F_LOCKED: u32 = 1 << 2;
@@ -89,10 +91,23 @@ impl PortConfig {
         }
     }
 
-    /// How a frame of VLAN `vid` leaves this port.
+    /// Whether the port takes frames at all: not while the loop guard blocks it.
+    #[inline(always)]
+    pub const fn receives(&self) -> Result<(), DropReason> {
+        if self.has(PORT_F_BLOCKED) {
+            Err(DropReason::LoopBlocked)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// How a frame of VLAN `vid` leaves this port. A blocked port is a member of no VLAN: floods
+    /// skip it.
     #[inline(always)]
     pub fn egress(&self, vid: u16) -> Egress {
-        if vid == self.pvid {
+        if self.has(PORT_F_BLOCKED) {
+            Egress::NotMember
+        } else if vid == self.pvid {
             Egress::Untagged
         } else if self.tagged.contains(vid) {
             Egress::Tagged
@@ -159,6 +174,14 @@ mod tests {
         assert_eq!(port.ingress_vlan(None), Ok(1));
         let no_native = PortConfig::trunk(0, &[10]);
         assert_eq!(no_native.ingress_vlan(None), Err(DropReason::VlanIngress));
+    }
+
+    #[test]
+    fn a_blocked_port_neither_receives_nor_sends() {
+        let port = PortConfig::access(0, 10, PORT_F_BLOCKED);
+        assert_eq!(port.receives(), Err(DropReason::LoopBlocked));
+        assert_eq!(PortConfig::access(0, 10, 0).receives(), Ok(()));
+        assert_eq!(port.egress(10), Egress::NotMember);
     }
 
     #[test]

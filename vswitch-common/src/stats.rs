@@ -40,11 +40,13 @@ pub enum DropReason {
     StaticMove = 15,
     /// A flooded frame (broadcast, multicast or unknown unicast) over the port's `flood_pps`.
     FloodLimit = 16,
+    /// A frame received on a port the loop guard blocked.
+    LoopBlocked = 17,
 }
 
 impl DropReason {
     /// Number of reasons, the length of [`PortStats::drops`].
-    pub const COUNT: usize = 17;
+    pub const COUNT: usize = 18;
 
     /// Every reason, in counter order.
     pub const ALL: [Self; Self::COUNT] = [
@@ -65,6 +67,7 @@ impl DropReason {
         Self::Locked,
         Self::StaticMove,
         Self::FloodLimit,
+        Self::LoopBlocked,
     ];
 
     /// The name used in `vswitch stats` output.
@@ -87,6 +90,7 @@ impl DropReason {
             Self::Locked => "locked",
             Self::StaticMove => "static_move",
             Self::FloodLimit => "flood_limit",
+            Self::LoopBlocked => "loop_blocked",
         }
     }
 }
@@ -109,6 +113,9 @@ pub struct PortStats {
     pub flooded: u64,
     /// Source addresses learned or moved to this port.
     pub learned: u64,
+    /// Learned stations that moved to this port from another: the loop guard's measure of MAC
+    /// flapping.
+    pub moved_in: u64,
     /// New source addresses not learned because the port holds its `max_macs` already (the
     /// frames themselves are still forwarded).
     pub learn_refused: u64,
@@ -132,6 +139,7 @@ impl PortStats {
         self.flooded += other.flooded;
         self.learned += other.learned;
         self.learn_refused += other.learn_refused;
+        self.moved_in += other.moved_in;
         for (sum, add) in self.drops.iter_mut().zip(other.drops.iter()) {
             *sum += add;
         }

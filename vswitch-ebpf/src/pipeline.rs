@@ -123,6 +123,7 @@ fn classify<F: Frame>(
     port: &'static PortConfig,
     location: Location,
 ) -> Result<Decision, DropReason> {
+    port.receives()?;
     let header = frame::parse(frame)?;
     // Taken at once: kept alive across the stages below, the tag's payload (undefined when the
     // frame is untagged) ends up spilled to the stack, which the verifier refuses.
@@ -229,6 +230,11 @@ fn learn(
                 };
                 if written {
                     budget::moved(port.slot, from);
+                    if existing.is_some()
+                        && let Some(stats) = counters::of(port.slot)
+                    {
+                        stats.moved_in += 1;
+                    }
                 }
                 written
             } else {

@@ -13,6 +13,7 @@ pub mod bpffs;
 mod devices;
 mod dispatch;
 mod fdb;
+mod loop_guard;
 mod mtu;
 mod port_changes;
 mod ports;
@@ -138,6 +139,8 @@ pub struct Switch {
     devices: devices::ConfigDevices,
     /// The `[[macvlan]]` parents and their children.
     dispatch: dispatch::Dispatch,
+    /// The loop guard and the ports it blocked.
+    loop_guard: loop_guard::LoopGuard,
 }
 
 impl Switch {
@@ -196,6 +199,7 @@ impl Switch {
             tunnels: tunnels::Tunnels::default(),
             devices: devices::ConfigDevices::default(),
             dispatch: dispatch::Dispatch::default(),
+            loop_guard: loop_guard::LoopGuard::new(config.loop_guard),
         };
         if let Err(error) = switch.build(config, previous).await {
             switch.teardown(false).await;
@@ -273,6 +277,7 @@ impl Switch {
         let mut ticker = tokio::time::interval(period);
         let mut events = LinkEvents::subscribe()?;
         let mut upkeep = tokio::time::interval(TUNNEL_UPKEEP);
+        let mut guard = tokio::time::interval(loop_guard::LOOP_GUARD_PERIOD);
         let mut control = self.control.take();
         loop {
             tokio::select! {
@@ -293,6 +298,11 @@ impl Switch {
                 _ = upkeep.tick(), if !self.tunnels.by_vni.is_empty() => {
                     if let Err(error) = self.tunnel_upkeep().await {
                         log::warn!("keeping the tunnels' next hops: {error}");
+                    }
+                }
+                _ = guard.tick() => {
+                    if let Err(error) = self.guard_loops() {
+                        log::warn!("loop guard: {error}");
                     }
                 }
                 _ = ticker.tick() => {

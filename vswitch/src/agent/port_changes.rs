@@ -189,7 +189,8 @@ impl Switch {
             let mut port = old.clone();
             port.spec = spec.clone();
             let egress = self.egress()?;
-            self.maps.set_port(port.ifindex, port.config(), &egress)?;
+            self.maps
+                .set_port(port.ifindex, self.guarded_config(&port), &egress)?;
             transaction.push(Step::RestorePort(old.clone()));
             self.write_allowed(&port, Some(&old))?;
             self.ports[position] = port;

@@ -23,6 +23,7 @@ impl Switch {
                 .collect(),
             devices: self.devices.specs().to_vec(),
             parents: self.dispatch.specs(),
+            loop_guard: self.loop_guard.spec(),
         }
     }
 
@@ -90,6 +91,16 @@ impl Switch {
             }
             changes.extend(self.apply_tunnels(&desired.vxlans).await?);
             changes.extend(self.apply_dispatch(&desired.parents).await?);
+            if config.loop_guard != self.loop_guard.spec() {
+                self.loop_guard.set_spec(config.loop_guard);
+                changes.push(match config.loop_guard {
+                    Some(guard) => format!(
+                        "loop guard at {} moves a second, {} s hold-down",
+                        guard.moves_per_sec, guard.hold_secs
+                    ),
+                    None => "loop guard off".to_string(),
+                });
+            }
             let ageing_ns = config.ageing_secs * 1_000_000_000;
             if ageing_ns != self.ageing_ns {
                 self.maps.set_switch(SwitchConfig { ageing_ns })?;

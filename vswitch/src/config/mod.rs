@@ -43,6 +43,23 @@ pub struct Config {
     pub devices: Vec<DeviceSpec>,
     /// The `[[macvlan]]` and `[[ipvlan]]` parents.
     pub parents: Vec<ParentSpec>,
+    /// `[switch] loop_guard_moves` and `loop_guard_hold_secs`; `None` when the guard is off.
+    pub loop_guard: Option<LoopGuardSpec>,
+}
+
+/// The loop guard's settings: a port into which learned stations move faster than
+/// `moves_per_sec` is blocked for `hold_secs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoopGuardSpec {
+    /// Station moves a second into one port that count as a loop.
+    pub moves_per_sec: u32,
+    /// How long a blocked port stays blocked, in seconds.
+    pub hold_secs: u64,
+}
+
+impl LoopGuardSpec {
+    /// The hold-down when `loop_guard_hold_secs` is not given.
+    pub const DEFAULT_HOLD_SECS: u64 = 30;
 }
 
 /// One `[[vxlan]]`: a switch VLAN carried over a VNI, with the switch as a VTEP.

@@ -10,9 +10,9 @@ use toml::Spanned;
 use vswitch_common::vlan;
 
 use super::{
-    Config, DeviceSpec, Hook, Offload, PortConflict, PortKind, PortSpec, VlanMode,
+    Config, DeviceSpec, Hook, LoopGuardSpec, Offload, PortConflict, PortKind, PortSpec, VlanMode,
     dispatch::Driver,
-    file::{File, PortSection},
+    file::{File, PortSection, SwitchSection},
 };
 
 /// Why a configuration was refused.
@@ -74,6 +74,12 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let span = error.span().unwrap_or(0..0);
         source.error(span, error.message().trim_end().to_string())
     })?;
+    let loop_guard = file
+        .switch
+        .as_ref()
+        .map(|switch| loop_guard(&source, switch.get_ref()))
+        .transpose()?
+        .flatten();
     let (name, ageing_secs, offload) = match &file.switch {
         Some(switch) => {
             let switch = switch.get_ref();
@@ -143,7 +149,46 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         vxlans,
         devices,
         parents,
+        loop_guard,
     })
+}
+
+/// `[switch] loop_guard_moves` and `loop_guard_hold_secs`.
+fn loop_guard(
+    source: &Source<'_>,
+    switch: &SwitchSection,
+) -> Result<Option<LoopGuardSpec>, ConfigError> {
+    let Some(moves) = &switch.loop_guard_moves else {
+        return match &switch.loop_guard_hold_secs {
+            Some(hold) => Err(source.error(
+                hold.span(),
+                "loop_guard_hold_secs needs loop_guard_moves, which turns the loop guard on",
+            )),
+            None => Ok(None),
+        };
+    };
+    let moves_per_sec = u32::try_from(*moves.get_ref())
+        .ok()
+        .filter(|moves| *moves >= 1)
+        .ok_or_else(|| {
+            source.error(
+                moves.span(),
+                "loop_guard_moves must be from 1 to 4294967295",
+            )
+        })?;
+    let hold_secs = match &switch.loop_guard_hold_secs {
+        Some(hold) => u64::try_from(*hold.get_ref())
+            .ok()
+            .filter(|secs| (1..=86_400).contains(secs))
+            .ok_or_else(|| {
+                source.error(hold.span(), "loop_guard_hold_secs must be from 1 to 86400")
+            })?,
+        None => LoopGuardSpec::DEFAULT_HOLD_SECS,
+    };
+    Ok(Some(LoopGuardSpec {
+        moves_per_sec,
+        hold_secs,
+    }))
 }
 
 /// The `[[device]]` tables, each checked as `vswitch dev add` checks its options.
@@ -588,6 +633,31 @@ mod tests {
             parse(&underlay_port)
                 .unwrap_err()
                 .starts_with("t.toml:10: vp1 is a port of the switch"),
+        );
+    }
+
+    #[test]
+    fn the_loop_guard_is_parsed_and_checked() {
+        assert_eq!(parse("").unwrap().loop_guard, None);
+        let guard = parse("[switch]\nloop_guard_moves = 50\n")
+            .unwrap()
+            .loop_guard;
+        assert_eq!(
+            guard,
+            Some(LoopGuardSpec {
+                moves_per_sec: 50,
+                hold_secs: LoopGuardSpec::DEFAULT_HOLD_SECS
+            })
+        );
+        let held = parse("[switch]\nloop_guard_moves = 50\nloop_guard_hold_secs = 3\n").unwrap();
+        assert_eq!(held.loop_guard.map(|guard| guard.hold_secs), Some(3));
+        assert_eq!(
+            parse("[switch]\nloop_guard_hold_secs = 3\n").unwrap_err(),
+            "t.toml:2: loop_guard_hold_secs needs loop_guard_moves, which turns the loop guard on"
+        );
+        assert_eq!(
+            parse("[switch]\nloop_guard_moves = 0\n").unwrap_err(),
+            "t.toml:2: loop_guard_moves must be from 1 to 4294967295"
         );
     }
 

@@ -232,6 +232,25 @@ impl Maps {
             })
     }
 
+    /// Removes the learned FDB entries behind port `ifindex`; static ones stay.
+    pub fn flush_learned(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        self.flush(|entry| entry.ifindex == ifindex && !entry.is_static())
+    }
+
+    /// Removes the FDB entries that `which` picks.
+    fn flush(&mut self, which: impl Fn(&FdbEntry) -> bool) -> Result<(), DatapathError> {
+        let picked: Vec<FdbKey> = self
+            .fdb_entries()?
+            .into_iter()
+            .filter(|(_, entry)| which(entry))
+            .map(|(key, _)| key)
+            .collect();
+        for key in &picked {
+            self.remove_fdb(key)?;
+        }
+        Ok(())
+    }
+
     /// Removes a port: its configuration, its devmap entry and every FDB entry behind it.
     pub fn remove_port(&mut self, ifindex: u32) -> Result<(), DatapathError> {
         let what = format!("removing port {ifindex}");
@@ -240,16 +259,7 @@ impl Maps {
         unless_missing(self.ports.remove(&ifindex)).map_err(DatapathError::map(&what))?;
         self.writes.freed(Guarded::Ports);
         unless_missing(self.tx_ports.remove(ifindex)).map_err(DatapathError::map(what))?;
-        let behind: Vec<FdbKey> = self
-            .fdb_entries()?
-            .into_iter()
-            .filter(|(_, entry)| entry.ifindex == ifindex)
-            .map(|(key, _)| key)
-            .collect();
-        for key in &behind {
-            self.remove_fdb(key)?;
-        }
-        Ok(())
+        self.flush(|entry| entry.ifindex == ifindex)
     }
 
     /// Replaces the flood set of `vlan` whole; an empty set removes it.
