@@ -501,3 +501,59 @@ fn the_loop_guard_blocks_one_link_and_unblocks_it_after_the_hold_down() {
     );
     assert!(recovered >= Duration::from_secs(HOLD), "{recovered:?}");
 }
+
+#[test]
+fn the_max_macs_count_survives_a_restart_and_starts_afresh_for_a_re_added_port() {
+    const SMALL: u64 = 8;
+    let lab = Lab::tagged(2, "gd");
+    let limit = format!("max_macs = {SMALL}");
+    let mut switch = Switch::start_pinned(&lab.switch_ns, &config_with(&lab, &[(0, &limit)]), &[]);
+    let attacker = &lab.ports[0];
+    let socket = RawSocket::open(lab.hosts[0].name(), "eth0");
+    let mut sources = RandomMacs::new(7);
+    flood::from_new_sources(&socket, station(200), &mut sources, 100);
+    settled_rx(&switch, attacker);
+    let held = entries_on(&switch, attacker);
+    assert!(
+        (SMALL..=SMALL + 1).contains(&(held as u64)),
+        "{held} entries"
+    );
+    // A killed agent leaves the datapath and its counts; the next one adopts them: the port
+    // is still full.
+    switch.kill();
+    switch.restart(&[]);
+    let refused = counter(&switch, attacker, "learn_refused");
+    flood::from_new_sources(&socket, station(200), &mut sources, 100);
+    settled_rx(&switch, attacker);
+    assert_eq!(entries_on(&switch, attacker), held);
+    assert!(counter(&switch, attacker, "learn_refused") >= refused + 90);
+    // Removed and added again (live), the port starts from an empty count.
+    assert!(switch.vswitch(&["port", "del", attacker]).status.success());
+    let netns = lab.hosts[0].name();
+    let limit = SMALL.to_string();
+    let added = switch.vswitch(&[
+        "port",
+        "add",
+        attacker,
+        "--netns",
+        netns,
+        "--vlan",
+        "1",
+        "--max-macs",
+        &limit,
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let socket = RawSocket::open(netns, "eth0");
+    flood::from_new_sources(&socket, station(200), &mut sources, 100);
+    settled_rx(&switch, attacker);
+    let held_again = entries_on(&switch, attacker);
+    assert!(
+        (SMALL..=SMALL + 1).contains(&(held_again as u64)),
+        "{held_again} entries after the re-add"
+    );
+    assert!(switch.stop().success());
+}

@@ -6,6 +6,37 @@
 //! it deletes one of the port's learned entries (ageing, `fdb del`, port removal). Each learned
 //! entry carries the slot of the port that counts it ([`crate::fdb::FdbEntry::slot`]).
 
+use crate::fdb::FdbEntry;
+
+/// The slot of no port: what static entries, and entries no port counted, carry.
+pub const NO_SLOT: u32 = 0;
+
+/// What learning a station for a port does to the ports' counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accounting {
+    /// The port counts the station's entry already (it aged out there, or moved between VTEPs
+    /// of the port's tunnel): rewrite it, no count changes.
+    Held,
+    /// A new entry: it takes a place in the port's budget.
+    New,
+    /// The station moves from another port (the one in slot `from`, or [`NO_SLOT`] for an entry
+    /// no port counted): it takes a place here and frees one there.
+    Moved {
+        /// The slot of the port that counted it.
+        from: u32,
+    },
+}
+
+/// How learning a station whose entry is `existing` for the port in `slot` is counted.
+#[inline(always)]
+pub fn accounting(existing: Option<&FdbEntry>, slot: u32) -> Accounting {
+    match existing {
+        Some(entry) if entry.slot() == slot => Accounting::Held,
+        Some(entry) => Accounting::Moved { from: entry.slot() },
+        None => Accounting::New,
+    }
+}
+
 /// The datapath's half of a port's count, at the port's counter slot in `MAC_COUNTS`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,6 +82,20 @@ mod tests {
         };
         assert_eq!(count.held(2), 5);
         assert_eq!(count.held(20), 0, "never below zero");
+    }
+
+    #[test]
+    fn learning_is_counted_for_the_port_that_learns() {
+        use crate::fdb::Location;
+        let on_3 = FdbEntry::learned(Location::port(9), 0).counted_in(3);
+        assert_eq!(accounting(Some(&on_3), 3), Accounting::Held);
+        assert_eq!(accounting(Some(&on_3), 4), Accounting::Moved { from: 3 });
+        let uncounted = FdbEntry::learned(Location::port(9), 0);
+        assert_eq!(
+            accounting(Some(&uncounted), 4),
+            Accounting::Moved { from: NO_SLOT }
+        );
+        assert_eq!(accounting(None, 4), Accounting::New);
     }
 
     #[test]

@@ -1,11 +1,8 @@
 //! The datapath's half of the per-port learned-entry count (see `vswitch_common::budget`).
 
-use vswitch_common::budget;
+use vswitch_common::budget::{self, NO_SLOT};
 
 use crate::maps::{MAC_COUNTS, MAC_FORGOTTEN};
-
-/// The slot of no port: an entry that no port's budget counted.
-pub const NO_SLOT: u32 = 0;
 
 /// Whether the port in `slot` holds fewer than `max_macs` learned entries.
 #[inline(always)]

@@ -4,6 +4,7 @@
 use aya_ebpf::{EbpfContext, bindings::BPF_NOEXIST, helpers::bpf_ktime_get_ns};
 use aya_log_ebpf::debug;
 use vswitch_common::{
+    budget::{Accounting, NO_SLOT, accounting},
     fdb::{self, FdbEntry, FdbKey, Learning, Location},
     forward::{self, Verdict},
     frame::{self, Frame, L2Header},
@@ -15,8 +16,7 @@ use vswitch_common::{
 };
 
 use crate::{
-    budget::{self, NO_SLOT},
-    counters,
+    budget, counters,
     maps::{FDB, FLOOD_BUCKETS, PORTS, SWITCH},
 };
 
@@ -217,28 +217,26 @@ fn learn(
         // other CPUs never hold a freed element (a replacement would free the old one).
         Learning::Learned(entry) => {
             let entry = entry.counted_in(port.slot);
-            let from = existing.map_or(NO_SLOT, FdbEntry::slot);
-            if from == port.slot {
-                // Aged out on this port, or moved between locations of the one port (VTEPs
-                // of a tunnel): the port's count holds it already.
-                rewrite(src, &entry)
-            } else if within_budget(port) {
-                let written = if existing.is_some() {
-                    rewrite(src, &entry)
-                } else {
-                    FDB.insert(*src, entry, u64::from(BPF_NOEXIST)).is_ok()
-                };
-                if written {
-                    budget::moved(port.slot, from);
-                    if existing.is_some()
-                        && let Some(stats) = counters::of(port.slot)
-                    {
-                        stats.moved_in += 1;
+            match accounting(existing, port.slot) {
+                Accounting::Held => rewrite(src, &entry),
+                Accounting::New | Accounting::Moved { .. } if !within_budget(port) => false,
+                Accounting::New => {
+                    let inserted = FDB.insert(*src, entry, u64::from(BPF_NOEXIST)).is_ok();
+                    if inserted {
+                        budget::moved(port.slot, NO_SLOT);
                     }
+                    inserted
                 }
-                written
-            } else {
-                false
+                Accounting::Moved { from } => {
+                    let moved = rewrite(src, &entry);
+                    if moved {
+                        budget::moved(port.slot, from);
+                        if let Some(stats) = counters::of(port.slot) {
+                            stats.moved_in += 1;
+                        }
+                    }
+                    moved
+                }
             }
         }
     };
