@@ -141,6 +141,11 @@ fn show(name: &str, as_json: bool) -> Result<(), Failure> {
             "rx_bytes": stats.rx_bytes,
             "tx_bytes": stats.tx_bytes,
             "drops": stats.total_drops(),
+            "max_macs": port.max_macs,
+            "macs": instance.maps.macs_held(port.slot)?,
+            "flood_pps": port.flood_pps,
+            "locked": port.locked,
+            "allowed_macs": port.allowed_macs,
         }));
     }
     if as_json {
@@ -205,6 +210,23 @@ mod tests {
             } => args.into(),
             other => panic!("{args}: parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn add_passes_the_defences() {
+        assert_eq!(
+            add("vp5 --netns h5 --max-macs 64 --flood-pps 1000 --locked \
+                 --allowed-mac 02:00:00:00:00:03 --allowed-mac 02:00:00:00:00:04"),
+            PortAdd {
+                name: "vp5".into(),
+                netns: Some("h5".into()),
+                max_macs: Some(64),
+                flood_pps: Some(1000),
+                locked: true,
+                allowed_macs: vec!["02:00:00:00:00:03".into(), "02:00:00:00:00:04".into()],
+                ..PortAdd::default()
+            }
+        );
     }
 
     #[test]
