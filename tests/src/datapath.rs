@@ -240,6 +240,7 @@ pub fn with_datapath(vlans: [VlanMode; 3], test: impl FnOnce(&mut Fixture) + Sen
         let (mut maps, _) = Maps::take_pinned(programs.ebpf_mut(), &pins.0).expect("maps");
         maps.set_switch(SwitchConfig {
             ageing_ns: AGEING_NS,
+            ..SwitchConfig::default()
         })
         .unwrap();
         let mut ports = Vec::new();

@@ -584,3 +584,41 @@ fn the_max_macs_count_survives_a_restart_and_starts_afresh_for_a_re_added_port()
     );
     assert!(switch.stop().success());
 }
+
+#[test]
+fn the_switch_wide_max_macs_holds_two_flooding_hosts_together() {
+    const TOTAL: u64 = 100;
+    let lab = Lab::tagged(3, "gd");
+    let config = config_with(&lab, &[]).replacen(
+        SWITCH_TABLE,
+        &format!("{SWITCH_TABLE}max_macs = {TOTAL}\n"),
+        1,
+    );
+    let switch = Switch::start(&lab.switch_ns, &config);
+    // The third host talks first: its entry is in before the flood.
+    let legitimate = parse(&lab.hosts[2].mac("eth0"));
+    assert!(pings(lab.hosts[2].name(), &Lab::address(0)));
+    let mut sources = RandomMacs::new(99);
+    for host in 0..2 {
+        let socket = RawSocket::open(lab.hosts[host].name(), "eth0");
+        flood::from_new_sources(&socket, station(200), &mut sources, 1000);
+        settled_rx(&switch, &lab.ports[host]);
+    }
+    let entries = switch.rows(&["fdb", "show"]).len() as u64;
+    let refused: u64 = lab.ports[..2]
+        .iter()
+        .map(|port| counter(&switch, port, "learn_refused"))
+        .sum();
+    eprintln!(
+        "switch max_macs {TOTAL}: 2000 new sources from two hosts, {entries} entries, {refused} refused"
+    );
+    assert!(entries <= TOTAL + 1, "{entries} entries");
+    assert!(refused >= 1800, "{refused} refused");
+    assert_eq!(
+        Lab::fdb_port_of(&switch, &colons(&legitimate)).as_deref(),
+        Some(lab.ports[2].as_str())
+    );
+    // Static entries do not count: the operator can still add them.
+    let added = switch.vswitch(&["fdb", "add", &colons(&station(50)), "--port", &lab.ports[2]]);
+    assert!(added.status.success());
+}

@@ -5,7 +5,7 @@
 //! Same fixture as `datapath.rs`: three access ports of VLAN 1 (`p1`..`p3`, here ports 0..2).
 
 use tests::{
-    datapath::{TC_ACT_SHOT, XDP_DROP, XDP_REDIRECT, access, with_datapath},
+    datapath::{AGEING_NS, TC_ACT_SHOT, XDP_DROP, XDP_REDIRECT, access, with_datapath},
     frames::{ethernet, station},
 };
 use vswitch::agent::monotonic_ns;
@@ -14,6 +14,7 @@ use vswitch_common::{
     mac::BROADCAST,
     port::PORT_F_BLOCKED,
     stats::DropReason,
+    switch::SwitchConfig,
 };
 
 /// What the XDP program returns for a frame it passes on here: flooded or forwarded, both by
@@ -200,5 +201,39 @@ fn a_station_moving_between_ports_is_counted_for_the_loop_guard() {
         // Learned on p1, then moved p1 -> p2 three times and p2 -> p1 twice.
         assert_eq!((fx.stats(0).moved_in, fx.stats(1).moved_in), (2, 3));
         assert_eq!(fx.stats(2).moved_in, 0);
+    });
+}
+
+#[test]
+fn the_switch_wide_max_macs_holds_all_ports_together_but_lets_stations_move() {
+    with_datapath(access(), |fx| {
+        fx.maps
+            .set_switch(SwitchConfig {
+                ageing_ns: AGEING_NS,
+                max_macs: 2,
+                ..SwitchConfig::default()
+            })
+            .unwrap();
+        let (p1, p2) = (fx.ifindex(0), fx.ifindex(1));
+        fx.xdp(p1, &ethernet(station(9), station(1), 80));
+        fx.xdp(p2, &ethernet(station(9), station(2), 81));
+        // The table is full for every port, though no port has a limit of its own.
+        fx.xdp(p2, &ethernet(station(9), station(3), 82));
+        assert!(fx.fdb(station(3)).is_none());
+        assert_eq!(fx.stats(1).learn_refused, 1);
+        // A station moving between ports takes no new place.
+        fx.xdp(p2, &ethernet(station(9), station(1), 83));
+        assert_eq!(fx.fdb(station(1)).map(|entry| entry.ifindex), Some(p2));
+        // A deleted entry frees one place, for any port.
+        fx.maps
+            .remove_fdb(&FdbKey {
+                mac: station(2),
+                vlan: 1,
+            })
+            .unwrap();
+        fx.xdp(p1, &ethernet(station(9), station(3), 84));
+        assert!(fx.fdb(station(3)).is_some());
+        fx.xdp(p1, &ethernet(station(9), station(4), 85));
+        assert!(fx.fdb(station(4)).is_none());
     });
 }

@@ -4,12 +4,18 @@
 //! race: the datapath adds to [`MacCount`] with atomic adds when it learns an entry for a port or
 //! moves one away from it, and the agent adds to its own `MAC_FORGOTTEN` word of the port when
 //! it deletes one of the port's learned entries (ageing, `fdb del`, port removal). Each learned
-//! entry carries the slot of the port that counts it ([`crate::fdb::FdbEntry::slot`]).
+//! entry carries the slot of the port that counts it ([`crate::fdb::FdbEntry::slot`]). The same
+//! pair of counts at [`TOTAL_SLOT`] holds every port's learned entries together, against
+//! `[switch] max_macs`.
 
 use crate::fdb::FdbEntry;
 
 /// The slot of no port: what static entries, and entries no port counted, carry.
 pub const NO_SLOT: u32 = 0;
+
+/// Where the switch-wide count of learned entries (against `[switch] max_macs`) is kept: slot 0,
+/// which no port has (its counters are those of frames from interfaces that are not ports).
+pub const TOTAL_SLOT: u32 = 0;
 
 /// What learning a station for a port does to the ports' counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +31,15 @@ pub enum Accounting {
         /// The slot of the port that counted it.
         from: u32,
     },
+}
+
+impl Accounting {
+    /// Whether the entry takes a place in the switch-wide count: a new one, or one that no
+    /// port counted yet. A move between ports does not.
+    #[inline(always)]
+    pub const fn takes_switch_place(self) -> bool {
+        matches!(self, Self::New | Self::Moved { from: NO_SLOT })
+    }
 }
 
 /// How learning a station whose entry is `existing` for the port in `slot` is counted.
@@ -96,6 +111,10 @@ mod tests {
             Accounting::Moved { from: NO_SLOT }
         );
         assert_eq!(accounting(None, 4), Accounting::New);
+        assert!(Accounting::New.takes_switch_place());
+        assert!(Accounting::Moved { from: NO_SLOT }.takes_switch_place());
+        assert!(!Accounting::Moved { from: 3 }.takes_switch_place());
+        assert!(!Accounting::Held.takes_switch_place());
     }
 
     #[test]

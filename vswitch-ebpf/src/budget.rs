@@ -1,6 +1,6 @@
 //! The datapath's half of the per-port learned-entry count (see `vswitch_common::budget`).
 
-use vswitch_common::budget::{self, NO_SLOT};
+use vswitch_common::budget::{self, NO_SLOT, TOTAL_SLOT};
 
 use crate::maps::{MAC_COUNTS, MAC_FORGOTTEN};
 
@@ -15,7 +15,7 @@ pub fn may_learn(slot: u32, max_macs: u32) -> bool {
 }
 
 /// Counts an entry learned for the port in slot `to`, which the port in slot `from` held before
-/// ([`NO_SLOT`] for a new entry).
+/// ([`NO_SLOT`] for a new entry, which the switch-wide count takes too).
 #[inline(always)]
 pub fn moved(to: u32, from: u32) {
     if let Some(count) = MAC_COUNTS.get_ptr_mut(to) {
@@ -23,6 +23,10 @@ pub fn moved(to: u32, from: u32) {
         unsafe { add(&raw mut (*count).learned) };
     }
     if from == NO_SLOT {
+        if let Some(total) = MAC_COUNTS.get_ptr_mut(TOTAL_SLOT) {
+            // SAFETY: as above.
+            unsafe { add(&raw mut (*total).learned) };
+        }
         return;
     }
     if let Some(count) = MAC_COUNTS.get_ptr_mut(from) {

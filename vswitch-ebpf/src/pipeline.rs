@@ -4,7 +4,7 @@
 use aya_ebpf::{EbpfContext, bindings::BPF_NOEXIST, helpers::bpf_ktime_get_ns};
 use aya_log_ebpf::debug;
 use vswitch_common::{
-    budget::{Accounting, NO_SLOT, accounting},
+    budget::{Accounting, NO_SLOT, TOTAL_SLOT, accounting},
     fdb::{self, FdbEntry, FdbKey, Learning, Location},
     forward::{self, Verdict},
     frame::{self, Frame, L2Header},
@@ -130,11 +130,16 @@ fn classify<F: Frame>(
     let priority = header.tag.priority();
     let vlan = port.ingress_vlan(header.tag.tci())?;
     let now_ns = unsafe { bpf_ktime_get_ns() };
-    let ageing_ns = SWITCH
-        .get(0)
-        .map_or(SwitchConfig::DEFAULT_AGEING_NS, |switch| switch.ageing_ns);
+    let switch = SWITCH.get(0);
+    let ageing_ns = switch.map_or(SwitchConfig::DEFAULT_AGEING_NS, |switch| switch.ageing_ns);
     if port.flags & (PORT_F_LEARNING | PORT_F_LOCKED) != 0 {
-        source(port, &header, vlan, location, now_ns, ageing_ns)?;
+        let max_macs = switch.map_or(0, |switch| switch.max_macs);
+        let clock = Clock {
+            now_ns,
+            ageing_ns,
+            max_macs,
+        };
+        source(port, &header, vlan, location, &clock)?;
     }
     let dst = FdbKey {
         mac: header.dst,
@@ -174,6 +179,14 @@ fn storm(port: &PortConfig, now_ns: u64) -> Result<(), DropReason> {
     unsafe { &mut *bucket }.take(port.flood_pps, now_ns)
 }
 
+/// The switch-wide settings learning needs, and the time.
+struct Clock {
+    now_ns: u64,
+    ageing_ns: u64,
+    /// `[switch] max_macs`, 0 for none.
+    max_macs: u32,
+}
+
 /// Checks the frame's source address against its FDB entry (locked ports, static stations)
 /// and learns it where the port learns.
 #[inline(always)]
@@ -182,8 +195,7 @@ fn source(
     header: &L2Header,
     vlan: u16,
     location: Location,
-    now_ns: u64,
-    ageing_ns: u64,
+    clock: &Clock,
 ) -> Result<(), DropReason> {
     let src = FdbKey {
         mac: header.src,
@@ -193,7 +205,7 @@ fn source(
     let existing = unsafe { FDB.get(src) };
     source::admit(existing, location, port.has(PORT_F_LOCKED))?;
     if port.has(PORT_F_LEARNING) {
-        learn(port, &src, existing, location, now_ns, ageing_ns);
+        learn(port, &src, existing, location, clock);
     }
     Ok(())
 }
@@ -204,10 +216,9 @@ fn learn(
     src: &FdbKey,
     existing: Option<&FdbEntry>,
     location: Location,
-    now_ns: u64,
-    ageing_ns: u64,
+    clock: &Clock,
 ) {
-    let learned = match fdb::learn(existing, location, now_ns, ageing_ns) {
+    let learned = match fdb::learn(existing, location, clock.now_ns, clock.ageing_ns) {
         Learning::Unchanged => false,
         Learning::Refreshed(entry) => {
             rewrite(src, &entry.counted_in(port.slot));
@@ -217,9 +228,14 @@ fn learn(
         // other CPUs never hold a freed element (a replacement would free the old one).
         Learning::Learned(entry) => {
             let entry = entry.counted_in(port.slot);
-            match accounting(existing, port.slot) {
+            let accounting = accounting(existing, port.slot);
+            match accounting {
                 Accounting::Held => rewrite(src, &entry),
-                Accounting::New | Accounting::Moved { .. } if !within_budget(port) => false,
+                Accounting::New | Accounting::Moved { .. }
+                    if !within_budget(port, accounting, clock.max_macs) =>
+                {
+                    false
+                }
                 Accounting::New => {
                     let inserted = FDB.insert(*src, entry, u64::from(BPF_NOEXIST)).is_ok();
                     if inserted {
@@ -245,10 +261,15 @@ fn learn(
     }
 }
 
-/// Whether the port may learn one more entry; counts the refusal if not.
+/// Whether the port may learn one more entry, within its own `max_macs` and (for an entry
+/// that takes a place in it) the switch's; counts the refusal if not.
 #[inline(always)]
-fn within_budget(port: &PortConfig) -> bool {
-    if port.max_macs == 0 || budget::may_learn(port.slot, port.max_macs) {
+fn within_budget(port: &PortConfig, accounting: Accounting, switch_max_macs: u32) -> bool {
+    let port_room = port.max_macs == 0 || budget::may_learn(port.slot, port.max_macs);
+    let switch_room = switch_max_macs == 0
+        || !accounting.takes_switch_place()
+        || budget::may_learn(TOTAL_SLOT, switch_max_macs);
+    if port_room && switch_room {
         return true;
     }
     if let Some(stats) = counters::of(port.slot) {

@@ -113,6 +113,8 @@ struct Attached {
 pub struct Switch {
     name: String,
     ageing_ns: u64,
+    /// `[switch] max_macs`, 0 for none.
+    max_macs: u32,
     map_ids: crate::datapath::MapIds,
     programs: Programs,
     maps: Maps,
@@ -184,6 +186,7 @@ impl Switch {
         let mut switch = Self {
             name: config.name.clone(),
             ageing_ns: config.ageing_secs * 1_000_000_000,
+            max_macs: config.max_macs.unwrap_or(0),
             map_ids,
             programs,
             maps,

@@ -29,6 +29,7 @@ pub struct SwitchSection {
     pub name: Option<Spanned<String>>,
     pub ageing_secs: Option<Spanned<i64>>,
     pub offload: Option<Spanned<String>>,
+    pub max_macs: Option<Spanned<i64>>,
     pub loop_guard_moves: Option<Spanned<i64>>,
     pub loop_guard_hold_secs: Option<Spanned<i64>>,
 }

@@ -43,6 +43,9 @@ pub struct Config {
     pub devices: Vec<DeviceSpec>,
     /// The `[[macvlan]]` and `[[ipvlan]]` parents.
     pub parents: Vec<ParentSpec>,
+    /// `[switch] max_macs`: the most learned entries of all ports together; `None` for no
+    /// limit but the FDB's capacity.
+    pub max_macs: Option<u32>,
     /// `[switch] loop_guard_moves` and `loop_guard_hold_secs`; `None` when the guard is off.
     pub loop_guard: Option<LoopGuardSpec>,
 }

@@ -74,6 +74,12 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let span = error.span().unwrap_or(0..0);
         source.error(span, error.message().trim_end().to_string())
     })?;
+    let max_macs = file
+        .switch
+        .as_ref()
+        .and_then(|switch| switch.get_ref().max_macs.as_ref())
+        .map(|max| max_macs(&source, max, true))
+        .transpose()?;
     let loop_guard = file
         .switch
         .as_ref()
@@ -149,6 +155,7 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         vxlans,
         devices,
         parents,
+        max_macs,
         loop_guard,
     })
 }
@@ -633,6 +640,17 @@ mod tests {
             parse(&underlay_port)
                 .unwrap_err()
                 .starts_with("t.toml:10: vp1 is a port of the switch"),
+        );
+    }
+
+    #[test]
+    fn a_switch_wide_max_macs_is_parsed_and_checked() {
+        assert_eq!(parse("").unwrap().max_macs, None);
+        let config = parse("[switch]\nmax_macs = 1000\n").unwrap();
+        assert_eq!(config.max_macs, Some(1000));
+        assert_eq!(
+            parse("[switch]\nmax_macs = 2000000\n").unwrap_err(),
+            "t.toml:2: max_macs must be from 1 to 1048576 (the FDB's capacity)"
         );
     }
 

@@ -8,7 +8,7 @@ use aya::{
     programs::ProgramFd,
 };
 use vswitch_common::{
-    budget::MacCount,
+    budget::{MacCount, NO_SLOT, TOTAL_SLOT},
     dispatch::{Child, ChildKey, Parent, SourceKey},
     fdb::{FdbEntry, FdbKey},
     ipvlan::AddressKey,
@@ -336,19 +336,26 @@ impl Maps {
         Ok(count.held(forgotten))
     }
 
-    /// Takes a deleted or replaced learned entry off the count of the port that held it.
+    /// Takes a deleted or replaced learned entry off the count of the port that held it, and
+    /// off the switch-wide count.
     fn forget(&mut self, old: Option<FdbEntry>) -> Result<(), DatapathError> {
-        let Some(slot) = old.map(|entry| entry.slot()).filter(|slot| *slot != 0) else {
+        let Some(slot) = old
+            .map(|entry| entry.slot())
+            .filter(|slot| *slot != NO_SLOT)
+        else {
             return Ok(());
         };
-        let what = format!("updating the learned-entry count of slot {slot}");
-        let forgotten = self
-            .mac_forgotten
-            .get(&slot, 0)
-            .map_err(DatapathError::map(what.clone()))?;
-        self.mac_forgotten
-            .set(slot, forgotten + 1, 0)
-            .map_err(DatapathError::map(what))
+        for slot in [slot, TOTAL_SLOT] {
+            let what = format!("updating the learned-entry count of slot {slot}");
+            let forgotten = self
+                .mac_forgotten
+                .get(&slot, 0)
+                .map_err(DatapathError::map(what.clone()))?;
+            self.mac_forgotten
+                .set(slot, forgotten + 1, 0)
+                .map_err(DatapathError::map(what))?;
+        }
+        Ok(())
     }
 
     /// Counters of the port in `slot`, summed over CPUs.
