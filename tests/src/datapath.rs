@@ -74,6 +74,29 @@ impl Fixture {
             .expect("writing the FDB");
     }
 
+    /// Changes the configuration of port `port` (0-based) as `change` says and writes it to the
+    /// datapath, with the static entries of its `allowed_macs`.
+    pub fn reconfigure(&mut self, port: usize, change: impl FnOnce(&mut PortSpec)) {
+        change(&mut self.ports[port].spec);
+        let port = &self.ports[port];
+        let egress = self.programs.egress_fd().expect("egress program");
+        self.maps
+            .set_port(port.ifindex, port.config(), egress)
+            .expect("writing the port");
+        for key in port.allowed_entries() {
+            self.maps
+                .set_fdb(key, FdbEntry::fixed(Location::port(port.ifindex)))
+                .expect("writing an allowed address");
+        }
+    }
+
+    /// Learned entries that port `port` (0-based) holds, as its `max_macs` counts them.
+    pub fn macs_held(&self, port: usize) -> u64 {
+        self.maps
+            .macs_held(self.ports[port].slot)
+            .expect("reading the count")
+    }
+
     /// The FDB entry of `mac` in VLAN 1.
     pub fn fdb(&self, mac: [u8; 6]) -> Option<FdbEntry> {
         self.maps
@@ -260,6 +283,7 @@ pub fn with_datapath(vlans: [VlanMode; 3], test: impl FnOnce(&mut Fixture) + Sen
         let (mut maps, _) = Maps::take_pinned(programs.ebpf_mut(), &pins.0).expect("maps");
         maps.set_switch(SwitchConfig {
             ageing_ns: AGEING_NS,
+            ..SwitchConfig::default()
         })
         .unwrap();
         let mut ports = Vec::new();
@@ -276,6 +300,10 @@ pub fn with_datapath(vlans: [VlanMode; 3], test: impl FnOnce(&mut Fixture) + Sen
                     offload: None,
                     mtu: None,
                     redirect_peer: false,
+                    max_macs: None,
+                    flood_pps: None,
+                    locked: false,
+                    allowed_macs: Vec::new(),
                 },
                 ifindex,
                 slot: n,

@@ -195,6 +195,8 @@ pub fn delta(after: &PortStats, before: &PortStats) -> PortStats {
         flooded: after.flooded - before.flooded,
         learned: after.learned - before.learned,
         answered: after.answered - before.answered,
+        learn_refused: after.learn_refused - before.learn_refused,
+        moved_in: after.moved_in - before.moved_in,
         drops,
     }
 }

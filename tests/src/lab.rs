@@ -20,20 +20,30 @@ pub struct Lab {
 impl Lab {
     /// `count` hosts and a switch namespace, all with unique names.
     pub fn new(count: usize) -> Self {
-        Self::with_hosts(count, Netns::new)
+        Self::with_hosts(count, "", Netns::new)
+    }
+
+    /// Like [`Lab::new`], with `tag` in every name (after the owner's unique prefix), so that a
+    /// suite's namespaces and interfaces are told apart from others' at a glance.
+    pub fn tagged(count: usize, tag: &str) -> Self {
+        Self::with_hosts(count, tag, Netns::new)
     }
 
     /// Like [`Lab::new`], but the host namespaces are left for the switch to create (from its
     /// ports' `netns`); each is still deleted when the lab is dropped.
     pub fn with_hosts_by_switch(count: usize) -> Self {
-        Self::with_hosts(count, Netns::owning)
+        Self::with_hosts(count, "", Netns::owning)
     }
 
-    fn with_hosts(count: usize, host: impl Fn(&str) -> Netns) -> Self {
+    fn with_hosts(count: usize, tag: &str, host: impl Fn(&str) -> Netns) -> Self {
         Self {
-            hosts: (0..count).map(|_| host(&names::unique("h"))).collect(),
-            ports: (0..count).map(|_| names::unique("p")).collect(),
-            switch_ns: Netns::new(&names::unique("s")),
+            hosts: (0..count)
+                .map(|_| host(&names::unique(&format!("{tag}h"))))
+                .collect(),
+            ports: (0..count)
+                .map(|_| names::unique(&format!("{tag}p")))
+                .collect(),
+            switch_ns: Netns::new(&names::unique(&format!("{tag}s"))),
         }
     }
 

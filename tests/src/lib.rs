@@ -12,6 +12,7 @@ pub mod datapath;
 pub mod devices;
 pub mod dispatch;
 pub mod dispatch_maps;
+pub mod flood;
 pub mod frames;
 pub mod fuzz;
 pub mod lab;

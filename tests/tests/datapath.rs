@@ -64,7 +64,12 @@ fn aged_entry_is_treated_as_unknown() {
         // A short ageing time, so that "longer ago than that" exists also on a machine that
         // booted less than the default 300 s ago (a fresh VM guest).
         let ageing_ns = 1_000_000_000;
-        fx.maps.set_switch(SwitchConfig { ageing_ns }).unwrap();
+        fx.maps
+            .set_switch(SwitchConfig {
+                ageing_ns,
+                ..SwitchConfig::default()
+            })
+            .unwrap();
         let now = monotonic_ns();
         assert!(now > 2 * ageing_ns, "the clock has run for over 2 s");
         fx.learn(station(2), 1, now - 2 * ageing_ns);

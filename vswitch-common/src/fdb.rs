@@ -10,6 +10,10 @@ pub const FDB_F_STATIC: u32 = 1 << 0;
 /// Entry flag: the station is behind a remote VTEP (`remote`), reached through the tunnel of
 /// its VLAN; `ifindex` is then the tunnel's underlay.
 pub const FDB_F_REMOTE: u32 = 1 << 1;
+/// Learned entries keep the counter slot of the port that learned them in the flags' upper
+/// half, from this bit: the port whose `max_macs` budget the entry takes (see [`crate::budget`]).
+/// Zero (the slot of no port) for static entries.
+pub const FDB_SLOT_SHIFT: u32 = 16;
 
 /// Learned entries are rewritten at most this often while their port stays the same, so that
 /// steady traffic does not write the map on every frame.
@@ -69,6 +73,19 @@ impl FdbEntry {
             last_seen_ns: now_ns,
             remote: location.remote,
         }
+    }
+
+    /// The same entry, counted in the budget of the port in counter slot `slot`.
+    #[inline(always)]
+    pub const fn counted_in(mut self, slot: u32) -> Self {
+        self.flags = (self.flags & ((1 << FDB_SLOT_SHIFT) - 1)) | (slot << FDB_SLOT_SHIFT);
+        self
+    }
+
+    /// The counter slot of the port whose budget this entry takes; 0 for none.
+    #[inline(always)]
+    pub const fn slot(&self) -> u32 {
+        self.flags >> FDB_SLOT_SHIFT
     }
 
     /// A static entry at `location`.
@@ -219,6 +236,15 @@ mod tests {
             Learning::Unchanged
         );
         assert!(pinned.is_live(u64::MAX, AGEING));
+    }
+
+    #[test]
+    fn the_counting_slot_lives_beside_the_flags() {
+        let entry = FdbEntry::learned(Location::port(7), 5).counted_in(255);
+        assert_eq!(entry.slot(), 255);
+        assert!(!entry.is_static() && !entry.is_remote());
+        assert_eq!(entry.counted_in(3).slot(), 3);
+        assert_eq!(FdbEntry::fixed(Location::port(7)).slot(), 0);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod bounded;
+pub mod budget;
 pub mod dispatch;
 pub mod egress;
 pub mod fdb;
@@ -16,7 +17,9 @@ pub mod ipvlan;
 pub mod mac;
 pub mod neighbour;
 pub mod port;
+pub mod source;
 pub mod stats;
+pub mod storm;
 pub mod switch;
 pub mod vlan;
 pub mod vxlan;
@@ -38,6 +41,12 @@ pub mod map_names {
     pub const FDB: &str = "FDB";
     /// Per-CPU counters by port slot.
     pub const PORT_STATS: &str = "PORT_STATS";
+    /// The datapath's half of each port's learned-entry count, by port slot.
+    pub const MAC_COUNTS: &str = "MAC_COUNTS";
+    /// The agent's half: learned entries of each port it deleted, by port slot.
+    pub const MAC_FORGOTTEN: &str = "MAC_FORGOTTEN";
+    /// Per-CPU token buckets of the ports' `flood_pps`, by port slot.
+    pub const FLOOD_BUCKETS: &str = "FLOOD_BUCKETS";
     /// Ports that the TCX path floods to, by VLAN.
     pub const FLOOD: &str = "FLOOD";
     /// Devmap of every port with the egress program, for XDP floods.

@@ -9,6 +9,11 @@ use crate::{
 pub const PORT_F_REDIRECT_PEER: u32 = 1 << 0;
 /// Port flag: learn source addresses of frames received on this port.
 pub const PORT_F_LEARNING: u32 = 1 << 1;
+/// Port flag: blocked by the loop guard: nothing is received from the port or sent to it.
+pub const PORT_F_BLOCKED: u32 = 1 << 3;
+/// Port flag: forward only frames from source addresses with a static entry on this port (see
+/// `source::admit`).
+pub const PORT_F_LOCKED: u32 = 1 << 2;
 
 /// How the datapath treats one port. Keyed by ifindex in the `PORTS` map.
 #[repr(C)]
@@ -21,7 +26,13 @@ pub struct PortConfig {
     /// VLAN of untagged frames (port VLAN ID), or 0 where untagged frames are refused.
     pub pvid: u16,
     /// Reserved, zero.
-    pub _pad: [u16; 3],
+    pub _pad: u16,
+    /// Most learned entries the port may hold (`max_macs`); 0 for no limit.
+    pub max_macs: u32,
+    /// Most frames a second the port may flood (`flood_pps`, see `storm`); 0 for no limit.
+    pub flood_pps: u32,
+    /// Reserved, zero.
+    pub _pad2: u32,
     /// VLANs whose frames cross this port tagged.
     pub tagged: VlanSet,
 }
@@ -44,7 +55,10 @@ impl PortConfig {
             slot,
             flags,
             pvid: vid,
-            _pad: [0; 3],
+            _pad: 0,
+            max_macs: 0,
+            flood_pps: 0,
+            _pad2: 0,
             tagged: VlanSet::EMPTY,
         }
     }
@@ -77,10 +91,23 @@ impl PortConfig {
         }
     }
 
-    /// How a frame of VLAN `vid` leaves this port.
+    /// Whether the port takes frames at all: not while the loop guard blocks it.
+    #[inline(always)]
+    pub const fn receives(&self) -> Result<(), DropReason> {
+        if self.has(PORT_F_BLOCKED) {
+            Err(DropReason::LoopBlocked)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// How a frame of VLAN `vid` leaves this port. A blocked port is a member of no VLAN: floods
+    /// skip it.
     #[inline(always)]
     pub fn egress(&self, vid: u16) -> Egress {
-        if vid == self.pvid {
+        if self.has(PORT_F_BLOCKED) {
+            Egress::NotMember
+        } else if vid == self.pvid {
             Egress::Untagged
         } else if self.tagged.contains(vid) {
             Egress::Tagged
@@ -147,6 +174,14 @@ mod tests {
         assert_eq!(port.ingress_vlan(None), Ok(1));
         let no_native = PortConfig::trunk(0, &[10]);
         assert_eq!(no_native.ingress_vlan(None), Err(DropReason::VlanIngress));
+    }
+
+    #[test]
+    fn a_blocked_port_neither_receives_nor_sends() {
+        let port = PortConfig::access(0, 10, PORT_F_BLOCKED);
+        assert_eq!(port.receives(), Err(DropReason::LoopBlocked));
+        assert_eq!(PortConfig::access(0, 10, 0).receives(), Ok(()));
+        assert_eq!(port.egress(10), Egress::NotMember);
     }
 
     #[test]

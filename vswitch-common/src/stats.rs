@@ -33,11 +33,21 @@ pub enum DropReason {
     NoRoute = 12,
     /// An encapsulated frame larger than the MTU of the underlay's egress interface.
     TooBig = 13,
+    /// A frame on a locked port whose source address has no static entry on the port (neither
+    /// added with `fdb add` nor in the port's `allowed_macs`).
+    Locked = 14,
+    /// A frame whose source address has a static entry behind another port (or VTEP): the
+    /// station cannot be moved off it, so the frame is a spoof.
+    StaticMove = 15,
+    /// A flooded frame (broadcast, multicast or unknown unicast) over the port's `flood_pps`.
+    FloodLimit = 16,
+    /// A frame received on a port the loop guard blocked.
+    LoopBlocked = 17,
 }
 
 impl DropReason {
     /// Number of reasons, the length of [`PortStats::drops`].
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 18;
 
     /// Every reason, in counter order.
     pub const ALL: [Self; Self::COUNT] = [
@@ -55,6 +65,10 @@ impl DropReason {
         Self::NotLocalVtep,
         Self::NoRoute,
         Self::TooBig,
+        Self::Locked,
+        Self::StaticMove,
+        Self::FloodLimit,
+        Self::LoopBlocked,
     ];
 
     /// The name used in `vswitch stats` output.
@@ -74,6 +88,10 @@ impl DropReason {
             Self::NotLocalVtep => "not_local_vtep",
             Self::NoRoute => "no_route",
             Self::TooBig => "too_big",
+            Self::Locked => "locked",
+            Self::StaticMove => "static_move",
+            Self::FloodLimit => "flood_limit",
+            Self::LoopBlocked => "loop_blocked",
         }
     }
 }
@@ -99,6 +117,12 @@ pub struct PortStats {
     /// Address resolution requests (ARP, neighbour solicitations) from the port that the
     /// switch answered itself instead of forwarding them.
     pub answered: u64,
+    /// Learned stations that moved to this port from another: the loop guard's measure of MAC
+    /// flapping.
+    pub moved_in: u64,
+    /// New source addresses not learned because the port holds its `max_macs` already (the
+    /// frames themselves are still forwarded).
+    pub learn_refused: u64,
     /// Received frames dropped, by [`DropReason`].
     pub drops: [u64; DropReason::COUNT],
 }
@@ -119,6 +143,8 @@ impl PortStats {
         self.flooded += other.flooded;
         self.learned += other.learned;
         self.answered += other.answered;
+        self.learn_refused += other.learn_refused;
+        self.moved_in += other.moved_in;
         for (sum, add) in self.drops.iter_mut().zip(other.drops.iter()) {
             *sum += add;
         }

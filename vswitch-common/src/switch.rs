@@ -6,6 +6,11 @@
 pub struct SwitchConfig {
     /// Learned entries older than this are treated as unknown.
     pub ageing_ns: u64,
+    /// Most learned entries of all ports together (`[switch] max_macs`); 0 for no limit but
+    /// the FDB's capacity.
+    pub max_macs: u32,
+    /// Reserved, zero.
+    pub _pad: u32,
 }
 
 impl SwitchConfig {
@@ -17,6 +22,8 @@ impl Default for SwitchConfig {
     fn default() -> Self {
         Self {
             ageing_ns: Self::DEFAULT_AGEING_NS,
+            max_macs: 0,
+            _pad: 0,
         }
     }
 }

@@ -1,8 +1,18 @@
 //! The vswitch datapath: program entry points only. The stages live in their own modules and the
 //! decisions in `vswitch-common`, which the host tests exercise.
+// The BPF atomic add (see `budget::add`); host builds (clippy) use `core`'s atomics instead.
+#![cfg_attr(target_arch = "bpf", feature(core_intrinsics))]
+#![cfg_attr(
+    target_arch = "bpf",
+    expect(
+        internal_features,
+        reason = "atomic_xadd is the only read-modify-write the BPF target offers"
+    )
+)]
 #![no_std]
 #![no_main]
 
+mod budget;
 mod counters;
 mod dispatch;
 mod frame;

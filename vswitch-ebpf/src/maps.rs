@@ -7,11 +7,13 @@ use aya_ebpf::{
 };
 use vswitch_common::{
     FDB_CAPACITY, MAX_PORTS,
+    budget::MacCount,
     dispatch::{Child, ChildKey, MAX_PARENTS, MAX_SOURCES, Parent, SourceKey},
     fdb::{FdbEntry, FdbKey},
     ipvlan::AddressKey,
     port::{FloodSet, PortConfig},
     stats::PortStats,
+    storm::TokenBucket,
     switch::SwitchConfig,
     vlan::VLAN_COUNT,
     vxlan::{MAX_REMOTES, MAX_TUNNELS, NextHop, RemoteSet, Tunnel, Underlay, Vtep},
@@ -34,6 +36,24 @@ pub static FDB: HashMap<FdbKey, FdbEntry> =
 /// Per-CPU counters by port slot; slot 0 counts frames from interfaces that are not ports.
 #[map]
 pub static PORT_STATS: PerCpuArray<PortStats> = PerCpuArray::with_max_entries(MAX_PORTS, 0);
+
+/// The datapath's half of each port's learned-entry count, by port slot (see
+/// `vswitch_common::budget`). Shared by every CPU and added to with atomic adds: a per-CPU count
+/// could not be compared with a limit. The agent only zeroes a slot before a new port takes it.
+#[map]
+pub static MAC_COUNTS: Array<MacCount> = Array::with_max_entries(MAX_PORTS, 0);
+
+/// The agent's half: how many learned entries of each port it deleted, by port slot. Only the
+/// agent writes it.
+#[map]
+pub static MAC_FORGOTTEN: Array<u64> = Array::with_max_entries(MAX_PORTS, 0);
+
+/// The ports' `flood_pps` token buckets, by port slot. Per CPU: no atomics and no shared cache
+/// line on the flood path, and a sender's frames arrive on one CPU at a time (a veth's receive
+/// runs where its sender runs), so one host gets `flood_pps`; a port whose frames arrive on
+/// every CPU at once gets up to `flood_pps` on each.
+#[map]
+pub static FLOOD_BUCKETS: PerCpuArray<TokenBucket> = PerCpuArray::with_max_entries(MAX_PORTS, 0);
 
 /// Ports that the TCX path floods to, by VLAN. A hash, not an array: the controller replaces a
 /// set as a new element (an array value would be rewritten in place while frames read it),

@@ -4,18 +4,20 @@
 use aya_ebpf::{EbpfContext, bindings::BPF_NOEXIST, helpers::bpf_ktime_get_ns};
 use aya_log_ebpf::debug;
 use vswitch_common::{
+    budget::{Accounting, NO_SLOT, TOTAL_SLOT, accounting},
     fdb::{self, FdbEntry, FdbKey, Learning, Location},
     forward::{self, Verdict},
     frame::{self, Frame, L2Header},
-    port::{PORT_F_LEARNING, PortConfig},
+    port::{PORT_F_LEARNING, PORT_F_LOCKED, PortConfig},
+    source,
     stats::DropReason,
     switch::SwitchConfig,
     vxlan::Vtep,
 };
 
 use crate::{
-    counters,
-    maps::{FDB, PORTS, SWITCH},
+    budget, counters,
+    maps::{FDB, FLOOD_BUCKETS, PORTS, SWITCH},
 };
 
 /// Where a frame that passed the ingress stages goes: a [`Verdict`] other than a drop.
@@ -121,17 +123,23 @@ fn classify<F: Frame>(
     port: &'static PortConfig,
     location: Location,
 ) -> Result<Decision, DropReason> {
+    port.receives()?;
     let header = frame::parse(frame)?;
     // Taken at once: kept alive across the stages below, the tag's payload (undefined when the
     // frame is untagged) ends up spilled to the stack, which the verifier refuses.
     let priority = header.tag.priority();
     let vlan = port.ingress_vlan(header.tag.tci())?;
     let now_ns = unsafe { bpf_ktime_get_ns() };
-    let ageing_ns = SWITCH
-        .get(0)
-        .map_or(SwitchConfig::DEFAULT_AGEING_NS, |switch| switch.ageing_ns);
-    if port.has(PORT_F_LEARNING) {
-        learn(port, &header, vlan, location, now_ns, ageing_ns);
+    let switch = SWITCH.get(0);
+    let ageing_ns = switch.map_or(SwitchConfig::DEFAULT_AGEING_NS, |switch| switch.ageing_ns);
+    if port.flags & (PORT_F_LEARNING | PORT_F_LOCKED) != 0 {
+        let max_macs = switch.map_or(0, |switch| switch.max_macs);
+        let clock = Clock {
+            now_ns,
+            ageing_ns,
+            max_macs,
+        };
+        source(port, &header, vlan, location, &clock)?;
     }
     let dst = FdbKey {
         mac: header.dst,
@@ -143,7 +151,12 @@ fn classify<F: Frame>(
     let route = match forward::decide(location.ifindex, &header.dst, entry, now_ns, ageing_ns) {
         Verdict::Forward { ifindex } => Route::Forward { ifindex },
         Verdict::Tunnel { remote } => Route::Tunnel { remote },
-        Verdict::Flood => Route::Flood,
+        Verdict::Flood => {
+            if port.flood_pps != 0 {
+                storm(port, now_ns)?;
+            }
+            Route::Flood
+        }
         Verdict::Drop(reason) => return Err(reason),
     };
     Ok(Decision {
@@ -156,35 +169,113 @@ fn classify<F: Frame>(
     })
 }
 
+/// Takes a flooded frame from the port's `flood_pps` bucket on this CPU.
 #[inline(always)]
-fn learn(
+fn storm(port: &PortConfig, now_ns: u64) -> Result<(), DropReason> {
+    let Some(bucket) = FLOOD_BUCKETS.get_ptr_mut(port.slot) else {
+        return Ok(());
+    };
+    // SAFETY: this CPU's value, which only this program touches, and programs do not nest.
+    unsafe { &mut *bucket }.take(port.flood_pps, now_ns)
+}
+
+/// The switch-wide settings learning needs, and the time.
+struct Clock {
+    now_ns: u64,
+    ageing_ns: u64,
+    /// `[switch] max_macs`, 0 for none.
+    max_macs: u32,
+}
+
+/// Checks the frame's source address against its FDB entry (locked ports, static stations)
+/// and learns it where the port learns.
+#[inline(always)]
+fn source(
     port: &PortConfig,
     header: &L2Header,
     vlan: u16,
     location: Location,
-    now_ns: u64,
-    ageing_ns: u64,
-) {
+    clock: &Clock,
+) -> Result<(), DropReason> {
     let src = FdbKey {
         mac: header.src,
         vlan,
     };
     // SAFETY: as for the destination lookup.
     let existing = unsafe { FDB.get(src) };
-    let learned = match fdb::learn(existing, location, now_ns, ageing_ns) {
+    source::admit(existing, location, port.has(PORT_F_LOCKED))?;
+    if port.has(PORT_F_LEARNING) {
+        learn(port, &src, existing, location, clock);
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn learn(
+    port: &PortConfig,
+    src: &FdbKey,
+    existing: Option<&FdbEntry>,
+    location: Location,
+    clock: &Clock,
+) {
+    let learned = match fdb::learn(existing, location, clock.now_ns, clock.ageing_ns) {
         Learning::Unchanged => false,
         Learning::Refreshed(entry) => {
-            rewrite(&src, &entry);
+            rewrite(src, &entry.counted_in(port.slot));
             false
         }
-        // A known station that moved or aged out: rewrite it where it is, so that readers on
+        // A known station that moved or aged out is rewritten where it is, so that readers on
         // other CPUs never hold a freed element (a replacement would free the old one).
-        Learning::Learned(entry) if existing.is_some() => rewrite(&src, &entry),
-        Learning::Learned(entry) => FDB.insert(src, entry, u64::from(BPF_NOEXIST)).is_ok(),
+        Learning::Learned(entry) => {
+            let entry = entry.counted_in(port.slot);
+            let accounting = accounting(existing, port.slot);
+            match accounting {
+                Accounting::Held => rewrite(src, &entry),
+                Accounting::New | Accounting::Moved { .. }
+                    if !within_budget(port, accounting, clock.max_macs) =>
+                {
+                    false
+                }
+                Accounting::New => {
+                    let inserted = FDB.insert(*src, entry, u64::from(BPF_NOEXIST)).is_ok();
+                    if inserted {
+                        budget::moved(port.slot, NO_SLOT);
+                    }
+                    inserted
+                }
+                Accounting::Moved { from } => {
+                    let moved = rewrite(src, &entry);
+                    if moved {
+                        budget::moved(port.slot, from);
+                        if let Some(stats) = counters::of(port.slot) {
+                            stats.moved_in += 1;
+                        }
+                    }
+                    moved
+                }
+            }
+        }
     };
     if learned && let Some(stats) = counters::of(port.slot) {
         stats.learned += 1;
     }
+}
+
+/// Whether the port may learn one more entry, within its own `max_macs` and (for an entry
+/// that takes a place in it) the switch's; counts the refusal if not.
+#[inline(always)]
+fn within_budget(port: &PortConfig, accounting: Accounting, switch_max_macs: u32) -> bool {
+    let port_room = port.max_macs == 0 || budget::may_learn(port.slot, port.max_macs);
+    let switch_room = switch_max_macs == 0
+        || !accounting.takes_switch_place()
+        || budget::may_learn(TOTAL_SLOT, switch_max_macs);
+    if port_room && switch_room {
+        return true;
+    }
+    if let Some(stats) = counters::of(port.slot) {
+        stats.learn_refused += 1;
+    }
+    false
 }
 
 /// Overwrites the FDB entry of `key` in place, field by field (each an aligned word store, so a

@@ -122,6 +122,18 @@ pub struct PortRecord {
     /// Whether frames go straight to the veth peer (see `PortSpec::redirect_peer`).
     #[serde(default)]
     pub redirect_peer: bool,
+    /// `max_macs`, if set.
+    #[serde(default)]
+    pub max_macs: Option<u32>,
+    /// `flood_pps`, if set.
+    #[serde(default)]
+    pub flood_pps: Option<u32>,
+    /// Whether the port is `locked`.
+    #[serde(default)]
+    pub locked: bool,
+    /// `allowed_macs`, as `02:00:00:00:00:01` strings.
+    #[serde(default)]
+    pub allowed_macs: Vec<String>,
     /// Added with `port add` rather than by the config file: a reload keeps it.
     #[serde(default)]
     pub live: bool,

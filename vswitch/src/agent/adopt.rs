@@ -1,7 +1,7 @@
 //! Start-up: adopting what the previous agent of this instance left (its record, pinned maps
 //! and links) where it still fits, and building the rest afresh.
 
-use vswitch_common::{port::FloodSet, switch::SwitchConfig};
+use vswitch_common::port::FloodSet;
 
 use super::{
     AgentError, Attached, LinkRole, Port, Switch, devices::ConfigDevices, flood_sets,
@@ -21,9 +21,7 @@ impl Switch {
         config: &Config,
         previous: Option<InstanceState>,
     ) -> Result<(), AgentError> {
-        self.maps.set_switch(SwitchConfig {
-            ageing_ns: self.ageing_ns,
-        })?;
+        self.maps.set_switch(self.switch_config())?;
         let (mut left, previous_tunnels, previous_devices, previous_dispatch): (
             Vec<PortRecord>,
             Vec<TunnelRecord>,
@@ -92,6 +90,7 @@ impl Switch {
         };
         let egress = self.egress()?;
         self.maps.set_port(port.ifindex, port.config(), &egress)?;
+        self.write_allowed(&port, None)?;
         let program = self.attach(&port.spec, port.ifindex)?;
         self.offloads
             .apply(

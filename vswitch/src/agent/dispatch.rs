@@ -317,6 +317,10 @@ impl Switch {
                     offload: None,
                     mtu: None,
                     redirect_peer: false,
+                    max_macs: None,
+                    flood_pps: None,
+                    locked: false,
+                    allowed_macs: Vec::new(),
                 };
                 if self.dispatch.inherited_netns.remove(netns) {
                     state.created.record(Created::Netns(netns.clone()));

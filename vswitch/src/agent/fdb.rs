@@ -8,7 +8,7 @@ use vswitch_common::{
     port::Egress,
 };
 
-use super::{AgentError, Switch, tunnels};
+use super::{AgentError, Switch, ports::Port, tunnels};
 
 impl Switch {
     /// Adds (or replaces) the static FDB entry `mac` in `vlan` towards port `port`. Without a
@@ -22,6 +22,26 @@ impl Switch {
         let (key, ifindex) = self.static_fdb_entry(mac, vlan, port)?;
         self.maps
             .set_fdb(key, FdbEntry::fixed(Location::port(ifindex)))?;
+        Ok(())
+    }
+
+    /// Writes the static entries of `port`'s `allowed_macs`, and removes those that `old` (the
+    /// port's previous configuration) had and it no longer has.
+    pub(super) fn write_allowed(
+        &mut self,
+        port: &Port,
+        old: Option<&Port>,
+    ) -> Result<(), AgentError> {
+        let keys = port.allowed_entries();
+        for key in old.map(Port::allowed_entries).unwrap_or_default() {
+            if !keys.contains(&key) {
+                self.maps.remove_fdb(&key)?;
+            }
+        }
+        for key in keys {
+            self.maps
+                .set_fdb(key, FdbEntry::fixed(Location::port(port.ifindex)))?;
+        }
         Ok(())
     }
 

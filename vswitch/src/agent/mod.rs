@@ -13,6 +13,7 @@ pub mod bpffs;
 mod devices;
 mod dispatch;
 mod fdb;
+mod loop_guard;
 mod mtu;
 mod pending;
 mod port_changes;
@@ -113,6 +114,8 @@ struct Attached {
 pub struct Switch {
     name: String,
     ageing_ns: u64,
+    /// `[switch] max_macs`, 0 for none.
+    max_macs: u32,
     map_ids: crate::datapath::MapIds,
     programs: Programs,
     maps: Maps,
@@ -139,6 +142,8 @@ pub struct Switch {
     devices: devices::ConfigDevices,
     /// The `[[macvlan]]` parents and their children.
     dispatch: dispatch::Dispatch,
+    /// The loop guard and the ports it blocked.
+    loop_guard: loop_guard::LoopGuard,
 }
 
 impl Switch {
@@ -183,6 +188,7 @@ impl Switch {
         let mut switch = Self {
             name: config.name.clone(),
             ageing_ns: config.ageing_secs * 1_000_000_000,
+            max_macs: config.max_macs.unwrap_or(0),
             map_ids,
             programs,
             maps,
@@ -198,6 +204,7 @@ impl Switch {
             tunnels: tunnels::Tunnels::default(),
             devices: devices::ConfigDevices::default(),
             dispatch: dispatch::Dispatch::default(),
+            loop_guard: loop_guard::LoopGuard::new(config.loop_guard),
         };
         if let Err(error) = switch.build(config, previous).await {
             switch.teardown(false).await;
@@ -277,6 +284,7 @@ impl Switch {
         let mut ticker = tokio::time::interval(period);
         let mut events = LinkEvents::subscribe()?;
         let mut upkeep = tokio::time::interval(TUNNEL_UPKEEP);
+        let mut guard = tokio::time::interval(loop_guard::LOOP_GUARD_PERIOD);
         let mut control = self.control.take();
         loop {
             tokio::select! {
@@ -297,6 +305,11 @@ impl Switch {
                 _ = upkeep.tick(), if !self.tunnels.by_vni.is_empty() => {
                     if let Err(error) = self.tunnel_upkeep().await {
                         log::warn!("keeping the tunnels' next hops: {error}");
+                    }
+                }
+                _ = guard.tick() => {
+                    if let Err(error) = self.guard_loops() {
+                        log::warn!("loop guard: {error}");
                     }
                 }
                 _ = ticker.tick() => {

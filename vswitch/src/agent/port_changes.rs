@@ -99,6 +99,7 @@ impl Switch {
         let egress = self.egress()?;
         self.maps.set_port(ifindex, port.config(), &egress)?;
         transaction.push(Step::PortMaps(ifindex));
+        self.write_allowed(&port, None)?;
         let program = self.attach(spec, ifindex)?;
         transaction.push(Step::Attachment(program));
         if spec.hook == Hook::Xdp {
@@ -188,8 +189,10 @@ impl Switch {
             let mut port = old.clone();
             port.spec = spec.clone();
             let egress = self.egress()?;
-            self.maps.set_port(port.ifindex, port.config(), &egress)?;
+            self.maps
+                .set_port(port.ifindex, self.guarded_config(&port), &egress)?;
             transaction.push(Step::RestorePort(old.clone()));
+            self.write_allowed(&port, Some(&old))?;
             self.ports[position] = port;
             self.write_flood_sets(&mut transaction)?;
             if old.spec.offload != spec.offload {

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use vswitch_common::{
     MAX_FLOOD_PORTS,
-    port::{FloodSet, PORT_F_LEARNING, PORT_F_REDIRECT_PEER, PortConfig},
+    fdb::FdbKey,
+    mac,
+    port::{FloodSet, PORT_F_LEARNING, PORT_F_LOCKED, PORT_F_REDIRECT_PEER, PortConfig},
 };
 
 use crate::{
@@ -34,7 +36,10 @@ impl Port {
         if self.spec.redirect_peer {
             flags |= PORT_F_REDIRECT_PEER;
         }
-        match &self.spec.vlan {
+        if self.spec.locked {
+            flags |= PORT_F_LOCKED;
+        }
+        let mut config = match &self.spec.vlan {
             VlanMode::Access(vid) => PortConfig::access(self.slot, *vid, flags),
             VlanMode::Trunk { vlans, native } => {
                 let mut config = PortConfig::access(self.slot, native.unwrap_or(0), flags);
@@ -43,7 +48,25 @@ impl Port {
                 }
                 config
             }
-        }
+        };
+        config.max_macs = self.spec.max_macs.unwrap_or(0);
+        config.flood_pps = self.spec.flood_pps.unwrap_or(0);
+        config
+    }
+
+    /// The static FDB entries of the port's `allowed_macs`: each address in each of its VLANs.
+    pub fn allowed_entries(&self) -> Vec<FdbKey> {
+        let vlans = self.spec.vlan.members();
+        self.spec
+            .allowed_macs
+            .iter()
+            .flat_map(|mac| {
+                vlans.iter().map(|vlan| FdbKey {
+                    mac: *mac,
+                    vlan: *vlan,
+                })
+            })
+            .collect()
     }
 
     /// What `port show` reports.
@@ -69,6 +92,15 @@ impl Port {
             learning: self.spec.learning,
             mtu: self.spec.mtu,
             redirect_peer: self.spec.redirect_peer,
+            max_macs: self.spec.max_macs,
+            flood_pps: self.spec.flood_pps,
+            locked: self.spec.locked,
+            allowed_macs: self
+                .spec
+                .allowed_macs
+                .iter()
+                .map(|mac| mac::Colons(mac).to_string())
+                .collect(),
             live: false,
             created: Vec::new(),
         }
@@ -102,6 +134,14 @@ impl Port {
                 mtu: record.mtu,
                 // Records of agents before the field: only created veths had it.
                 redirect_peer: record.redirect_peer || record.netns.is_some(),
+                max_macs: record.max_macs,
+                flood_pps: record.flood_pps,
+                locked: record.locked,
+                allowed_macs: record
+                    .allowed_macs
+                    .iter()
+                    .filter_map(|text| mac::parse(text))
+                    .collect(),
             },
             ifindex: record.ifindex,
             slot: record.slot,
@@ -142,6 +182,10 @@ mod tests {
                 offload: None,
                 mtu: None,
                 redirect_peer: false,
+                max_macs: None,
+                flood_pps: None,
+                locked: false,
+                allowed_macs: Vec::new(),
             },
             ifindex,
             slot: ifindex,

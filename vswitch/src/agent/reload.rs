@@ -8,6 +8,15 @@ use super::{AgentError, Switch};
 use crate::config::{Config, PortSpec};
 
 impl Switch {
+    /// The switch-wide settings the datapath reads.
+    pub(super) fn switch_config(&self) -> SwitchConfig {
+        SwitchConfig {
+            ageing_ns: self.ageing_ns,
+            max_macs: self.max_macs,
+            ..SwitchConfig::default()
+        }
+    }
+
     /// The desired state as a configuration: the ports the switch has now.
     pub(super) fn current(&self) -> Config {
         Config {
@@ -23,6 +32,8 @@ impl Switch {
                 .collect(),
             devices: self.devices.specs().to_vec(),
             parents: self.dispatch.specs(),
+            max_macs: (self.max_macs != 0).then_some(self.max_macs),
+            loop_guard: self.loop_guard.spec(),
         }
     }
 
@@ -90,11 +101,28 @@ impl Switch {
             }
             changes.extend(self.apply_tunnels(&desired.vxlans).await?);
             changes.extend(self.apply_dispatch(&desired.parents).await?);
+            if config.loop_guard != self.loop_guard.spec() {
+                self.loop_guard.set_spec(config.loop_guard);
+                changes.push(match config.loop_guard {
+                    Some(guard) => format!(
+                        "loop guard at {} moves a second, {} s hold-down",
+                        guard.moves_per_sec, guard.hold_secs
+                    ),
+                    None => "loop guard off".to_string(),
+                });
+            }
             let ageing_ns = config.ageing_secs * 1_000_000_000;
-            if ageing_ns != self.ageing_ns {
-                self.maps.set_switch(SwitchConfig { ageing_ns })?;
+            let max_macs = config.max_macs.unwrap_or(0);
+            if ageing_ns != self.ageing_ns || max_macs != self.max_macs {
+                if ageing_ns != self.ageing_ns {
+                    changes.push(format!("ageing set to {} s", config.ageing_secs));
+                }
+                if max_macs != self.max_macs {
+                    changes.push(format!("switch-wide max_macs set to {max_macs}"));
+                }
                 self.ageing_ns = ageing_ns;
-                changes.push(format!("ageing set to {} s", config.ageing_secs));
+                self.max_macs = max_macs;
+                self.maps.set_switch(self.switch_config())?;
             }
             Ok::<(), AgentError>(())
         }

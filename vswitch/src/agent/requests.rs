@@ -124,6 +124,14 @@ struct PortTable<'a> {
     mtu: Option<u32>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     redirect_peer: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_macs: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flood_pps: Option<u32>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    locked: bool,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    allowed_macs: &'a [String],
 }
 
 /// A file holding one `[[port]]` table.
@@ -146,6 +154,10 @@ fn port_spec(request: &PortAdd) -> Result<PortSpec, String> {
         hook: request.hook.as_deref(),
         mtu: request.mtu,
         redirect_peer: request.redirect_peer,
+        max_macs: request.max_macs,
+        flood_pps: request.flood_pps,
+        locked: request.locked,
+        allowed_macs: &request.allowed_macs,
     };
     let text = toml::to_string(&OnePort { port: [table] })
         .map_err(|error| format!("encoding the request: {error}"))?;

@@ -61,6 +61,21 @@ pub struct AddArgs {
     /// straight to the peer with bpf_redirect_peer. Not for a peer that runs XDP.
     #[arg(long, requires = "existing")]
     pub redirect_peer: bool,
+    /// The most source addresses the port may have learned at once; new ones beyond are not
+    /// learned (their frames are still forwarded) and are counted as learn_refused.
+    #[arg(long, value_name = "N")]
+    pub max_macs: Option<u32>,
+    /// The most frames a second the port may flood (broadcast, multicast, unknown unicast);
+    /// the rest are dropped and counted as flood_limit.
+    #[arg(long, value_name = "PPS")]
+    pub flood_pps: Option<u32>,
+    /// Forward only frames from source addresses with a static entry on the port (fdb add, or
+    /// --allowed-mac); the port learns nothing.
+    #[arg(long)]
+    pub locked: bool,
+    /// A static FDB entry towards the port in each of its VLANs (repeat for more).
+    #[arg(long = "allowed-mac", value_name = "MAC")]
+    pub allowed_macs: Vec<String>,
 }
 
 impl From<AddArgs> for PortAdd {
@@ -76,6 +91,10 @@ impl From<AddArgs> for PortAdd {
             hook: args.hook,
             mtu: args.mtu,
             redirect_peer: args.redirect_peer,
+            max_macs: args.max_macs,
+            flood_pps: args.flood_pps,
+            locked: args.locked,
+            allowed_macs: args.allowed_macs,
         }
     }
 }
@@ -122,6 +141,11 @@ fn show(name: &str, as_json: bool) -> Result<(), Failure> {
             "rx_bytes": stats.rx_bytes,
             "tx_bytes": stats.tx_bytes,
             "drops": stats.total_drops(),
+            "max_macs": port.max_macs,
+            "macs": instance.maps.macs_held(port.slot)?,
+            "flood_pps": port.flood_pps,
+            "locked": port.locked,
+            "allowed_macs": port.allowed_macs,
         }));
     }
     if as_json {
@@ -186,6 +210,23 @@ mod tests {
             } => args.into(),
             other => panic!("{args}: parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn add_passes_the_defences() {
+        assert_eq!(
+            add("vp5 --netns h5 --max-macs 64 --flood-pps 1000 --locked \
+                 --allowed-mac 02:00:00:00:00:03 --allowed-mac 02:00:00:00:00:04"),
+            PortAdd {
+                name: "vp5".into(),
+                netns: Some("h5".into()),
+                max_macs: Some(64),
+                flood_pps: Some(1000),
+                locked: true,
+                allowed_macs: vec!["02:00:00:00:00:03".into(), "02:00:00:00:00:04".into()],
+                ..PortAdd::default()
+            }
+        );
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub fn run(name: &str, args: &Args) -> Result<(), Failure> {
         "FLOODED",
         "LEARNED",
         "ANSWERED",
+        "LEARN_REFUSED",
+        "MOVED_IN",
         "DROPPED",
     ];
     header.extend(DropReason::ALL.iter().map(|reason| reason.name()));
@@ -91,6 +93,8 @@ pub fn run(name: &str, args: &Args) -> Result<(), Failure> {
                 stats.flooded.to_string(),
                 stats.learned.to_string(),
                 stats.answered.to_string(),
+                stats.learn_refused.to_string(),
+                stats.moved_in.to_string(),
                 stats.total_drops().to_string(),
             ];
             row.extend(stats.drops.iter().map(u64::to_string));
@@ -126,6 +130,8 @@ fn to_json(port: &str, stats: &PortStats, vni: Option<u32>) -> Value {
         "flooded": stats.flooded,
         "learned": stats.learned,
         "answered": stats.answered,
+        "learn_refused": stats.learn_refused,
+        "moved_in": stats.moved_in,
         "dropped": stats.total_drops(),
         "drops": drops,
     });

@@ -373,7 +373,10 @@ fn child(
     })
 }
 
-fn unicast_mac(source: &Source<'_>, text: &Spanned<String>) -> Result<MacAddr, ConfigError> {
+pub(super) fn unicast_mac(
+    source: &Source<'_>,
+    text: &Spanned<String>,
+) -> Result<MacAddr, ConfigError> {
     match mac::parse(text.get_ref()) {
         Some(mac) if !mac::is_group(&mac) && !mac::is_zero(&mac) => Ok(mac),
         _ => Err(source.error(

@@ -29,6 +29,9 @@ pub struct SwitchSection {
     pub name: Option<Spanned<String>>,
     pub ageing_secs: Option<Spanned<i64>>,
     pub offload: Option<Spanned<String>>,
+    pub max_macs: Option<Spanned<i64>>,
+    pub loop_guard_moves: Option<Spanned<i64>>,
+    pub loop_guard_hold_secs: Option<Spanned<i64>>,
 }
 
 /// One `[[port]]`.
@@ -48,12 +51,11 @@ pub struct PortSection {
     pub offload: Option<Spanned<String>>,
     pub mtu: Option<Spanned<i64>>,
     pub redirect_peer: Option<Spanned<bool>>,
-    /// Parsed only to refuse it clearly: not supported by this version.
-    pub max_macs: Option<Spanned<toml::Value>>,
-    /// Parsed only to refuse it clearly: not supported by this version.
-    pub locked: Option<Spanned<toml::Value>>,
-    /// Parsed only to refuse it clearly: not supported by this version.
-    pub allowed_macs: Option<Spanned<toml::Value>>,
+    pub max_macs: Option<Spanned<i64>>,
+    pub flood_pps: Option<Spanned<i64>>,
+    pub locked: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub allowed_macs: Vec<Spanned<String>>,
 }
 
 /// One `[[vxlan]]`.

@@ -9,6 +9,8 @@ mod vxlan;
 
 use std::{net::IpAddr, path::Path};
 
+use vswitch_common::mac::MacAddr;
+
 use crate::netlink::device::DeviceSpec;
 
 pub use offload::{OFFLOAD_WORDS, Offload, OffloadHook};
@@ -41,6 +43,26 @@ pub struct Config {
     pub devices: Vec<DeviceSpec>,
     /// The `[[macvlan]]` and `[[ipvlan]]` parents.
     pub parents: Vec<ParentSpec>,
+    /// `[switch] max_macs`: the most learned entries of all ports together; `None` for no
+    /// limit but the FDB's capacity.
+    pub max_macs: Option<u32>,
+    /// `[switch] loop_guard_moves` and `loop_guard_hold_secs`; `None` when the guard is off.
+    pub loop_guard: Option<LoopGuardSpec>,
+}
+
+/// The loop guard's settings: a port into which learned stations move faster than
+/// `moves_per_sec` is blocked for `hold_secs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoopGuardSpec {
+    /// Station moves a second into one port that count as a loop.
+    pub moves_per_sec: u32,
+    /// How long a blocked port stays blocked, in seconds.
+    pub hold_secs: u64,
+}
+
+impl LoopGuardSpec {
+    /// The hold-down when `loop_guard_hold_secs` is not given.
+    pub const DEFAULT_HOLD_SECS: u64 = 30;
 }
 
 /// One `[[vxlan]]`: a switch VLAN carried over a VNI, with the switch as a VTEP.
@@ -120,6 +142,16 @@ pub struct PortSpec {
     /// other existing veths, whose peer may run XDP (another switch's port) that the shortcut
     /// would skip.
     pub redirect_peer: bool,
+    /// `max_macs`: the most learned FDB entries the port may hold; `None` for no limit.
+    pub max_macs: Option<u32>,
+    /// `flood_pps`: the most frames a second the port may flood (broadcast, multicast, unknown
+    /// unicast); `None` for no limit.
+    pub flood_pps: Option<u32>,
+    /// `locked`: only frames from `allowed_macs` and static entries of the port pass, and the
+    /// port learns nothing.
+    pub locked: bool,
+    /// `allowed_macs`: static FDB entries towards the port, in each of its VLANs.
+    pub allowed_macs: Vec<MacAddr>,
 }
 
 /// Where a port's interface comes from.

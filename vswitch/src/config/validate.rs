@@ -10,9 +10,9 @@ use toml::Spanned;
 use vswitch_common::vlan;
 
 use super::{
-    Config, DeviceSpec, Hook, Offload, PortConflict, PortKind, PortSpec, VlanMode,
+    Config, DeviceSpec, Hook, LoopGuardSpec, Offload, PortConflict, PortKind, PortSpec, VlanMode,
     dispatch::Driver,
-    file::{File, PortSection},
+    file::{File, PortSection, SwitchSection},
 };
 
 /// Why a configuration was refused.
@@ -74,6 +74,18 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let span = error.span().unwrap_or(0..0);
         source.error(span, error.message().trim_end().to_string())
     })?;
+    let max_macs = file
+        .switch
+        .as_ref()
+        .and_then(|switch| switch.get_ref().max_macs.as_ref())
+        .map(|max| max_macs(&source, max, true))
+        .transpose()?;
+    let loop_guard = file
+        .switch
+        .as_ref()
+        .map(|switch| loop_guard(&source, switch.get_ref()))
+        .transpose()?
+        .flatten();
     let (name, ageing_secs, offload) = match &file.switch {
         Some(switch) => {
             let switch = switch.get_ref();
@@ -143,7 +155,47 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         vxlans,
         devices,
         parents,
+        max_macs,
+        loop_guard,
     })
+}
+
+/// `[switch] loop_guard_moves` and `loop_guard_hold_secs`.
+fn loop_guard(
+    source: &Source<'_>,
+    switch: &SwitchSection,
+) -> Result<Option<LoopGuardSpec>, ConfigError> {
+    let Some(moves) = &switch.loop_guard_moves else {
+        return match &switch.loop_guard_hold_secs {
+            Some(hold) => Err(source.error(
+                hold.span(),
+                "loop_guard_hold_secs needs loop_guard_moves, which turns the loop guard on",
+            )),
+            None => Ok(None),
+        };
+    };
+    let moves_per_sec = u32::try_from(*moves.get_ref())
+        .ok()
+        .filter(|moves| *moves >= 1)
+        .ok_or_else(|| {
+            source.error(
+                moves.span(),
+                "loop_guard_moves must be from 1 to 4294967295",
+            )
+        })?;
+    let hold_secs = match &switch.loop_guard_hold_secs {
+        Some(hold) => u64::try_from(*hold.get_ref())
+            .ok()
+            .filter(|secs| (1..=86_400).contains(secs))
+            .ok_or_else(|| {
+                source.error(hold.span(), "loop_guard_hold_secs must be from 1 to 86400")
+            })?,
+        None => LoopGuardSpec::DEFAULT_HOLD_SECS,
+    };
+    Ok(Some(LoopGuardSpec {
+        moves_per_sec,
+        hold_secs,
+    }))
 }
 
 /// The `[[device]]` tables, each checked as `vswitch dev add` checks its options.
@@ -170,18 +222,6 @@ fn devices(
 fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec, ConfigError> {
     let span = section.span();
     let section = section.get_ref();
-    for (value, key) in [
-        (&section.max_macs, "max_macs"),
-        (&section.locked, "locked"),
-        (&section.allowed_macs, "allowed_macs"),
-    ] {
-        if let Some(value) = value {
-            return Err(source.error(
-                value.span(),
-                format!("{key} is not supported by this version yet"),
-            ));
-        }
-    }
     let name = section.name.get_ref().clone();
     check_ifname(&name).map_err(|reason| source.error(section.name.span(), reason))?;
     let existing = section.existing.as_ref().is_some_and(|e| *e.get_ref());
@@ -259,16 +299,67 @@ fn port(source: &Source<'_>, section: &Spanned<PortSection>) -> Result<PortSpec,
         (Some(flag), PortKind::Existing) => *flag.get_ref(),
         (None, kind) => matches!(kind, PortKind::Veth { .. }),
     };
+    let locked = section
+        .locked
+        .as_ref()
+        .is_some_and(|locked| *locked.get_ref());
+    let learning = section.learning.unwrap_or(true) && !locked;
+    let max_macs = section
+        .max_macs
+        .as_ref()
+        .map(|max| max_macs(source, max, learning))
+        .transpose()?;
+    let flood_pps = section
+        .flood_pps
+        .as_ref()
+        .map(|pps| {
+            u32::try_from(*pps.get_ref())
+                .ok()
+                .filter(|pps| *pps >= 1)
+                .ok_or_else(|| source.error(pps.span(), "flood_pps must be from 1 to 4294967295"))
+        })
+        .transpose()?;
+    let allowed_macs = section
+        .allowed_macs
+        .iter()
+        .map(|mac| super::dispatch::unicast_mac(source, mac))
+        .collect::<Result<_, _>>()?;
     Ok(PortSpec {
         name,
         kind,
         vlan,
         hook,
-        learning: section.learning.unwrap_or(true),
+        learning,
         offload,
         mtu,
         redirect_peer,
+        max_macs,
+        flood_pps,
+        locked,
+        allowed_macs,
     })
+}
+
+/// A port's `max_macs`: a count of entries the FDB can hold, on a port that learns.
+fn max_macs(source: &Source<'_>, max: &Spanned<i64>, learning: bool) -> Result<u32, ConfigError> {
+    if !learning {
+        return Err(source.error(
+            max.span(),
+            "max_macs limits learning, which this port does not do (locked, or learning = false)",
+        ));
+    }
+    u32::try_from(*max.get_ref())
+        .ok()
+        .filter(|max| (1..=vswitch_common::FDB_CAPACITY).contains(max))
+        .ok_or_else(|| {
+            source.error(
+                max.span(),
+                format!(
+                    "max_macs must be from 1 to {} (the FDB's capacity)",
+                    vswitch_common::FDB_CAPACITY
+                ),
+            )
+        })
 }
 
 fn parse_offload(source: &Source<'_>, offload: &Spanned<String>) -> Result<Offload, ConfigError> {
@@ -553,11 +644,72 @@ mod tests {
     }
 
     #[test]
-    fn features_not_built_yet_are_refused_clearly() {
-        let locked = "[[port]]\nname = \"p\"\nnetns = \"a\"\nlocked = true\n";
+    fn a_switch_wide_max_macs_is_parsed_and_checked() {
+        assert_eq!(parse("").unwrap().max_macs, None);
+        let config = parse("[switch]\nmax_macs = 1000\n").unwrap();
+        assert_eq!(config.max_macs, Some(1000));
         assert_eq!(
-            parse(locked).unwrap_err(),
-            "t.toml:4: locked is not supported by this version yet"
+            parse("[switch]\nmax_macs = 2000000\n").unwrap_err(),
+            "t.toml:2: max_macs must be from 1 to 1048576 (the FDB's capacity)"
+        );
+    }
+
+    #[test]
+    fn the_loop_guard_is_parsed_and_checked() {
+        assert_eq!(parse("").unwrap().loop_guard, None);
+        let guard = parse("[switch]\nloop_guard_moves = 50\n")
+            .unwrap()
+            .loop_guard;
+        assert_eq!(
+            guard,
+            Some(LoopGuardSpec {
+                moves_per_sec: 50,
+                hold_secs: LoopGuardSpec::DEFAULT_HOLD_SECS
+            })
+        );
+        let held = parse("[switch]\nloop_guard_moves = 50\nloop_guard_hold_secs = 3\n").unwrap();
+        assert_eq!(held.loop_guard.map(|guard| guard.hold_secs), Some(3));
+        assert_eq!(
+            parse("[switch]\nloop_guard_hold_secs = 3\n").unwrap_err(),
+            "t.toml:2: loop_guard_hold_secs needs loop_guard_moves, which turns the loop guard on"
+        );
+        assert_eq!(
+            parse("[switch]\nloop_guard_moves = 0\n").unwrap_err(),
+            "t.toml:2: loop_guard_moves must be from 1 to 4294967295"
+        );
+    }
+
+    #[test]
+    fn port_defences_are_parsed_and_checked() {
+        let base = "[[port]]\nname = \"p\"\nnetns = \"a\"\n";
+        let port = parse(&format!(
+            "{base}locked = true\nallowed_macs = [\"02:00:00:00:00:03\"]\n"
+        ))
+        .unwrap()
+        .ports
+        .remove(0);
+        assert!(port.locked && !port.learning);
+        assert_eq!(port.allowed_macs, vec![[2, 0, 0, 0, 0, 3]]);
+        let limited = parse(&format!("{base}max_macs = 64\nflood_pps = 100\n")).unwrap();
+        assert_eq!(limited.ports[0].max_macs, Some(64));
+        assert_eq!(limited.ports[0].flood_pps, Some(100));
+        assert_eq!(
+            parse(&format!("{base}flood_pps = -1\n")).unwrap_err(),
+            "t.toml:4: flood_pps must be from 1 to 4294967295"
+        );
+        assert_eq!(
+            parse(&format!("{base}max_macs = 0\n")).unwrap_err(),
+            "t.toml:4: max_macs must be from 1 to 1048576 (the FDB's capacity)"
+        );
+        assert!(
+            parse(&format!("{base}locked = true\nmax_macs = 5\n"))
+                .unwrap_err()
+                .starts_with("t.toml:5: max_macs limits learning")
+        );
+        assert!(
+            parse(&format!("{base}allowed_macs = [\"ff:ff:ff:ff:ff:ff\"]\n"))
+                .unwrap_err()
+                .starts_with("t.toml:4: \"ff:ff:ff:ff:ff:ff\" must be a unicast MAC")
         );
     }
 

@@ -5,10 +5,10 @@
 //! [`ProtocolError::Version`], which names both versions. For example:
 //!
 //! ```text
-//! > {"version":4,"op":"fdb_add","mac":"02:00:00:00:00:01","vlan":10,"target":{"kind":"port","name":"vp1"}}
-//! < {"version":4,"status":"ok","message":"added 02:00:00:00:00:01 in VLAN 10 on vp1"}
-//! > {"version":4,"op":"port_del","name":"vp9"}
-//! < {"version":4,"status":"error","code":2,"message":"no port vp9"}
+//! > {"version":5,"op":"fdb_add","mac":"02:00:00:00:00:01","vlan":10,"target":{"kind":"port","name":"vp1"}}
+//! < {"version":5,"status":"ok","message":"added 02:00:00:00:00:01 in VLAN 10 on vp1"}
+//! > {"version":5,"op":"port_del","name":"vp9"}
+//! < {"version":5,"status":"error","code":2,"message":"no port vp9"}
 //! ```
 //!
 //! Requests carry the values as the user gave them; the agent validates them with the config's
@@ -25,7 +25,10 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 ///
 /// 4: `fdb_add_file`, which an agent of version 3 would refuse as a malformed message rather
 /// than as a mismatch of builds.
-pub const PROTOCOL_VERSION: u32 = 4;
+///
+/// 5: `port_add` carries `max_macs`, `flood_pps`, `locked` and `allowed_macs`, which an agent of version 4
+/// would silently ignore (a port meant to be locked would come up open).
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The largest message either side accepts, in bytes.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -114,6 +117,18 @@ pub struct PortAdd {
     /// `--redirect-peer`: an existing veth whose peer (a container's) frames go straight to.
     #[serde(default)]
     pub redirect_peer: bool,
+    /// `--max-macs`: the most learned FDB entries the port may hold.
+    #[serde(default)]
+    pub max_macs: Option<u32>,
+    /// `--flood-pps`: the most frames a second the port may flood.
+    #[serde(default)]
+    pub flood_pps: Option<u32>,
+    /// `--locked`: forward only frames from static entries and `--allowed-mac` addresses.
+    #[serde(default)]
+    pub locked: bool,
+    /// `--allowed-mac`, each as given.
+    #[serde(default)]
+    pub allowed_macs: Vec<String>,
 }
 
 /// Where a static FDB entry sends frames.
@@ -330,6 +345,10 @@ mod tests {
             hook: Some("tc".into()),
             mtu: Some(9000),
             redirect_peer: true,
+            max_macs: Some(64),
+            flood_pps: Some(1000),
+            locked: true,
+            allowed_macs: vec!["02:00:00:00:00:03".into()],
         }));
         round_trip(Command::PortAdd(PortAdd {
             name: "up1".into(),
@@ -394,15 +413,15 @@ mod tests {
     #[test]
     fn another_version_is_refused_by_number() {
         // A future version may reshape the command: the version is still what is reported.
-        let bytes = br#"{"version":5,"op":"port_add","port":{"name":"vp4"}}"#;
-        let error = decode::<Request>(bytes).expect_err("version 5 is refused");
+        let bytes = br#"{"version":6,"op":"port_add","port":{"name":"vp4"}}"#;
+        let error = decode::<Request>(bytes).expect_err("version 6 is refused");
         assert!(
-            matches!(error, ProtocolError::Version { ours: 4, theirs: 5 }),
+            matches!(error, ProtocolError::Version { ours: 5, theirs: 6 }),
             "{error:?}"
         );
         let message = error.to_string();
         assert!(
-            message.contains("version 5") && message.contains("version 4"),
+            message.contains("version 6") && message.contains("version 5"),
             "{message}"
         );
         // An older one may lack fields: refused by number too.
@@ -410,7 +429,7 @@ mod tests {
             br#"{"version":2,"op":"port_add","name":"vp4","addresses":[],"existing":false}"#;
         assert!(matches!(
             decode::<Request>(bytes),
-            Err(ProtocolError::Version { ours: 4, theirs: 2 })
+            Err(ProtocolError::Version { ours: 5, theirs: 2 })
         ));
     }
 
@@ -419,9 +438,9 @@ mod tests {
         for bytes in [
             &b"not json"[..],
             br#"{"op":"reload"}"#,
-            br#"{"version":4,"op":"reboot"}"#,
-            br#"{"version":4,"op":"port_del"}"#,
-            br#"{"version":4,"op":"fdb_add","mac":"x","vlan":70000,"target":{"kind":"port","name":"vp1"}}"#,
+            br#"{"version":5,"op":"reboot"}"#,
+            br#"{"version":5,"op":"port_del"}"#,
+            br#"{"version":5,"op":"fdb_add","mac":"x","vlan":70000,"target":{"kind":"port","name":"vp1"}}"#,
         ] {
             let error = decode::<Request>(bytes).expect_err("malformed");
             assert!(

@@ -102,7 +102,7 @@ async fn a_malformed_request_is_refused_without_the_agent() {
     let oversized = vec![b'x'; MAX_MESSAGE + 1];
     for (bytes, words) in [
         (&b"not json\n"[..], "malformed"),
-        (br#"{"version":4,"op":"reboot"}"#, "malformed"),
+        (br#"{"version":5,"op":"reboot"}"#, "malformed"),
         (&oversized, "longer than"),
     ] {
         let failure = exchange(&name, bytes)

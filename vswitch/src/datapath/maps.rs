@@ -8,12 +8,14 @@ use aya::{
     programs::ProgramFd,
 };
 use vswitch_common::{
+    budget::{MacCount, NO_SLOT, TOTAL_SLOT},
     dispatch::{Child, ChildKey, Parent, SourceKey},
     fdb::{FdbEntry, FdbKey},
     ipvlan::AddressKey,
     map_names,
     port::{FloodSet, PortConfig},
     stats::PortStats,
+    storm::TokenBucket,
     switch::SwitchConfig,
     vxlan::{NextHop, RemoteSet, Tunnel, Underlay, Vtep},
 };
@@ -31,6 +33,12 @@ pub struct Maps {
     pub fdb: HashMap<MapData, FdbKey, FdbEntry>,
     /// Per-CPU counters by slot.
     pub stats: PerCpuArray<MapData, PortStats>,
+    /// The datapath's half of each port's learned-entry count, by slot.
+    pub mac_counts: Array<MapData, MacCount>,
+    /// The agent's half: learned entries of each port it deleted, by slot.
+    pub mac_forgotten: Array<MapData, u64>,
+    /// Per-CPU `flood_pps` token buckets by slot.
+    pub flood_buckets: PerCpuArray<MapData, TokenBucket>,
     /// Flood sets of the TCX path by VLAN.
     pub flood: HashMap<MapData, u32, FloodSet>,
     /// Ports with the egress program, for XDP floods.
@@ -175,6 +183,9 @@ impl Maps {
             ports: typed!(map_names::PORTS),
             fdb: typed!(map_names::FDB),
             stats: typed!(map_names::PORT_STATS),
+            mac_counts: typed!(map_names::MAC_COUNTS),
+            mac_forgotten: typed!(map_names::MAC_FORGOTTEN),
+            flood_buckets: typed!(map_names::FLOOD_BUCKETS),
             flood: typed!(map_names::FLOOD),
             tx_ports: typed!(map_names::TX_PORTS),
             tx_unicast: typed!(map_names::TX_UNICAST),
@@ -230,6 +241,25 @@ impl Maps {
             })
     }
 
+    /// Removes the learned FDB entries behind port `ifindex`; static ones stay.
+    pub fn flush_learned(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        self.flush(|entry| entry.ifindex == ifindex && !entry.is_static())
+    }
+
+    /// Removes the FDB entries that `which` picks.
+    fn flush(&mut self, which: impl Fn(&FdbEntry) -> bool) -> Result<(), DatapathError> {
+        let picked: Vec<FdbKey> = self
+            .fdb_entries()?
+            .into_iter()
+            .filter(|(_, entry)| which(entry))
+            .map(|(key, _)| key)
+            .collect();
+        for key in &picked {
+            self.remove_fdb(key)?;
+        }
+        Ok(())
+    }
+
     /// Removes a port: its configuration, its devmap entry and every FDB entry behind it.
     pub fn remove_port(&mut self, ifindex: u32) -> Result<(), DatapathError> {
         let what = format!("removing port {ifindex}");
@@ -239,16 +269,7 @@ impl Maps {
         self.writes.freed(Guarded::Ports);
         unless_missing(self.tx_ports.remove(ifindex)).map_err(DatapathError::map(&what))?;
         unless_missing(self.tx_unicast.remove(ifindex)).map_err(DatapathError::map(what))?;
-        let behind: Vec<FdbKey> = self
-            .fdb_entries()?
-            .into_iter()
-            .filter(|(_, entry)| entry.ifindex == ifindex)
-            .map(|(key, _)| key)
-            .collect();
-        for key in &behind {
-            self.remove_fdb(key)?;
-        }
-        Ok(())
+        self.flush(|entry| entry.ifindex == ifindex)
     }
 
     /// Replaces the flood set of `vlan` whole; an empty set removes it.
@@ -295,7 +316,56 @@ impl Maps {
             .map_err(|error| DatapathError::map(what.clone())(MapError::IoError(error)))?;
         self.stats
             .set(slot, zeros, 0)
+            .map_err(DatapathError::map(what.clone()))?;
+        let full = aya::maps::PerCpuValues::try_from(vec![TokenBucket::default(); cpus])
+            .map_err(|error| DatapathError::map(what.clone())(MapError::IoError(error)))?;
+        self.flood_buckets
+            .set(slot, full, 0)
+            .map_err(DatapathError::map(what.clone()))?;
+        // No entry counts in a free slot (the port's removal deleted its entries), so the two
+        // halves of the count start again from zero together.
+        self.mac_counts
+            .set(slot, MacCount::default(), 0)
+            .map_err(DatapathError::map(what.clone()))?;
+        self.mac_forgotten
+            .set(slot, 0, 0)
             .map_err(DatapathError::map(what))
+    }
+
+    /// Learned entries the port in `slot` holds, as its `max_macs` counts them.
+    pub fn macs_held(&self, slot: u32) -> Result<u64, DatapathError> {
+        let what = format!("reading the learned-entry count of slot {slot}");
+        let count = self
+            .mac_counts
+            .get(&slot, 0)
+            .map_err(DatapathError::map(what.clone()))?;
+        let forgotten = self
+            .mac_forgotten
+            .get(&slot, 0)
+            .map_err(DatapathError::map(what))?;
+        Ok(count.held(forgotten))
+    }
+
+    /// Takes a deleted or replaced learned entry off the count of the port that held it, and
+    /// off the switch-wide count.
+    fn forget(&mut self, old: Option<FdbEntry>) -> Result<(), DatapathError> {
+        let Some(slot) = old
+            .map(|entry| entry.slot())
+            .filter(|slot| *slot != NO_SLOT)
+        else {
+            return Ok(());
+        };
+        for slot in [slot, TOTAL_SLOT] {
+            let what = format!("updating the learned-entry count of slot {slot}");
+            let forgotten = self
+                .mac_forgotten
+                .get(&slot, 0)
+                .map_err(DatapathError::map(what.clone()))?;
+            self.mac_forgotten
+                .set(slot, forgotten + 1, 0)
+                .map_err(DatapathError::map(what))?;
+        }
+        Ok(())
     }
 
     /// Counters of the port in `slot`, summed over CPUs.
@@ -322,15 +392,23 @@ impl Maps {
     }
 
     /// Adds or replaces an FDB entry.
+    ///
+    /// A learned entry replaced goes off its port's count.
     pub fn set_fdb(&mut self, key: FdbKey, entry: FdbEntry) -> Result<(), DatapathError> {
+        let old = self.fdb.get(&key, 0).ok();
         self.fdb
             .insert(key, entry, 0)
-            .map_err(DatapathError::map("writing an FDB entry"))
+            .map_err(DatapathError::map("writing an FDB entry"))?;
+        self.forget(old)
     }
 
-    /// Removes an FDB entry; one that is already gone is not an error.
+    /// Removes an FDB entry; one that is already gone is not an error. A learned entry goes off
+    /// its port's count.
     pub fn remove_fdb(&mut self, key: &FdbKey) -> Result<(), DatapathError> {
-        unless_missing(self.fdb.remove(key)).map_err(DatapathError::map("removing an FDB entry"))
+        let old = self.fdb.get(key, 0).ok();
+        unless_missing(self.fdb.remove(key))
+            .map_err(DatapathError::map("removing an FDB entry"))?;
+        self.forget(old)
     }
 }
 

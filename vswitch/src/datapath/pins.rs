@@ -14,10 +14,13 @@ use vswitch_common::map_names;
 use super::{DatapathError, OBJECT};
 
 /// The maps pinned under an instance's directory, by name.
-pub const PINNED_MAPS: [&str; 18] = [
+pub const PINNED_MAPS: [&str; 21] = [
     map_names::PORTS,
     map_names::FDB,
     map_names::PORT_STATS,
+    map_names::MAC_COUNTS,
+    map_names::MAC_FORGOTTEN,
+    map_names::FLOOD_BUCKETS,
     map_names::FLOOD,
     map_names::TX_PORTS,
     map_names::TX_UNICAST,

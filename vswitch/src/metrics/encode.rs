@@ -71,6 +71,16 @@ const PORT_COUNTERS: &[PortCounter] = &[
         "ARP requests and neighbour solicitations the switch answered for the port",
         |s| s.answered,
     ),
+    (
+        "port_learn_refused",
+        "New source addresses not learned because the port holds its max_macs",
+        |s| s.learn_refused,
+    ),
+    (
+        "port_moved_in",
+        "Learned stations that moved to the port from another (the loop guard's measure)",
+        |s| s.moved_in,
+    ),
 ];
 
 /// The metrics of the running instance `name`, in the Prometheus text format.
