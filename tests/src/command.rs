@@ -43,6 +43,21 @@ pub fn pings(netns: &str, address: &str) -> bool {
     succeeds_in(netns, &["ping", "-c", "2", "-i", "0.2", "-W", "1", address])
 }
 
+/// Whether `netns` pings `address` (any IP version) before `within` has passed, trying again
+/// until then: for paths that need a moment to settle (a queue to drain, an address to finish
+/// duplicate address detection).
+pub fn pings_within(netns: &str, address: &str, within: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if succeeds_in(netns, &["ping", "-c", "1", "-W", "1", address]) {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+    }
+}
+
 /// Whether `netns` can ping `address` with `payload` bytes of ICMP data in frames that must not
 /// be fragmented (`-M do`): an IPv4 packet of `payload + 28` bytes has to fit every hop's MTU.
 pub fn pings_unfragmented(netns: &str, address: &str, payload: u32) -> bool {

@@ -4,10 +4,10 @@
 //! switch answers address resolution for them); `vm_ipvlan` compares L2 with the driver itself
 //! in the VM.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tests::{
-    command::{pings, run_in, succeeds_in},
+    command::{pings, pings_within, run_in},
     dispatch::{Implementation, Lab, Matrix, PARENT_MAC, Scenario},
     names,
     netns::Netns,
@@ -19,6 +19,9 @@ const L2: Scenario = Scenario {
     mode: "l2",
     hairpin: false,
 };
+
+/// How long the children's IPv6 addresses may take to finish duplicate address detection.
+const DAD: Duration = Duration::from_secs(6);
 
 const L3: Scenario = Scenario {
     driver: "ipvlan",
@@ -44,20 +47,6 @@ fn expected(matrix: &Matrix, children_get_broadcasts: bool) -> Matrix {
     )
 }
 
-/// Whether `netns` pings IPv6 `address` within a few seconds (the children's addresses become
-/// usable once duplicate address detection is done).
-fn pings6(netns: &str, address: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(6);
-    loop {
-        if succeeds_in(netns, &["ping", "-6", "-c", "1", "-W", "1", address]) {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-    }
-}
-
 #[test]
 fn l2_children_reach_each_other_and_the_outside_by_ip_address() {
     let lab = Lab::build(L2, Implementation::Vswitch);
@@ -79,7 +68,10 @@ fn l2_dispatches_ipv6_by_destination_address() {
         ("c1", "fd77::64"),
         ("out", "fd77::2"),
     ] {
-        assert!(pings6(lab.netns(from), to), "{from} cannot ping {to}");
+        assert!(
+            pings_within(lab.netns(from), to, DAD),
+            "{from} cannot ping {to}"
+        );
     }
 }
 
@@ -98,7 +90,10 @@ fn l3_children_are_reached_by_address_answered_for_and_get_no_broadcasts() {
     let before = answered("parent:par");
     assert!(pings(lab.netns("out"), "10.77.0.1"), "out cannot ping c1");
     for (from, to) in [("c1", "fd77::2"), ("out", "fd77::1"), ("c2", "fd77::64")] {
-        assert!(pings6(lab.netns(from), to), "{from} cannot ping {to}");
+        assert!(
+            pings_within(lab.netns(from), to, DAD),
+            "{from} cannot ping {to}"
+        );
     }
     // No child saw a request for its address: the switch answered, for the outside on the
     // parent and for each sibling on its child (children get no broadcasts, so each learns
