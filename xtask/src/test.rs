@@ -90,6 +90,8 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "ipvlan",
             "--test",
             "cni",
+            "--test",
+            "cluster",
             "--",
             "--test-threads=1",
         ],

@@ -23,6 +23,7 @@ impl Switch {
                 .collect(),
             devices: self.devices.specs().to_vec(),
             parents: self.dispatch.specs(),
+            cluster: self.cluster.as_ref().map(|link| link.spec.clone()),
         }
     }
 
@@ -35,6 +36,13 @@ impl Switch {
             return Err(AgentError::Refused(
                 "the [[device]] tables changed: devices are made when the agent starts, so \
                  restart it (`vswitch run`) to apply them"
+                    .to_string(),
+            ));
+        }
+        if config.cluster != self.cluster.as_ref().map(|link| link.spec.clone()) {
+            return Err(AgentError::Refused(
+                "[cluster] changed: the agent joins the cluster when it starts, so restart it \
+                 (`vswitch run`) to apply it"
                     .to_string(),
             ));
         }
