@@ -95,6 +95,13 @@ impl Fixture {
         self.run::<Xdp>(name, frame, &ctx, false)
     }
 
+    /// Runs `frame` through the XDP program `name` as if received on `ingress`; its verdict and
+    /// the frame as the program left it.
+    pub fn xdp_out(&mut self, name: &str, ingress: u32, frame: &[u8]) -> (u32, Vec<u8>) {
+        let ctx = xdp_md(ingress, frame);
+        self.run_out::<Xdp>(name, frame, &ctx)
+    }
+
     /// Runs `frame` through the XDP program as if received on `ingress`, with live frames: its
     /// redirects happen, through the devmap egress program, out of the ports to their peers.
     pub fn xdp_live(&mut self, ingress: u32, frame: &[u8]) {

@@ -263,6 +263,13 @@ impl Lab {
         &self.stations[self.index(label)].netns
     }
 
+    /// The running switch (vswitch labs only).
+    pub fn switch(&self) -> &Switch {
+        self._switch
+            .as_ref()
+            .expect("a lab built with vswitch has a switch")
+    }
+
     /// The MAC address station `label` has.
     pub fn mac(&self, label: &str) -> Mac {
         let station = &self.stations[self.index(label)];

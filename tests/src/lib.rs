@@ -20,5 +20,6 @@ pub mod overlay;
 pub mod ping;
 pub mod podman;
 pub mod raw;
+pub mod resolution;
 pub mod switch;
 pub mod tap;

@@ -9,6 +9,7 @@ use tests::{
         Fixture, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, XDP_REDIRECT, access, with_datapath,
     },
     frames::{ethernet, ipv4_udp, station},
+    resolution::{arp_request, icmpv6_checksum_ok, solicitation},
 };
 use vswitch::datapath::ChildKeys;
 use vswitch_common::{
@@ -31,11 +32,21 @@ const BROADCAST: [u8; 6] = [0xff; 6];
 const PARENT_MAC: [u8; 6] = [2, 0x77, 0, 0, 0, 0xfe];
 /// The ipvlan children's IPv4 addresses: the second is `ipv4_udp`'s destination.
 const CHILD_IPS: [[u8; 4]; 2] = [[192, 168, 0, 9], [192, 168, 0, 2]];
+/// The ipvlan children's IPv6 addresses.
+const CHILD_IPS6: [[u8; 16]; 2] = [ipv6(9), ipv6(2)];
+/// The outside station's addresses.
+const OUTSIDE_IP: [u8; 4] = [192, 168, 0, 100];
+const OUTSIDE_IP6: [u8; 16] = ipv6(100);
+
+/// `fd77::n`.
+const fn ipv6(n: u8) -> [u8; 16] {
+    [0xfd, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, n]
+}
 
 /// Writes what the agent writes for a `[[macvlan]]` (or `[[ipvlan]]`) on `u0` with children
 /// `p2` and `p3` in `mode`, the source-mode ones accepting `OUTSIDE`. Returns the children.
 fn parent(fx: &mut Fixture, mode: Mode) -> [Child; 2] {
-    let ipvlan = mode == Mode::IpvlanL2;
+    let ipvlan = mode.is_ipvlan();
     let children = [0, 1].map(|n| Child {
         ifindex: fx.ifindex(n + 1),
         parent: fx.underlay,
@@ -57,9 +68,13 @@ fn parent(fx: &mut Fixture, mode: Mode) -> [Child; 2] {
         len: 2,
         children: [0; MAX_CHILDREN],
     };
-    for ((slot, child), ip) in set.children.iter_mut().zip(&children).zip(CHILD_IPS) {
+    for (n, (slot, child)) in set.children.iter_mut().zip(&children).enumerate() {
         *slot = child.ifindex;
-        let addresses = if ipvlan { vec![ipvlan::v4(ip)] } else { vec![] };
+        let addresses = if ipvlan {
+            vec![ipvlan::v4(CHILD_IPS[n]), CHILD_IPS6[n]]
+        } else {
+            vec![]
+        };
         let keys = ChildKeys {
             sources,
             addresses: &addresses,
@@ -262,5 +277,94 @@ fn ipvlan_children_are_found_by_the_ip_address_a_frame_is_for() {
             "only the broadcast reached the sibling"
         );
         assert_eq!(stats(fx, CHILD_SLOTS[0]).forwarded, 3);
+    });
+}
+
+#[test]
+fn ipvlan_l3_answers_the_outside_for_its_children_and_floods_nothing() {
+    with_datapath(access(), |fx| {
+        parent(fx, Mode::IpvlanL3);
+        let request = arp_request(OUTSIDE, OUTSIDE_IP, CHILD_IPS[1]);
+        let (verdict, reply) = fx.tc_out(program_names::DISPATCH_PARENT, fx.underlay, &request);
+        assert_eq!(
+            verdict, TC_ACT_REDIRECT,
+            "the reply goes back out of the parent"
+        );
+        let mut expected = arp_request(OUTSIDE, OUTSIDE_IP, CHILD_IPS[1]);
+        expected[..6].copy_from_slice(&OUTSIDE);
+        expected[6..12].copy_from_slice(&PARENT_MAC);
+        expected[21] = 2;
+        expected[22..28].copy_from_slice(&PARENT_MAC);
+        expected[28..32].copy_from_slice(&CHILD_IPS[1]);
+        expected[32..38].copy_from_slice(&OUTSIDE);
+        expected[38..42].copy_from_slice(&OUTSIDE_IP);
+        assert_eq!(reply, expected);
+
+        let request = solicitation(OUTSIDE, OUTSIDE_IP6, CHILD_IPS6[0]);
+        let (verdict, reply) = fx.tc_out(program_names::DISPATCH_PARENT, fx.underlay, &request);
+        assert_eq!(verdict, TC_ACT_REDIRECT);
+        assert_eq!(reply.len(), request.len());
+        assert_eq!(&reply[..12], &[OUTSIDE, PARENT_MAC].concat()[..]);
+        assert_eq!(&reply[22..38], &CHILD_IPS6[0], "from the target");
+        assert_eq!(&reply[38..54], &OUTSIDE_IP6, "to the requester");
+        assert_eq!(reply[54], 136, "a neighbour advertisement");
+        assert_eq!(reply[58] & 0x40, 0x40, "solicited");
+        assert_eq!(&reply[62..78], &CHILD_IPS6[0]);
+        assert_eq!(&reply[78..86], &[&[2u8, 1][..], &PARENT_MAC].concat()[..]);
+        assert!(icmpv6_checksum_ok(&reply), "the advertisement's checksum");
+        assert_eq!(stats(fx, PARENT_SLOT).answered, 2);
+
+        // Nobody's address, a broadcast that is no request, and a corrupt solicitation: the
+        // parent's stack only, and no child gets a copy.
+        let mut corrupt = solicitation(OUTSIDE, OUTSIDE_IP6, CHILD_IPS6[0]);
+        corrupt[70] ^= 0x10;
+        for frame in [
+            arp_request(OUTSIDE, OUTSIDE_IP, [192, 168, 0, 77]),
+            ethernet(BROADCAST, OUTSIDE, 1),
+            corrupt,
+        ] {
+            let (verdict, out) = fx.tc_out(program_names::DISPATCH_PARENT, fx.underlay, &frame);
+            assert_eq!(verdict, TC_ACT_OK);
+            assert_eq!(out, frame, "left as it was");
+        }
+        assert_eq!(stats(fx, PARENT_SLOT).answered, 2);
+        assert_eq!(delivered(fx), [0, 0], "L3 children get no group frames");
+    });
+}
+
+#[test]
+fn ipvlan_l3_children_are_answered_for_siblings_and_routed_by_address() {
+    with_datapath(access(), |fx| {
+        let children = parent(fx, Mode::IpvlanL3);
+        let from = children[0].ifindex;
+        let request = arp_request(PARENT_MAC, CHILD_IPS[0], CHILD_IPS[1]);
+        let (verdict, reply) = fx.tc_out(program_names::DISPATCH_CHILD, from, &request);
+        assert_eq!(verdict, TC_ACT_REDIRECT, "back to the child");
+        assert_eq!(reply[21], 2, "an ARP reply");
+        assert_eq!(&reply[28..32], &CHILD_IPS[1]);
+        assert_eq!(stats(fx, CHILD_SLOTS[0]).answered, 1);
+        assert_eq!(delivered(fx), [1, 0], "the reply, to the asking child only");
+
+        // A request for an outside address leaves through the parent, unanswered and unchanged.
+        let outward = arp_request(PARENT_MAC, CHILD_IPS[0], OUTSIDE_IP);
+        let (verdict, out) = fx.tc_out(program_names::DISPATCH_CHILD, from, &outward);
+        assert_eq!((verdict, out), (TC_ACT_REDIRECT, outward));
+        assert_eq!(delivered(fx), [1, 0], "no sibling sees it");
+
+        // Routed: the child sent to its gateway's MAC, the packet is for the sibling.
+        let mut routed = ipv4_udp(OUTSIDE, PARENT_MAC, 2);
+        routed[26..30].copy_from_slice(&CHILD_IPS[0]);
+        let (verdict, out) = fx.tc_out(program_names::DISPATCH_CHILD, from, &routed);
+        assert_eq!(verdict, TC_ACT_REDIRECT);
+        assert_eq!(&out[..6], &PARENT_MAC, "addressed to the sibling");
+        assert_eq!(&out[6..], &routed[6..]);
+        assert_eq!(delivered(fx), [1, 1]);
+
+        // From the outside to a child's address, whatever MAC it was sent to.
+        let inward = ipv4_udp(station(9), OUTSIDE, 3);
+        let (verdict, out) = fx.xdp_out(program_names::DISPATCH_XDP, fx.underlay, &inward);
+        assert_eq!(verdict, XDP_REDIRECT);
+        assert_eq!(&out[..6], &PARENT_MAC);
+        assert_eq!(delivered(fx), [1, 2]);
     });
 }

@@ -19,8 +19,18 @@
 //! unicast is told apart by the IP address it is for (`ipvlan::destination`), and a child's
 //! frames for that shared address go to a sibling with the IP address, or to the parent's own
 //! stack (`ipvlan_xmit_mode_l2` in `drivers/net/ipvlan/ipvlan_core.c`).
+//!
+//! ipvlan's L3 mode routes instead: unicast goes to the child with the destination IP address
+//! whatever the destination MAC (which is rewritten to the child's), no group frame reaches a
+//! child from the outside or from a sibling, and the switch answers ARP requests and neighbour
+//! solicitations for the children's addresses itself (`neighbour`), from the outside and from
+//! siblings alike. A child's other group frames only leave through the parent.
 
-use crate::mac::{self, MacAddr};
+use crate::{
+    ipvlan::Address,
+    mac::{self, MacAddr},
+    neighbour::Request,
+};
 
 /// Most children one parent has (the flood loop is bounded).
 pub const MAX_CHILDREN: usize = 64;
@@ -47,6 +57,8 @@ pub enum Mode {
     Source = 16,
     /// ipvlan L2: the parent's MAC address, told apart by IP address (no macvlan number).
     IpvlanL2 = 256,
+    /// ipvlan L3: the parent's MAC address, routed by IP address, no group frames.
+    IpvlanL3 = 257,
 }
 
 impl Mode {
@@ -68,7 +80,17 @@ impl Mode {
             8 => Some(Self::Passthru),
             16 => Some(Self::Source),
             256 => Some(Self::IpvlanL2),
+            257 => Some(Self::IpvlanL3),
             _ => None,
+        }
+    }
+
+    /// Whether children of this mode are ipvlan's: they share the parent's MAC address and are
+    /// found by their IP addresses.
+    pub const fn is_ipvlan(self) -> bool {
+        match self {
+            Self::IpvlanL2 | Self::IpvlanL3 => true,
+            Self::Private | Self::Vepa | Self::Bridge | Self::Passthru | Self::Source => false,
         }
     }
 
@@ -81,6 +103,7 @@ impl Mode {
             Self::Passthru => "passthru",
             Self::Source => "source",
             Self::IpvlanL2 => "l2",
+            Self::IpvlanL3 => "l3",
         }
     }
 }
@@ -186,13 +209,21 @@ pub struct Parent {
 
 /// Where a frame that arrives on a parent goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arrival {
-    /// To the child with this ifindex only.
-    Child(u32),
+pub enum Arrival<'a> {
+    /// To this child only.
+    Child(&'a Child),
     /// To the parent's stack and to the children [`floods_to`] picks.
     Flood,
     /// To the parent's own stack only.
     Pass,
+    /// Answered by the switch: `request` becomes the reply that its target is at `answer`,
+    /// sent back out of the parent.
+    Answer {
+        /// The ARP request or neighbour solicitation.
+        request: Request,
+        /// The MAC address of the child with the address asked for.
+        answer: MacAddr,
+    },
 }
 
 /// How [`arrival`] and [`departure`] find children: by MAC address, by the IP address the
@@ -200,8 +231,14 @@ pub enum Arrival {
 pub trait Lookup<'a> {
     /// The parent's child with MAC address `mac`.
     fn by_mac(&self, mac: &MacAddr) -> Option<&'a Child>;
+    /// The child whose interface is `ifindex`.
+    fn by_ifindex(&self, ifindex: u32) -> Option<&'a Child>;
     /// The parent's child with the IP address the frame is for.
     fn by_address(&self) -> Option<&'a Child>;
+    /// The parent's child with IP address `address` (IPv4 mapped into IPv6).
+    fn by_ip(&self, address: &Address) -> Option<&'a Child>;
+    /// The answerable ARP request or neighbour solicitation the frame holds (ipvlan L3).
+    fn request(&self) -> Option<Request>;
     /// Whether source-mode `child` accepts frames from `src`.
     fn allows(&self, child: &Child, src: &MacAddr) -> bool;
 }
@@ -213,15 +250,36 @@ pub fn arrival<'a>(
     dst: &MacAddr,
     src: &MacAddr,
     lookup: &impl Lookup<'a>,
-) -> Arrival {
+) -> Arrival<'a> {
+    let mode = Mode::from_bits(parent.mode);
     if mac::is_group(dst) {
-        return Arrival::Flood;
+        return match mode {
+            Some(Mode::IpvlanL3) => match asked_from_outside(lookup) {
+                Some((request, owner)) => Arrival::Answer {
+                    request,
+                    answer: owner.mac,
+                },
+                None => Arrival::Pass,
+            },
+            Some(
+                Mode::Private
+                | Mode::Vepa
+                | Mode::Bridge
+                | Mode::Passthru
+                | Mode::Source
+                | Mode::IpvlanL2,
+            )
+            | None => Arrival::Flood,
+        };
     }
     if parent.passthru != 0 {
-        return Arrival::Child(parent.passthru);
+        return match lookup.by_ifindex(parent.passthru) {
+            Some(child) => Arrival::Child(child),
+            None => Arrival::Pass,
+        };
     }
-    let found = match Mode::from_bits(parent.mode) {
-        Some(Mode::IpvlanL2) => lookup.by_address(),
+    let found = match mode {
+        Some(Mode::IpvlanL2 | Mode::IpvlanL3) => lookup.by_address(),
         Some(Mode::Private | Mode::Vepa | Mode::Bridge | Mode::Passthru | Mode::Source) | None => {
             lookup.by_mac(dst)
         }
@@ -230,12 +288,37 @@ pub fn arrival<'a>(
         return Arrival::Pass;
     };
     match child.mode() {
-        Some(Mode::Source) if lookup.allows(child, src) => Arrival::Child(child.ifindex),
+        Some(Mode::Source) if lookup.allows(child, src) => Arrival::Child(child),
         Some(Mode::Source) | None => Arrival::Pass,
-        Some(Mode::Private | Mode::Vepa | Mode::Bridge | Mode::Passthru | Mode::IpvlanL2) => {
-            Arrival::Child(child.ifindex)
-        }
+        Some(
+            Mode::Private
+            | Mode::Vepa
+            | Mode::Bridge
+            | Mode::Passthru
+            | Mode::IpvlanL2
+            | Mode::IpvlanL3,
+        ) => Arrival::Child(child),
     }
+}
+
+/// The answerable request in the frame and the child whose address it asks for.
+#[inline(always)]
+fn asked<'a>(lookup: &impl Lookup<'a>) -> Option<(Request, &'a Child)> {
+    let request = lookup.request()?;
+    let owner = lookup.by_ip(&request.target())?;
+    Some((request, owner))
+}
+
+/// [`asked`] for a request from the outside, unless its sender has a child's address: then it
+/// is a child's own request that the outside reflected, which the switch answered (or sent
+/// out) on the way.
+#[inline(always)]
+fn asked_from_outside<'a>(lookup: &impl Lookup<'a>) -> Option<(Request, &'a Child)> {
+    let (request, owner) = asked(lookup)?;
+    lookup
+        .by_ip(&request.sender())
+        .is_none()
+        .then_some((request, owner))
 }
 
 /// Where a group frame came from, for [`floods_to`].
@@ -263,7 +346,10 @@ pub fn floods_to(member: &Child, origin: Origin<'_>, source_allowed: bool) -> bo
         Origin::Sibling(sender) => {
             matches!(mode, Mode::Bridge | Mode::IpvlanL2) && member.ifindex != sender.ifindex
         }
-        Origin::Outside { sender: None } => mode != Mode::Source || from_allowed,
+        // ipvlan L3 children get no group frames at all.
+        Origin::Outside { sender: None } => {
+            !matches!(mode, Mode::Source | Mode::IpvlanL3) || from_allowed
+        }
         Origin::Outside {
             sender: Some(sender),
         } => {
@@ -276,7 +362,7 @@ pub fn floods_to(member: &Child, origin: Origin<'_>, source_allowed: bool) -> bo
                 // The driver returns the frame to its sender only.
                 Some(Mode::Private | Mode::Passthru | Mode::Source) | None => !other,
                 // ipvlan children share the parent's address: never the sender here.
-                Some(Mode::IpvlanL2) => false,
+                Some(Mode::IpvlanL2 | Mode::IpvlanL3) => false,
             };
             reflected || from_allowed
         }
@@ -285,34 +371,52 @@ pub fn floods_to(member: &Child, origin: Origin<'_>, source_allowed: bool) -> bo
 
 /// Where a frame that a child sends goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Departure {
+pub enum Departure<'a> {
     /// Out of the parent.
     Parent,
-    /// To the sibling with this ifindex only.
-    Sibling(u32),
+    /// To this sibling only.
+    Sibling(&'a Child),
     /// To the siblings [`floods_to`] picks for [`Origin::Sibling`], and out of the parent.
     Flood,
     /// To the parent's own stack (ipvlan: for the shared MAC, but no child's IP address).
     Host,
+    /// Answered by the switch: `request` becomes the reply that its target is at `answer`,
+    /// sent back to the child (ipvlan L3, for a sibling's address).
+    Answer {
+        /// The ARP request or neighbour solicitation.
+        request: Request,
+        /// The MAC address of the sibling with the address asked for.
+        answer: MacAddr,
+    },
 }
 
 /// Where a frame with destination `dst` from `child` goes.
 #[inline(always)]
-pub fn departure<'a>(child: &Child, dst: &MacAddr, lookup: &impl Lookup<'a>) -> Departure {
+pub fn departure<'a>(child: &Child, dst: &MacAddr, lookup: &impl Lookup<'a>) -> Departure<'a> {
     match child.mode() {
         Some(Mode::Bridge | Mode::IpvlanL2) if mac::is_group(dst) => Departure::Flood,
         Some(Mode::IpvlanL2) if *dst == child.mac => match lookup.by_address() {
-            Some(sibling) if sibling.ifindex != child.ifindex => {
-                Departure::Sibling(sibling.ifindex)
-            }
+            Some(sibling) if sibling.ifindex != child.ifindex => Departure::Sibling(sibling),
             Some(_) | None => Departure::Host,
         },
         Some(Mode::IpvlanL2) => Departure::Parent,
+        Some(Mode::IpvlanL3) if mac::is_group(dst) => match asked(lookup) {
+            Some((request, owner)) if owner.ifindex != child.ifindex => Departure::Answer {
+                request,
+                answer: owner.mac,
+            },
+            Some(_) | None => Departure::Parent,
+        },
+        Some(Mode::IpvlanL3) => match lookup.by_address() {
+            Some(sibling) if sibling.ifindex != child.ifindex => Departure::Sibling(sibling),
+            Some(_) | None if *dst == child.mac => Departure::Host,
+            Some(_) | None => Departure::Parent,
+        },
         Some(Mode::Bridge) => match lookup.by_mac(dst) {
             Some(sibling)
                 if sibling.mode() == Some(Mode::Bridge) && sibling.ifindex != child.ifindex =>
             {
-                Departure::Sibling(sibling.ifindex)
+                Departure::Sibling(sibling)
             }
             Some(_) | None => Departure::Parent,
         },
@@ -371,11 +475,14 @@ mod tests {
     }
 
     /// The children of one parent; `allowed` is the one source source-mode children accept,
-    /// `addressed` the child whose IP address the frame is for.
+    /// `addressed` the child whose IP address the frame is for, `ips` the children's IP
+    /// addresses and `request` the answerable request the frame holds.
     struct Table<'a> {
         children: &'a [Child],
         allowed: MacAddr,
         addressed: Option<u32>,
+        ips: &'a [(Address, u32)],
+        request: Option<Request>,
     }
 
     impl<'a> Lookup<'a> for Table<'a> {
@@ -383,9 +490,22 @@ mod tests {
             self.children.iter().find(|child| child.mac == *mac)
         }
 
+        fn by_ifindex(&self, ifindex: u32) -> Option<&'a Child> {
+            self.children.iter().find(|child| child.ifindex == ifindex)
+        }
+
         fn by_address(&self) -> Option<&'a Child> {
             let ifindex = self.addressed?;
             self.children.iter().find(|child| child.ifindex == ifindex)
+        }
+
+        fn by_ip(&self, address: &Address) -> Option<&'a Child> {
+            let (_, ifindex) = self.ips.iter().find(|(ip, _)| ip == address)?;
+            self.children.iter().find(|child| child.ifindex == *ifindex)
+        }
+
+        fn request(&self) -> Option<Request> {
+            self.request
         }
 
         fn allows(&self, _: &Child, src: &MacAddr) -> bool {
@@ -398,12 +518,17 @@ mod tests {
             children,
             allowed: OUTSIDE,
             addressed: None,
+            ips: &[],
+            request: None,
         }
     }
 
     #[test]
     fn modes_round_trip_through_their_numbers() {
-        for mode in Mode::MACVLAN.into_iter().chain([Mode::IpvlanL2]) {
+        for mode in Mode::MACVLAN
+            .into_iter()
+            .chain([Mode::IpvlanL2, Mode::IpvlanL3])
+        {
             assert_eq!(Mode::from_bits(mode as u32), Some(mode));
         }
         assert_eq!(Mode::from_bits(3), None);
@@ -419,7 +544,7 @@ mod tests {
                 &OUTSIDE,
                 &table(&children),
             );
-            assert_eq!(verdict, Arrival::Child(11), "{mode:?}");
+            assert_eq!(verdict, Arrival::Child(&children[1]), "{mode:?}");
         }
         let children = [child(10, Mode::Bridge)];
         let unknown = [2, 0, 0, 0, 0, 0x42];
@@ -435,7 +560,7 @@ mod tests {
         let lookup = table(&children);
         assert_eq!(
             arrival(&parent, &any, &OUTSIDE, &lookup),
-            Arrival::Child(10)
+            Arrival::Child(&children[0])
         );
         assert_eq!(
             arrival(&parent, &mac::BROADCAST, &OUTSIDE, &lookup),
@@ -455,7 +580,10 @@ mod tests {
         let other = [2, 0, 0, 0, 0, 0x98];
         let to = children[0].mac;
         let lookup = table(&children);
-        assert_eq!(arrival(&parent, &to, &OUTSIDE, &lookup), Arrival::Child(10));
+        assert_eq!(
+            arrival(&parent, &to, &OUTSIDE, &lookup),
+            Arrival::Child(&children[0])
+        );
         assert_eq!(arrival(&parent, &to, &other, &lookup), Arrival::Pass);
         let outside = Origin::Outside { sender: None };
         assert!(floods_to(&children[0], outside, true));
@@ -517,7 +645,7 @@ mod tests {
         let lookup = table(&bridge);
         assert_eq!(
             departure(&bridge[0], &bridge[1].mac, &lookup),
-            Departure::Sibling(11)
+            Departure::Sibling(&bridge[1])
         );
         assert_eq!(
             departure(&bridge[0], &mac::BROADCAST, &lookup),
@@ -558,7 +686,7 @@ mod tests {
         };
         assert_eq!(
             arrival(&parent, &shared, &OUTSIDE, &to(Some(11))),
-            Arrival::Child(11)
+            Arrival::Child(&children[1])
         );
         assert_eq!(
             arrival(&parent, &shared, &OUTSIDE, &to(None)),
@@ -570,7 +698,7 @@ mod tests {
         );
         assert_eq!(
             departure(&children[0], &shared, &to(Some(11))),
-            Departure::Sibling(11)
+            Departure::Sibling(&children[1])
         );
         assert_eq!(
             departure(&children[0], &shared, &to(None)),
@@ -595,5 +723,117 @@ mod tests {
             Origin::Sibling(&children[0]),
             false
         ));
+    }
+
+    /// Two ipvlan L3 children with the shared MAC, at 10.0.0.10 and 10.0.0.11.
+    fn l3_children() -> [Child; 2] {
+        [10, 11].map(|ifindex| Child {
+            mac: SHARED,
+            ..child(ifindex, Mode::IpvlanL3)
+        })
+    }
+
+    const SHARED: MacAddr = [2, 0, 0, 0, 0, 0xee];
+    const L3_IPS: [(Address, u32); 2] = [
+        (crate::ipvlan::v4([10, 0, 0, 10]), 10),
+        (crate::ipvlan::v4([10, 0, 0, 11]), 11),
+    ];
+
+    fn arp(sender: [u8; 4], target: [u8; 4]) -> Request {
+        Request::Arp {
+            sender_mac: OUTSIDE,
+            sender,
+            target,
+        }
+    }
+
+    #[test]
+    fn ipvlan_l3_answers_for_its_children_and_floods_nothing() {
+        let children = l3_children();
+        let parent = parent(&children);
+        let with = |request| Table {
+            ips: &L3_IPS,
+            request,
+            ..table(&children)
+        };
+        let outside_asks = arp([10, 0, 0, 100], [10, 0, 0, 11]);
+        assert_eq!(
+            arrival(
+                &parent,
+                &mac::BROADCAST,
+                &OUTSIDE,
+                &with(Some(outside_asks))
+            ),
+            Arrival::Answer {
+                request: outside_asks,
+                answer: SHARED
+            }
+        );
+        for request in [
+            None,
+            Some(arp([10, 0, 0, 100], [10, 0, 0, 12])),
+            // A child's own request, reflected by the outside.
+            Some(arp([10, 0, 0, 10], [10, 0, 0, 11])),
+        ] {
+            assert_eq!(
+                arrival(&parent, &mac::BROADCAST, &OUTSIDE, &with(request)),
+                Arrival::Pass,
+                "{request:?}"
+            );
+        }
+        for member in &children {
+            assert!(!floods_to(member, Origin::Outside { sender: None }, true));
+            assert!(!floods_to(member, Origin::Sibling(&children[0]), true));
+        }
+        let sibling_asks = arp([10, 0, 0, 10], [10, 0, 0, 11]);
+        assert_eq!(
+            departure(&children[0], &mac::BROADCAST, &with(Some(sibling_asks))),
+            Departure::Answer {
+                request: sibling_asks,
+                answer: SHARED
+            }
+        );
+        for request in [
+            None,
+            Some(arp([10, 0, 0, 10], [10, 0, 0, 100])),
+            Some(arp([10, 0, 0, 11], [10, 0, 0, 10])),
+        ] {
+            assert_eq!(
+                departure(&children[0], &mac::BROADCAST, &with(request)),
+                Departure::Parent,
+                "{request:?}: out of the parent, to no sibling"
+            );
+        }
+    }
+
+    #[test]
+    fn ipvlan_l3_routes_unicast_by_address_whatever_the_mac() {
+        let children = l3_children();
+        let parent = parent(&children);
+        let to = |addressed| Table {
+            addressed,
+            ips: &L3_IPS,
+            ..table(&children)
+        };
+        let gateway = [2, 0, 0, 0, 0, 0x01];
+        for dst in [SHARED, gateway] {
+            assert_eq!(
+                departure(&children[0], &dst, &to(Some(11))),
+                Departure::Sibling(&children[1])
+            );
+            assert_eq!(
+                arrival(&parent, &dst, &OUTSIDE, &to(Some(10))),
+                Arrival::Child(&children[0])
+            );
+        }
+        assert_eq!(
+            departure(&children[0], &gateway, &to(None)),
+            Departure::Parent
+        );
+        assert_eq!(departure(&children[0], &SHARED, &to(None)), Departure::Host);
+        assert_eq!(
+            departure(&children[0], &gateway, &to(Some(10))),
+            Departure::Parent
+        );
     }
 }

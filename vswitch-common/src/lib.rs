@@ -14,6 +14,7 @@ pub mod forward;
 pub mod frame;
 pub mod ipvlan;
 pub mod mac;
+pub mod neighbour;
 pub mod port;
 pub mod stats;
 pub mod switch;

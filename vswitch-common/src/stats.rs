@@ -95,6 +95,9 @@ pub struct PortStats {
     pub flooded: u64,
     /// Source addresses learned or moved to this port.
     pub learned: u64,
+    /// Address resolution requests (ARP, neighbour solicitations) from the port that the
+    /// switch answered itself instead of forwarding them.
+    pub answered: u64,
     /// Received frames dropped, by [`DropReason`].
     pub drops: [u64; DropReason::COUNT],
 }
@@ -114,6 +117,7 @@ impl PortStats {
         self.forwarded += other.forwarded;
         self.flooded += other.flooded;
         self.learned += other.learned;
+        self.answered += other.answered;
         for (sum, add) in self.drops.iter_mut().zip(other.drops.iter()) {
             *sum += add;
         }

@@ -9,6 +9,7 @@ mod frame;
 mod maps;
 mod object;
 mod pipeline;
+mod responder;
 mod tc;
 mod tunnel;
 mod xdp;

@@ -66,6 +66,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "test",
             "--package",
             "tests",
+            "--lib",
             "--test",
             "datapath",
             "--test",

@@ -99,15 +99,88 @@ pub struct Series {
     pub values: Samples,
 }
 
-/// One target of issue 3 and whether this run met it.
+/// One target of the issues and whether this run met it.
 #[derive(Clone, Debug)]
 pub struct Target {
     /// What is required.
     pub requirement: &'static str,
     /// What was measured.
     pub measured: String,
-    /// Whether it was met; `None` if it could not be evaluated.
-    pub met: Option<bool>,
+    /// Whether it was met.
+    pub verdict: Verdict,
+}
+
+/// Whether a target was met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Met by the medians, and by every pairing of the repetitions.
+    Met,
+    /// Missed by the medians, and by every pairing of the repetitions.
+    Missed,
+    /// The repetitions spread across the target: the run cannot tell.
+    WithinNoise,
+    /// Not measured in this run.
+    NotMeasured,
+}
+
+impl Verdict {
+    /// `Met` or `Missed` for a single value (nothing repeated to spread).
+    fn of(met: Option<bool>) -> Self {
+        match met {
+            Some(true) => Self::Met,
+            Some(false) => Self::Missed,
+            None => Self::NotMeasured,
+        }
+    }
+
+    /// Whether it was met, as the JSON record says it: `null` when it cannot tell.
+    fn met(self) -> Option<bool> {
+        match self {
+            Self::Met => Some(true),
+            Self::Missed => Some(false),
+            Self::WithinNoise | Self::NotMeasured => None,
+        }
+    }
+}
+
+/// The ratio `value / against` of two repeated measurements, need at least `need`: compared
+/// on the medians, with the range from the worst pairing (`value`'s minimum over `against`'s
+/// maximum) to the best. A run whose range straddles `need` says so instead of claiming.
+fn ratio_target(
+    requirement: &'static str,
+    value: Option<&Samples>,
+    against: Option<&Samples>,
+    need: f64,
+) -> Target {
+    let Some((value, against)) = value.zip(against).filter(|(value, against)| {
+        value.median().is_finite() && against.median().is_finite() && against.median() > 0.0
+    }) else {
+        return Target {
+            requirement,
+            measured: "not measured".to_string(),
+            verdict: Verdict::NotMeasured,
+        };
+    };
+    let ratio = value.median() / against.median();
+    let (worst, best) = (value.min() / against.max(), value.max() / against.min());
+    let repeated = value.0.len() > 1 || against.0.len() > 1;
+    let verdict = if worst >= need {
+        Verdict::Met
+    } else if best < need {
+        Verdict::Missed
+    } else {
+        Verdict::WithinNoise
+    };
+    let measured = if repeated {
+        format!("{ratio:.2}× ({worst:.2}–{best:.2})")
+    } else {
+        format!("{ratio:.2}×")
+    };
+    Target {
+        requirement,
+        measured,
+        verdict,
+    }
 }
 
 /// Everything a run measured.
@@ -135,6 +208,11 @@ impl Report {
         self.rows
             .iter()
             .find(|row| row.metric == metric && row.peer == peer)
+    }
+
+    /// The repetitions of `metric` for `peer`.
+    pub fn samples(&self, metric: Metric, peer: Peer) -> Option<&Samples> {
+        self.row(metric, peer).map(|row| &row.values)
     }
 
     /// The median of `metric` for `peer`.
@@ -215,24 +293,17 @@ impl Report {
         out
     }
 
-    /// The targets of issue 3, evaluated on the medians.
+    /// The targets of the issues, evaluated on the medians and the spread of the repetitions.
     pub fn targets(&self) -> Vec<Target> {
         let base = self.baseline_peer();
-        let get = |metric, peer| self.median(metric, peer);
-        let ratio_target = |requirement, value: Option<f64>, against: Option<f64>, need: f64| {
-            let ratio = value.zip(against).map(|(value, against)| value / against);
-            Target {
-                requirement,
-                measured: ratio.map_or("not measured".to_string(), |ratio| format!("{ratio:.2}×")),
-                met: ratio.map(|ratio| ratio >= need),
-            }
-        };
-        let scale = |name: &str| {
+        let get = |metric, peer| self.samples(metric, peer);
+        let series = |name: &str| {
             self.scale
                 .iter()
                 .find(|series| series.name == name)
-                .map(|series| series.values.median())
+                .map(|series| &series.values)
         };
+        let scale = |name: &str| series(name).map(Samples::median);
         let fdb_loss = scale("FDB 1k entries, XDP-sourced")
             .zip(scale("FDB 1M entries, XDP-sourced"))
             .map(|(small, big)| 1.0 - big / small);
@@ -241,11 +312,11 @@ impl Report {
         let live_lost = scale(super::LIVE_LOST);
         let vxlan = |tcp| {
             (
-                scale(&super::vxlan_series(
+                series(&super::vxlan_series(
                     tcp,
                     super::vxlan::Encapsulator::Vswitch,
                 )),
-                scale(&super::vxlan_series(
+                series(&super::vxlan_series(
                     tcp,
                     super::vxlan::Encapsulator::Kernel,
                 )),
@@ -313,17 +384,17 @@ impl Report {
                 measured: fdb_loss.map_or("not measured".to_string(), |loss| {
                     format!("{:.1} % loss", loss * 100.0)
                 }),
-                met: fdb_loss.map(|loss| loss < 0.10),
+                verdict: Verdict::of(fdb_loss.map(|loss| loss < 0.10)),
             },
             Target {
                 requirement: "100k static FDB entries install in < 1 s",
                 measured: install.map_or("not measured".to_string(), |ms| format!("{ms:.0} ms")),
-                met: install.map(|ms| ms < 1000.0),
+                verdict: Verdict::of(install.map(|ms| ms < 1000.0)),
             },
             Target {
                 requirement: "adding a port to a running switch (64 ports): < 50 ms",
                 measured: live_add.map_or("not measured".to_string(), |ms| format!("{ms:.1} ms")),
-                met: live_add.map(|ms| ms < 50.0),
+                verdict: Verdict::of(live_add.map(|ms| ms < 50.0)),
             },
             ratio_target(
                 "VXLAN 64 B: ≥ 2 × the kernel's vxlan + bridge",
@@ -342,19 +413,21 @@ impl Report {
                 measured: live_lost.map_or("not measured".to_string(), |lost| {
                     format!("{lost:.0} pings lost")
                 }),
-                met: live_lost.map(|lost| lost == 0.0),
+                verdict: Verdict::of(live_lost.map(|lost| lost == 0.0)),
             },
         ]
     }
 
     /// The targets as Markdown.
     pub fn targets_table(&self) -> String {
-        let mut out = String::from("| target | measured | met |\n|---|---:|---|\n");
+        let mut out =
+            String::from("| target | measured (range over repetitions) | met |\n|---|---:|---|\n");
         for target in self.targets() {
-            let met = match target.met {
-                Some(true) => "yes",
-                Some(false) => "**no**",
-                None => "—",
+            let met = match target.verdict {
+                Verdict::Met => "yes",
+                Verdict::Missed => "**no**",
+                Verdict::WithinNoise => "within noise",
+                Verdict::NotMeasured => "—",
             };
             let _ = writeln!(
                 out,
@@ -414,7 +487,12 @@ impl Report {
             .targets()
             .into_iter()
             .map(|target| {
-                json!({"target": target.requirement, "measured": target.measured, "met": target.met})
+                json!({
+                    "target": target.requirement,
+                    "measured": target.measured,
+                    "met": target.verdict.met(),
+                    "within_noise": target.verdict == Verdict::WithinNoise,
+                })
             })
             .collect();
         json!({
@@ -442,5 +520,40 @@ fn number(value: f64) -> String {
         format!("{value:.1}")
     } else {
         format!("{value:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(values: &[f64]) -> Samples {
+        Samples(values.to_vec())
+    }
+
+    #[test]
+    fn a_target_is_judged_on_the_spread_of_the_repetitions() {
+        let against = samples(&[1.0, 1.0, 1.0]);
+        let judge =
+            |values: &[f64]| ratio_target("t", Some(&samples(values)), Some(&against), 1.3).verdict;
+        assert_eq!(judge(&[1.4, 1.5, 1.35]), Verdict::Met);
+        assert_eq!(judge(&[1.0, 1.1, 1.2]), Verdict::Missed);
+        assert_eq!(judge(&[1.2, 1.35, 1.4]), Verdict::WithinNoise);
+        let target = ratio_target("t", Some(&samples(&[1.2, 1.35, 1.4])), Some(&against), 1.3);
+        assert_eq!(target.measured, "1.35× (1.20–1.40)");
+        assert_eq!(target.verdict.met(), None, "the record claims nothing");
+    }
+
+    #[test]
+    fn a_single_measurement_or_a_missing_one_is_judged_plainly() {
+        let one =
+            |value: f64| ratio_target("t", Some(&samples(&[value])), Some(&samples(&[1.0])), 1.0);
+        assert_eq!(one(1.01).verdict, Verdict::Met);
+        assert_eq!(one(0.99).verdict, Verdict::Missed);
+        assert_eq!(one(0.99).measured, "0.99×");
+        let missing = ratio_target("t", None, Some(&samples(&[1.0])), 1.0);
+        assert_eq!(missing.verdict, Verdict::NotMeasured);
+        let empty = ratio_target("t", Some(&samples(&[])), Some(&samples(&[1.0])), 1.0);
+        assert_eq!(empty.verdict, Verdict::NotMeasured);
     }
 }

@@ -176,11 +176,17 @@ impl Topology {
             .iter()
             .map(|sink| sink.name().to_string())
             .collect();
-        for sink in sinks {
+        for (n, sink) in sinks.into_iter().enumerate() {
             match source {
-                // vswitch's children carry the pass stub the redirects need: drop at tc.
+                // vswitch's children carry the pass stub the redirects need: the sink drops
+                // at the child's XDP hook, as the generic-XDP sink on the driver's children.
                 Source::Xdp if peer == Peer::VswitchMacvlan => {
-                    topology.trafficgen.attach_sink(&sink, IFNAME);
+                    let switch = topology.switch.as_ref().expect("vswitch's dispatch");
+                    let child = format!("m{n}");
+                    let pin = vswitch::state::pin_dir(switch.name())
+                        .join("links/pass")
+                        .join(child);
+                    topology.trafficgen.replace_on_link(Program::Drop, &pin);
                 }
                 Source::Xdp => {
                     let generic = peer == Peer::Macvlan;
@@ -295,7 +301,8 @@ impl Topology {
                 "[[macvlan]]\nparent = \"lw\"\nmode = \"bridge\"\nchildren = [{}]\n",
                 children.join(", ")
             );
-            self.switch = Some(Switch::start(&self.core, &config));
+            // Pinned links, so that the benchmark can put its sink on the children's stubs.
+            self.switch = Some(Switch::start_pinned(&self.core, &config, &[]));
             return;
         }
         for (n, end) in children.into_iter().enumerate() {

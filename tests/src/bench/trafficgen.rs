@@ -1,13 +1,18 @@
 //! The benchmark's own XDP object ([`TRAFFICGEN`]): the live-frames generator, the sinks and
 //! stubs around the switch under test, and the plain XDP forwarder.
 
-use std::time::{Duration, Instant};
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
 
 use aya::{
     Ebpf,
     maps::{Array, xdp::DevMapHash},
     programs::{
         SchedClassifier, TcAttachType, TestRun as _, TestRunAttrs, TestRunOptions, Xdp, XdpMode,
+        links::{FdLink, PinnedLink},
+        xdp::XdpLink,
     },
 };
 use vswitch::netlink::netns;
@@ -89,6 +94,19 @@ impl TrafficGen {
         netns::run_in(netns, || xdp.attach_to_if_index(ifindex, mode))
             .expect("entering the namespace")
             .unwrap_or_else(|error| panic!("attaching {} to {ifname}: {error}", program.name()));
+    }
+
+    /// Puts `program` in place of the program of the XDP link pinned at `pin` (a switch's
+    /// pass stub on a veth peer), with `bpf_link_update`: the link stays the switch's, and
+    /// goes when the switch removes its pins.
+    pub fn replace_on_link(&mut self, program: Program, pin: &Path) {
+        let link = PinnedLink::from_pin(pin).unwrap_or_else(|error| {
+            panic!("opening the link pinned at {}: {error}", pin.display())
+        });
+        let link = XdpLink::try_from(FdLink::from(link)).expect("an XDP link");
+        xdp(&mut self.ebpf, program)
+            .attach_to_link(link)
+            .unwrap_or_else(|error| panic!("replacing the program of {}: {error}", pin.display()));
     }
 
     /// Attaches the tc sink, which drops the generators' frames after they are counted, at

@@ -275,8 +275,8 @@ impl Switch {
                 _pad: [0; 2],
             },
             sources: spec.allowed_sources.clone(),
-            addresses: match (&spec.kind, parent.mode) {
-                (ChildKind::Veth { addresses, .. }, Mode::IpvlanL2) => addresses
+            addresses: match &spec.kind {
+                ChildKind::Veth { addresses, .. } if parent.mode.is_ipvlan() => addresses
                     .iter()
                     .map(|(address, _)| match address {
                         IpAddr::V4(v4) => ipvlan::v4(v4.octets()),

@@ -76,6 +76,7 @@ pub fn run(name: &str, args: &Args) -> Result<(), Failure> {
         "FORWARDED",
         "FLOODED",
         "LEARNED",
+        "ANSWERED",
         "DROPPED",
     ];
     header.extend(DropReason::ALL.iter().map(|reason| reason.name()));
@@ -89,6 +90,7 @@ pub fn run(name: &str, args: &Args) -> Result<(), Failure> {
                 stats.forwarded.to_string(),
                 stats.flooded.to_string(),
                 stats.learned.to_string(),
+                stats.answered.to_string(),
                 stats.total_drops().to_string(),
             ];
             row.extend(stats.drops.iter().map(u64::to_string));
@@ -123,6 +125,7 @@ fn to_json(port: &str, stats: &PortStats, vni: Option<u32>) -> Value {
         "forwarded": stats.forwarded,
         "flooded": stats.flooded,
         "learned": stats.learned,
+        "answered": stats.answered,
         "dropped": stats.total_drops(),
         "drops": drops,
     });

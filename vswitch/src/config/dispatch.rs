@@ -216,12 +216,7 @@ fn parent(
             })?,
         (Some(mode), Driver::Ipvlan) => match mode.get_ref().as_str() {
             "l2" => Mode::IpvlanL2,
-            "l3" => {
-                return Err(source.error(
-                    mode.span(),
-                    "ipvlan mode l3 is not supported by this version yet",
-                ));
-            }
+            "l3" => Mode::IpvlanL3,
             other => {
                 return Err(
                     source.error(mode.span(), format!("mode must be l2 or l3, not {other:?}"))
@@ -320,8 +315,31 @@ fn child(
             ChildKind::Veth { netns, addresses }
         }
     };
+    if mode.is_ipvlan() {
+        match &kind {
+            ChildKind::Tap => {
+                return Err(source.error(
+                    section.name.span(),
+                    format!(
+                        "ipvlan child {name} cannot be a tap: the switch finds ipvlan children \
+                         by the addresses it gives them"
+                    ),
+                ));
+            }
+            ChildKind::Veth { addresses, .. } if addresses.is_empty() => {
+                return Err(source.error(
+                    section.name.span(),
+                    format!(
+                        "ipvlan child {name} needs `address = [...]`: frames reach it by its \
+                         IP addresses"
+                    ),
+                ));
+            }
+            ChildKind::Veth { .. } => {}
+        }
+    }
     let mac = match (&section.mac, mode) {
-        (Some(mac), Mode::Passthru | Mode::IpvlanL2) => {
+        (Some(mac), Mode::Passthru | Mode::IpvlanL2 | Mode::IpvlanL3) => {
             return Err(source.error(
                 mac.span(),
                 format!(
@@ -330,7 +348,7 @@ fn child(
                 ),
             ));
         }
-        (None, Mode::Passthru | Mode::IpvlanL2) => None,
+        (None, Mode::Passthru | Mode::IpvlanL2 | Mode::IpvlanL3) => None,
         (Some(mac), _) => Some(unicast_mac(source, mac)?),
         (None, _) => Some(default_mac(&name)),
     };
@@ -456,14 +474,18 @@ mod tests {
             ),
             (
                 "[[ipvlan]]\nparent = \"up0\"\nmode = \"l3\"\nchildren = [{ name = \"a\", netns = \"c1\" }]\n",
-                "t.toml:3: ipvlan mode l3 is not supported by this version yet",
+                "t.toml:4: ipvlan child a needs `address = [...]`: frames reach it by its IP addresses",
             ),
             (
-                "[[ipvlan]]\nparent = \"up0\"\nchildren = [{ name = \"a\", netns = \"c1\", mac = \"02:00:00:00:00:01\" }]\n",
+                "[[ipvlan]]\nparent = \"up0\"\nchildren = [{ name = \"a\", kind = \"tap\" }]\n",
+                "t.toml:3: ipvlan child a cannot be a tap: the switch finds ipvlan children by the addresses it gives them",
+            ),
+            (
+                "[[ipvlan]]\nparent = \"up0\"\nchildren = [{ name = \"a\", netns = \"c1\", address = [\"10.0.0.1/24\"], mac = \"02:00:00:00:00:01\" }]\n",
                 "t.toml:3: a l2 child takes its parent's MAC address: drop `mac`",
             ),
             (
-                "[[macvlan]]\nparent = \"up0\"\nchildren = [{ name = \"a\", netns = \"c1\" }]\n[[ipvlan]]\nparent = \"up0\"\nchildren = [{ name = \"b\", netns = \"c2\" }]\n",
+                "[[macvlan]]\nparent = \"up0\"\nchildren = [{ name = \"a\", netns = \"c1\" }]\n[[ipvlan]]\nparent = \"up0\"\nchildren = [{ name = \"b\", netns = \"c2\", address = [\"10.0.0.2/24\"] }]\n",
                 "t.toml:5: parent up0 has two [[macvlan]] or [[ipvlan]] sections: one per parent",
             ),
         ];
@@ -482,6 +504,12 @@ mod tests {
         let spec = &config.parents[0];
         assert_eq!(spec.mode, Mode::IpvlanL2);
         assert_eq!(spec.children[0].mac, None);
+        let routed = parse(
+            "[[ipvlan]]\nparent = \"up0\"\nmode = \"l3\"\nchildren = [\n\
+             { name = \"iv1\", netns = \"c1\", address = [\"10.2.0.1/24\"] } ]\n",
+        )
+        .unwrap();
+        assert_eq!(routed.parents[0].mode, Mode::IpvlanL3);
     }
 
     #[test]

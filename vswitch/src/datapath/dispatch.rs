@@ -37,7 +37,7 @@ impl Maps {
         self.children
             .insert(child.ifindex, child, 0)
             .map_err(DatapathError::map(&what))?;
-        if child.mode() != Some(Mode::IpvlanL2) {
+        if !child.mode().is_some_and(Mode::is_ipvlan) {
             let key = ChildKey::new(child.parent, child.mac);
             replaced |= self.dispatch.get(&key, 0).is_ok();
             self.dispatch
@@ -70,7 +70,7 @@ impl Maps {
     ) -> Result<(), DatapathError> {
         let what = format!("removing dispatch child {}", child.ifindex);
         self.writes.before(Guarded::Ports)?;
-        if child.mode() != Some(Mode::IpvlanL2) {
+        if !child.mode().is_some_and(Mode::is_ipvlan) {
             unless_missing(
                 self.dispatch
                     .remove(&ChildKey::new(child.parent, child.mac)),

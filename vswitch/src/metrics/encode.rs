@@ -66,6 +66,11 @@ const PORT_COUNTERS: &[PortCounter] = &[
         "Source addresses learned (or moved) on the port",
         |s| s.learned,
     ),
+    (
+        "port_answered",
+        "ARP requests and neighbour solicitations the switch answered for the port",
+        |s| s.answered,
+    ),
 ];
 
 /// The metrics of the running instance `name`, in the Prometheus text format.
