@@ -128,6 +128,27 @@ impl Drop for Etcd {
     }
 }
 
+/// Standard base64 with padding, as etcd's JSON gateway takes keys and values.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let word = chunk.iter().enumerate().fold(0u32, |word, (index, byte)| {
+            word | u32::from(*byte) << (16 - 8 * index)
+        });
+        for index in 0..4 {
+            if index <= chunk.len() {
+                out.push(char::from(
+                    ALPHABET[(word >> (18 - 6 * index) & 63) as usize],
+                ));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// The address of etcd member `index` on the management network.
 fn member_address(index: usize) -> String {
     format!("10.98.0.{}", 250 + index)
@@ -293,6 +314,21 @@ impl ClusterLab {
             .into_iter()
             .find(|entry| entry["mac"] == mac)
             .and_then(|entry| entry["remote"].as_str().map(str::to_string))
+    }
+
+    /// Writes `value` under `key` straight into etcd (through its JSON gateway), as a foreign
+    /// or broken writer would.
+    pub fn put_raw(&self, key: &str, value: &str) {
+        let body = format!(
+            "{{\"key\":\"{}\",\"value\":\"{}\"}}",
+            base64(key.as_bytes()),
+            base64(value.as_bytes())
+        );
+        let url = format!("{}/v3/kv/put", self.etcd[0].endpoint());
+        run_in(
+            self.management.name(),
+            &["curl", "-sf", "-m", "2", "-X", "POST", &url, "-d", &body],
+        );
     }
 
     /// Waits up to `within` until `condition` holds; how long it took, or `None`.

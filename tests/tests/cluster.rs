@@ -50,8 +50,24 @@ fn converges(lab: &ClusterLab, n: usize, mac: &str, vtep: Option<&str>) -> Optio
 
 #[test]
 fn six_containers_on_three_hosts_reach_each_other_and_known_unicast_is_not_flooded() {
-    let lab = ClusterLab::new(3, 1);
+    let mut lab = ClusterLab::new(3, 1);
+    // Foreign and broken records under the prefix are logged and ignored.
+    for (key, value) in [
+        ("/vswitch/v1/vni/100/macs/02:00:00:00:00:99", "not JSON"),
+        ("/vswitch/v1/vni/100/vteps/evil", r#"{"vtep": 5}"#),
+        (
+            "/vswitch/v1/vni/100/macs/not-a-mac",
+            r#"{"node":"x","vtep":"10.99.0.9","vlan":10}"#,
+        ),
+        ("/vswitch/v1/elsewhere", "{}"),
+    ] {
+        lab.put_raw(key, value);
+    }
     all_ping_each_other(&lab, 3);
+    for n in 1..=3 {
+        assert!(lab.switch_mut(n).is_running(), "host {n}'s agent died");
+        assert_eq!(lab.remote_of(n, "02:00:00:00:00:99"), None);
+    }
     // Each host learns the others' containers from etcd, behind their VTEPs.
     for n in 1..=3 {
         for other in (1..=3).filter(|other| *other != n) {
