@@ -15,7 +15,7 @@ use std::{
 };
 
 use crate::{
-    command::{run_in, succeeds_in},
+    command::{run, run_in, succeeds_in},
     names,
     netns::Netns,
     overlay::{Family, Overlay, VNI},
@@ -28,6 +28,97 @@ pub const LEASE_SECS: u64 = 3;
 /// How long an etcd member may take to answer its health check.
 const ETCD_START: Duration = Duration::from_secs(20);
 
+/// A CA, a server certificate for the first etcd member's address and a client certificate,
+/// made with `openssl` in a temporary directory that goes on drop.
+#[derive(Debug)]
+pub struct TlsFiles {
+    dir: PathBuf,
+}
+
+impl TlsFiles {
+    /// Makes the files.
+    fn generate(token: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("{token}-tls"));
+        std::fs::create_dir_all(&dir).expect("a directory for the certificates");
+        let files = Self { dir };
+        let path = |name: &str| files.path(name).display().to_string();
+        // X.509 v3 certificates (rustls takes no other): extensions make `openssl x509` write v3.
+        std::fs::write(
+            files.path("server.cnf"),
+            format!(
+                "subjectAltName=IP:{}\nextendedKeyUsage=serverAuth\n",
+                member_address(1)
+            ),
+        )
+        .expect("writing the server's extensions");
+        std::fs::write(files.path("client.cnf"), "extendedKeyUsage=clientAuth\n")
+            .expect("writing the client's extensions");
+        run(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=vswitch-test-ca",
+                "-keyout",
+                &path("ca-key.pem"),
+                "-out",
+                &path("ca.pem"),
+            ],
+        );
+        for (name, subject) in [("server", "/CN=etcd"), ("client", "/CN=vswitch")] {
+            let (key, csr, cert) = (
+                path(&format!("{name}-key.pem")),
+                path(&format!("{name}.csr")),
+                path(&format!("{name}.pem")),
+            );
+            run(
+                "openssl",
+                &[
+                    "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", &key,
+                    "-out", &csr,
+                ],
+            );
+            let sign = [
+                "x509".to_string(),
+                "-req".to_string(),
+                "-in".to_string(),
+                csr,
+                "-CA".to_string(),
+                path("ca.pem"),
+                "-CAkey".to_string(),
+                path("ca-key.pem"),
+                "-CAcreateserial".to_string(),
+                "-days".to_string(),
+                "2".to_string(),
+                "-out".to_string(),
+                cert,
+                "-extfile".to_string(),
+                path(&format!("{name}.cnf")),
+            ];
+            let sign: Vec<&str> = sign.iter().map(String::as_str).collect();
+            run("openssl", &sign);
+        }
+        files
+    }
+
+    /// The path of one of the files (`ca.pem`, `server.pem`, `client-key.pem`...).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for TlsFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// One etcd member, killed (and its data removed) on drop.
 #[derive(Debug)]
 pub struct Etcd {
@@ -36,35 +127,63 @@ pub struct Etcd {
     args: Vec<String>,
     data: PathBuf,
     address: String,
+    /// Client TLS: `--cacert`, `--cert` and `--key` for the health check.
+    tls: Vec<String>,
 }
 
 impl Etcd {
-    /// Starts member `index` (from 1) of a cluster of `size` members in `netns`, and waits
-    /// until it answers when `wait` (a member of a new multi-member cluster answers only once
-    /// a majority runs).
-    fn start(netns: &Netns, token: &str, index: usize, size: usize, wait: bool) -> Self {
+    /// Starts member `index` (from 1) of a cluster of `size` members in `netns`, serving
+    /// clients over TLS with `tls`, and waits until it answers when `wait` (a member of a new
+    /// multi-member cluster answers only once a majority runs).
+    fn start(
+        netns: &Netns,
+        token: &str,
+        (index, size): (usize, usize),
+        tls: Option<&TlsFiles>,
+        wait: bool,
+    ) -> Self {
         let address = member_address(index);
         let data = std::env::temp_dir().join(format!("{token}-etcd{index}"));
         let initial: Vec<String> = (1..=size)
             .map(|member| format!("m{member}=http://{}:2380", member_address(member)))
             .collect();
-        let args = vec![
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut args = vec![
             format!("--name=m{index}"),
             format!("--data-dir={}", data.display()),
-            format!("--listen-client-urls=http://{address}:2379"),
-            format!("--advertise-client-urls=http://{address}:2379"),
+            format!("--listen-client-urls={scheme}://{address}:2379"),
+            format!("--advertise-client-urls={scheme}://{address}:2379"),
             format!("--listen-peer-urls=http://{address}:2380"),
             format!("--initial-advertise-peer-urls=http://{address}:2380"),
             format!("--initial-cluster={}", initial.join(",")),
             format!("--initial-cluster-token={token}"),
             "--initial-cluster-state=new".to_string(),
         ];
+        let mut client = Vec::new();
+        if let Some(tls) = tls {
+            let path = |name: &str| tls.path(name).display().to_string();
+            args.extend([
+                format!("--cert-file={}", path("server.pem")),
+                format!("--key-file={}", path("server-key.pem")),
+                format!("--trusted-ca-file={}", path("ca.pem")),
+                "--client-cert-auth".to_string(),
+            ]);
+            client = vec![
+                "--cacert".to_string(),
+                path("ca.pem"),
+                "--cert".to_string(),
+                path("client.pem"),
+                "--key".to_string(),
+                path("client-key.pem"),
+            ];
+        }
         let mut etcd = Self {
             child: None,
             netns: netns.name().to_string(),
             args,
             data,
             address,
+            tls: client,
         };
         etcd.launch(wait);
         etcd
@@ -72,7 +191,16 @@ impl Etcd {
 
     /// The client URL.
     pub fn endpoint(&self) -> String {
-        format!("http://{}:2379", self.address)
+        let scheme = if self.tls.is_empty() { "http" } else { "https" };
+        format!("{scheme}://{}:2379", self.address)
+    }
+
+    /// `curl` in the member's namespace with the client's TLS files, if any.
+    fn curl(&self, args: &[&str]) -> Vec<String> {
+        let mut full: Vec<String> = ["curl", "-sf", "-m", "2"].map(String::from).to_vec();
+        full.extend(self.tls.iter().cloned());
+        full.extend(args.iter().map(|arg| (*arg).to_string()));
+        full
     }
 
     fn launch(&mut self, wait: bool) {
@@ -94,7 +222,9 @@ impl Etcd {
     pub fn wait_healthy(&self) {
         let deadline = Instant::now() + ETCD_START;
         let url = format!("{}/health", self.endpoint());
-        while !succeeds_in(&self.netns, &["curl", "-sf", "-m", "1", &url]) {
+        let curl = self.curl(&[&url]);
+        let curl: Vec<&str> = curl.iter().map(String::as_str).collect();
+        while !succeeds_in(&self.netns, &curl) {
             assert!(
                 Instant::now() < deadline,
                 "etcd at {} did not come up; see {}",
@@ -166,6 +296,8 @@ pub struct ClusterLab {
     pub added: Vec<Netns>,
     /// The etcd members.
     pub etcd: Vec<Etcd>,
+    /// The certificates, when etcd serves its clients over TLS.
+    pub tls: Option<TlsFiles>,
     /// The management network: a bridge `br0` with the etcd members' addresses.
     pub management: Netns,
 }
@@ -173,6 +305,16 @@ pub struct ClusterLab {
 impl ClusterLab {
     /// `hosts` hosts and a cluster of `members` etcd members, the switches running.
     pub fn new(hosts: usize, members: usize) -> Self {
+        Self::build(hosts, members, false)
+    }
+
+    /// `hosts` hosts and one etcd member that serves clients over TLS and asks them for a
+    /// certificate; the hosts' `[cluster]` has `ca`, `cert` and `key`.
+    pub fn with_tls(hosts: usize) -> Self {
+        Self::build(hosts, 1, true)
+    }
+
+    fn build(hosts: usize, members: usize, tls: bool) -> Self {
         let overlay = Overlay::new(Family::V4, hosts);
         let management = Netns::new(&names::unique("clmg"));
         run_in(
@@ -197,8 +339,12 @@ impl ClusterLab {
             host.ns.address("mg0", &format!("10.98.0.{}/24", host.n));
         }
         let token = names::unique("cle");
+        let tls = tls.then(|| TlsFiles::generate(&token));
         let etcd: Vec<Etcd> = (1..=members)
-            .map(|member| Etcd::start(&management, &token, member, members, members == 1))
+            .map(|member| {
+                let wait = members == 1;
+                Etcd::start(&management, &token, (member, members), tls.as_ref(), wait)
+            })
             .collect();
         for member in &etcd {
             member.wait_healthy();
@@ -211,6 +357,7 @@ impl ClusterLab {
             second,
             added: Vec::new(),
             etcd,
+            tls,
             management,
         };
         for n in 1..=hosts {
@@ -236,13 +383,21 @@ impl ClusterLab {
              [[port]]\nname = \"vp{n}b\"\nnetns = \"{second}\"\naddress = [\"{b}/24\"]\nvlan = 10\n\n\
              [[vxlan]]\nvni = {VNI}\nvlan = 10\nlocal = \"{local}\"\nunderlay = \"ul0\"\n\
              learning = false\n\n\
-             [cluster]\netcd = [{endpoints}]\nnode = \"host{n}\"\nlease_secs = {LEASE_SECS}\n",
+             [cluster]\netcd = [{endpoints}]\nnode = \"host{n}\"\nlease_secs = {LEASE_SECS}\n{tls}",
             first = host.endpoint.name(),
             second = self.second[n - 1].name(),
             a = self.address(n, 0),
             b = self.address(n, 1),
             local = Family::V4.vtep(n),
             endpoints = endpoints.join(", "),
+            tls = self.tls.as_ref().map_or(String::new(), |tls| {
+                format!(
+                    "ca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+                    tls.path("ca.pem").display(),
+                    tls.path("client.pem").display(),
+                    tls.path("client-key.pem").display()
+                )
+            }),
         )
     }
 
@@ -325,10 +480,9 @@ impl ClusterLab {
             base64(value.as_bytes())
         );
         let url = format!("{}/v3/kv/put", self.etcd[0].endpoint());
-        run_in(
-            self.management.name(),
-            &["curl", "-sf", "-m", "2", "-X", "POST", &url, "-d", &body],
-        );
+        let curl = self.etcd[0].curl(&["-X", "POST", &url, "-d", &body]);
+        let curl: Vec<&str> = curl.iter().map(String::as_str).collect();
+        run_in(self.management.name(), &curl);
     }
 
     /// Waits up to `within` until `condition` holds; how long it took, or `None`.

@@ -214,3 +214,14 @@ fn a_three_member_etcd_with_one_member_killed_keeps_the_hosts_in_step() {
     });
     assert!(gone.is_some(), "host 1's stations outlived its lease");
 }
+
+#[test]
+fn hosts_share_their_stations_through_an_etcd_that_requires_client_certificates() {
+    let lab = ClusterLab::with_tls(2);
+    all_ping_each_other(&lab, 2);
+    let vtep = Family::V4.vtep(2);
+    assert!(
+        converges(&lab, 1, &lab.mac(2, 1), Some(&vtep)).is_some(),
+        "host 1 does not put host 2's container behind {vtep}"
+    );
+}

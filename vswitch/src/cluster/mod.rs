@@ -26,7 +26,7 @@ const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     /// etcd refused a request or could not be reached.
-    #[error("etcd: {0}")]
+    #[error("etcd: {}", describe(.0))]
     Etcd(#[from] etcd_client::Error),
     /// A TLS or password file could not be read.
     #[error("reading {}: {source}", path.display())]
@@ -52,6 +52,30 @@ pub enum ClusterError {
     /// The agent dropped its end of the channels.
     #[error("the agent stopped")]
     AgentGone,
+}
+
+/// An etcd client error with what caused it: its transport errors say only "transport error"
+/// by themselves, and the cause (a refused certificate, a refused connection) is what helps.
+fn describe(error: &etcd_client::Error) -> String {
+    match error {
+        etcd_client::Error::TransportError(transport) => chain(transport),
+        other => other.to_string(),
+    }
+}
+
+/// `error` and its causes, `a: b: c`, skipping a cause that its parent already quotes.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// What the session reports to the agent.

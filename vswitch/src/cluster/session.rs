@@ -52,6 +52,7 @@ pub(super) async fn run(
         match session.run().await {
             Ok(()) | Err(ClusterError::AgentGone) => return,
             Err(error) => {
+                let error = super::chain(&error);
                 if failures == 0 {
                     backoff.reset();
                 }
