@@ -315,7 +315,7 @@ impl ClusterLab {
     }
 
     fn build(hosts: usize, members: usize, tls: bool) -> Self {
-        let overlay = Overlay::new(Family::V4, hosts);
+        let overlay = Overlay::with_prefix(Family::V4, hosts, "cl");
         let management = Netns::new(&names::unique("clmg"));
         run_in(
             management.name(),
