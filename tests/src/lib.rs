@@ -6,6 +6,7 @@
 //! errors, so a failure says where it happened.
 
 pub mod bench;
+pub mod cluster;
 pub mod cni;
 pub mod command;
 pub mod datapath;

@@ -94,8 +94,17 @@ impl Overlay {
 
     /// `count` hosts whose underlay has MTU `mtu`.
     pub fn with_mtu(family: Family, count: usize, mtu: u32) -> Self {
+        Self::build(family, count, mtu, "")
+    }
+
+    /// `count` hosts whose namespaces' tags start with `prefix` (a suite's own prefix).
+    pub fn with_prefix(family: Family, count: usize, prefix: &str) -> Self {
+        Self::build(family, count, 1500, prefix)
+    }
+
+    fn build(family: Family, count: usize, mtu: u32, prefix: &str) -> Self {
         let mtu = mtu.to_string();
-        let network = Netns::new(&names::unique("un"));
+        let network = Netns::new(&names::unique(&format!("{prefix}un")));
         run_in(
             network.name(),
             &["ip", "link", "add", "br0", "type", "bridge"],
@@ -103,8 +112,8 @@ impl Overlay {
         run_in(network.name(), &["ip", "link", "set", "br0", "up"]);
         let mut hosts = Vec::new();
         for n in 1..=count {
-            let ns = Netns::new(&names::unique(&format!("h{n}")));
-            let endpoint = Netns::new(&names::unique(&format!("e{n}")));
+            let ns = Netns::new(&names::unique(&format!("{prefix}h{n}")));
+            let endpoint = Netns::new(&names::unique(&format!("{prefix}e{n}")));
             let port = format!("p{n}");
             ns.veth_to("ul0", &network, &port);
             run_in(network.name(), &["ip", "link", "set", &port, "mtu", &mtu]);

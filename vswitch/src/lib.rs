@@ -3,6 +3,7 @@
 //! `vswitch` binary is a thin CLI over it.
 
 pub mod agent;
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod datapath;

@@ -16,7 +16,17 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("bpftool", "bpftool"),
     ("ethtool", "ethtool"),
     ("devlink", "iproute2"),
+    // The cluster suite's etcd members, and their health checks.
+    ("etcd", "etcd-server"),
+    ("curl", "curl"),
 ];
+
+/// Debian packages the build needs: `etcd-client` compiles etcd's protobuf definitions with
+/// protoc, which needs the well-known types (`google/protobuf/*.proto`) of libprotobuf-dev.
+const BUILD_DEBIAN_PACKAGES: &[&str] = &["protobuf-compiler", "libprotobuf-dev"];
+
+/// Debian's hook that tells package scripts whether they may start services.
+const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 
 /// Debian packages the tests use by path rather than by command: the reference CNI plugins
 /// (`/usr/lib/cni/host-local`, `bridge`), and podman with runc and a static busybox for the
@@ -106,9 +116,15 @@ pub fn rustc_version(toolchain: &str) -> String {
         .map_or_else(|| "unknown".to_string(), |line| line.trim().to_string())
 }
 
-/// Makes sure the eBPF build chain is there: the pinned toolchain with rust-src, and
-/// bpf-linker.
+/// Makes sure the build chain is there: protoc for the etcd client, and for the eBPF build the
+/// pinned toolchain with rust-src and bpf-linker.
 pub fn build_chain() -> anyhow::Result<()> {
+    let missing: Vec<&str> = BUILD_DEBIAN_PACKAGES
+        .iter()
+        .copied()
+        .filter(|package| !dpkg_installed(package))
+        .collect();
+    apt_install(&missing)?;
     toolchain_with_rust_src(&pinned_toolchain()?)?;
     let version = output("bpf-linker", &["--version"]).unwrap_or_default();
     if !version.contains(BPF_LINKER_VERSION) {
@@ -172,7 +188,29 @@ pub fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
     run("apt-get", &["update", "-q"])?;
     let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
     args.extend_from_slice(packages);
-    run("apt-get", &args)
+    // Installing etcd-server must not leave a system etcd running (on 2379, under the tests'
+    // own members): unless the machine has its own policy, no service starts meanwhile.
+    let policy = std::path::Path::new(POLICY_RC_D);
+    let own_policy = !policy.exists();
+    if own_policy {
+        write_executable(
+            policy,
+            "#!/bin/sh\n# vswitch xtask: no services start during its installs\nexit 101\n",
+        )?;
+    }
+    let result = run("apt-get", &args);
+    if own_policy {
+        let _ = std::fs::remove_file(policy);
+    }
+    result
+}
+
+/// Writes `text` to `path` with mode 0755.
+fn write_executable(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("making {} executable", path.display()))
 }
 
 /// Fails unless running as root: the switch loads BPF programs and creates namespaces.

@@ -116,6 +116,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "--test",
             "faults",
             "attacks",
+            "cluster",
             "--",
             "--test-threads=1",
         ],

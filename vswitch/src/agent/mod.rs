@@ -10,6 +10,7 @@
 mod adopt;
 mod ageing;
 pub mod bpffs;
+mod cluster;
 mod devices;
 mod dispatch;
 mod fdb;
@@ -46,6 +47,9 @@ pub const PEER_NAME: &str = "eth0";
 /// How often the agent refreshes the tunnels' flood lists from the FDB (remote VTEPs learned
 /// since) and keeps the next hops towards remote VTEPs resolved.
 const TUNNEL_UPKEEP: Duration = Duration::from_secs(1);
+
+/// How often, with `[cluster]`, the agent reads the FDB for local stations to publish.
+const CLUSTER_PUBLISH: Duration = Duration::from_millis(100);
 
 /// Why the switch could not start, or a change could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +148,8 @@ pub struct Switch {
     dispatch: dispatch::Dispatch,
     /// The loop guard and the ports it blocked.
     loop_guard: loop_guard::LoopGuard,
+    /// `[cluster]`: the etcd session and what the other nodes published.
+    cluster: Option<cluster::ClusterLink>,
 }
 
 impl Switch {
@@ -205,8 +211,15 @@ impl Switch {
             devices: devices::ConfigDevices::default(),
             dispatch: dispatch::Dispatch::default(),
             loop_guard: loop_guard::LoopGuard::new(config.loop_guard),
+            cluster: None,
         };
         if let Err(error) = switch.build(config, previous).await {
+            switch.teardown(false).await;
+            return Err(error);
+        }
+        if let Some(spec) = &config.cluster
+            && let Err(error) = switch.join_cluster(spec)
+        {
             switch.teardown(false).await;
             return Err(error);
         }
@@ -271,6 +284,19 @@ impl Switch {
         &mut self,
         config_path: Option<PathBuf>,
     ) -> Result<(), AgentError> {
+        let mut cluster = self.cluster.as_mut().and_then(|link| link.handle.take());
+        let result = self.serve_until_signal(config_path, &mut cluster).await;
+        if let Some(link) = self.cluster.as_mut() {
+            link.handle = cluster;
+        }
+        result
+    }
+
+    async fn serve_until_signal(
+        &mut self,
+        config_path: Option<PathBuf>,
+        cluster: &mut Option<crate::cluster::Cluster>,
+    ) -> Result<(), AgentError> {
         use tokio::signal::unix::{SignalKind, signal};
         let signal_error = |source| NetlinkError::Io {
             what: "installing signal handlers".to_string(),
@@ -285,6 +311,8 @@ impl Switch {
         let mut events = LinkEvents::subscribe()?;
         let mut upkeep = tokio::time::interval(TUNNEL_UPKEEP);
         let mut guard = tokio::time::interval(loop_guard::LOOP_GUARD_PERIOD);
+        let mut publish = tokio::time::interval(CLUSTER_PUBLISH);
+        publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut control = self.control.take();
         loop {
             tokio::select! {
@@ -312,6 +340,19 @@ impl Switch {
                         log::warn!("loop guard: {error}");
                     }
                 }
+                Some(event) = next_cluster_event(cluster) => {
+                    if let Err(error) = self.cluster_event(event).await {
+                        log::warn!("cluster: applying a change: {error}");
+                    }
+                }
+                _ = publish.tick(), if cluster.is_some() => match self.local_stations() {
+                    Ok(local) => {
+                        if let Some(cluster) = cluster.as_ref() {
+                            cluster.publish(local);
+                        }
+                    }
+                    Err(error) => log::warn!("cluster: reading the local stations: {error}"),
+                },
                 _ = ticker.tick() => {
                     let removed = ageing::sweep(&mut self.maps, self.ageing_ns)?;
                     if removed > 0 {
@@ -331,6 +372,11 @@ impl Switch {
     }
 
     async fn teardown(&mut self, keep: bool) {
+        // Stopping for good takes this node's records out of the cluster at once; with `keep`,
+        // they stay until the lease runs out, so that a restart within it loses nothing.
+        if let Some(handle) = self.cluster.as_mut().and_then(|link| link.handle.take()) {
+            handle.stop(!keep).await;
+        }
         if keep {
             return;
         }
@@ -359,6 +405,16 @@ impl Switch {
 async fn next_request(control: &mut Option<ControlServer>) -> Option<ControlRequest> {
     match control {
         Some(control) => control.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next report of the cluster session; never, without one.
+async fn next_cluster_event(
+    cluster: &mut Option<crate::cluster::Cluster>,
+) -> Option<crate::cluster::Event> {
+    match cluster {
+        Some(cluster) => cluster.next().await,
         None => std::future::pending().await,
     }
 }

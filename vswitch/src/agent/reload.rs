@@ -34,6 +34,7 @@ impl Switch {
             parents: self.dispatch.specs(),
             max_macs: (self.max_macs != 0).then_some(self.max_macs),
             loop_guard: self.loop_guard.spec(),
+            cluster: self.cluster.as_ref().map(|link| link.spec.clone()),
         }
     }
 
@@ -46,6 +47,13 @@ impl Switch {
             return Err(AgentError::Refused(
                 "the [[device]] tables changed: devices are made when the agent starts, so \
                  restart it (`vswitch run`) to apply them"
+                    .to_string(),
+            ));
+        }
+        if config.cluster != self.cluster.as_ref().map(|link| link.spec.clone()) {
+            return Err(AgentError::Refused(
+                "[cluster] changed: the agent joins the cluster when it starts, so restart it \
+                 (`vswitch run`) to apply it"
                     .to_string(),
             ));
         }

@@ -299,9 +299,9 @@ impl Switch {
         Ok(())
     }
 
-    /// Rewrites the flood list of each of `vnis` that changed: its configured remotes, then
-    /// every remote VTEP that an FDB entry of its VLAN points to, at most `MAX_REMOTES`. The
-    /// FDB is read once for all of them.
+    /// Rewrites the flood list of each of `vnis` that changed: its configured remotes, the
+    /// cluster's VTEPs of the VNI, then every remote VTEP that an FDB entry of its VLAN points
+    /// to, at most `MAX_REMOTES`. The FDB is read once for all of them.
     pub(super) fn refresh_remotes(&mut self, vnis: &[u32]) -> Result<(), AgentError> {
         let entries = self.maps.fdb_entries()?;
         for vni in vnis {
@@ -309,6 +309,14 @@ impl Switch {
                 continue;
             };
             let mut remotes: Vec<Vtep> = tunnel.spec.remotes.iter().map(|ip| vtep(*ip)).collect();
+            if let Some(link) = &self.cluster {
+                for address in link.table.vteps(*vni) {
+                    let remote = vtep(address);
+                    if address != tunnel.spec.local && !remotes.contains(&remote) {
+                        remotes.push(remote);
+                    }
+                }
+            }
             let vlan = tunnel.spec.vlan;
             for (key, entry) in &entries {
                 if key.vlan == vlan && entry.is_remote() && !remotes.contains(&entry.remote) {
@@ -344,7 +352,7 @@ impl Switch {
 
     /// Resolves the next hop towards every remote VTEP of every flood list, and forgets those
     /// of remotes no list has any more. Returns how many are not resolved yet.
-    async fn resolve_remote_next_hops(&mut self) -> Result<usize, AgentError> {
+    pub(super) async fn resolve_remote_next_hops(&mut self) -> Result<usize, AgentError> {
         let vnis: Vec<u32> = self.tunnels.by_vni.keys().copied().collect();
         let mut remotes: Vec<Vtep> = Vec::new();
         for vni in vnis {

@@ -20,6 +20,21 @@ pub struct File {
     pub macvlan: Vec<Spanned<ParentSection>>,
     #[serde(default)]
     pub ipvlan: Vec<Spanned<ParentSection>>,
+    pub cluster: Option<Spanned<ClusterSection>>,
+}
+
+/// `[cluster]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    pub etcd: Spanned<Vec<Spanned<String>>>,
+    pub node: Spanned<String>,
+    pub lease_secs: Option<Spanned<i64>>,
+    pub ca: Option<Spanned<String>>,
+    pub cert: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    pub user: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<String>>,
 }
 
 /// `[switch]`.

@@ -1,5 +1,6 @@
 //! The switch configuration: a TOML file, parsed and validated before anything is created.
 
+mod cluster;
 mod dispatch;
 mod file;
 pub mod mtu;
@@ -15,6 +16,7 @@ use crate::netlink::device::DeviceSpec;
 
 pub use offload::{OFFLOAD_WORDS, Offload, OffloadHook};
 
+pub use cluster::{AuthSpec, ClusterSpec, TlsSpec};
 pub use dispatch::{ChildKind, ChildSpec, ParentSpec};
 pub use validate::{ConfigError, DEFAULT_NAME, check_ifname, check_instance_name};
 pub(crate) use validate::{check_netns_name, parse_cidr};
@@ -43,6 +45,8 @@ pub struct Config {
     pub devices: Vec<DeviceSpec>,
     /// The `[[macvlan]]` and `[[ipvlan]]` parents.
     pub parents: Vec<ParentSpec>,
+    /// `[cluster]`: VTEPs and MACs shared with other hosts through etcd.
+    pub cluster: Option<ClusterSpec>,
     /// `[switch] max_macs`: the most learned entries of all ports together; `None` for no
     /// limit but the FDB's capacity.
     pub max_macs: Option<u32>,

@@ -147,6 +147,11 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         .chain(file.ipvlan.iter().map(|section| (Driver::Ipvlan, section)))
         .collect();
     let parents = super::dispatch::parents(&source, &sections, &ports, &vxlans)?;
+    let cluster = file
+        .cluster
+        .as_ref()
+        .map(|section| super::cluster::cluster(&source, section, &vxlans))
+        .transpose()?;
     Ok(Config {
         name,
         ageing_secs,
@@ -157,6 +162,7 @@ pub(super) fn validate(path: &Path, text: &str) -> Result<Config, ConfigError> {
         parents,
         max_macs,
         loop_guard,
+        cluster,
     })
 }
 

@@ -383,6 +383,11 @@ impl Maps {
         Ok(sum)
     }
 
+    /// The FDB entry of `key`, if there is one.
+    pub fn fdb(&self, key: &FdbKey) -> Option<FdbEntry> {
+        self.fdb.get(key, 0).ok()
+    }
+
     /// Every FDB entry.
     pub fn fdb_entries(&self) -> Result<Vec<(FdbKey, FdbEntry)>, DatapathError> {
         self.fdb

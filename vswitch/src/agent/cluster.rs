@@ -1,0 +1,122 @@
+//! The agent's side of `[cluster]`: it hands the session its local stations and applies what
+//! the other nodes published to the maps: remote FDB entries, and their VTEPs in the tunnels'
+//! flood lists (through `refresh_remotes`, the one writer of those lists).
+
+use vswitch_common::fdb::{FdbEntry, FdbKey, Location};
+
+use super::{AgentError, Switch, tunnels};
+use crate::{
+    cluster::{Changes, Cluster, Event, Local, RemoteMac, Table},
+    config::ClusterSpec,
+};
+
+/// The cluster membership of a running switch.
+#[derive(Debug)]
+pub(super) struct ClusterLink {
+    /// The `[cluster]` it was started with.
+    pub spec: ClusterSpec,
+    /// What the other nodes published.
+    pub table: Table,
+    /// The session; the run loop holds it while it runs.
+    pub handle: Option<Cluster>,
+}
+
+impl Switch {
+    /// Joins the cluster of `spec`; the session connects in the background.
+    pub(super) fn join_cluster(&mut self, spec: &ClusterSpec) -> Result<(), AgentError> {
+        let local = self.local_stations()?;
+        self.cluster = Some(ClusterLink {
+            spec: spec.clone(),
+            table: Table::new(&spec.node),
+            handle: Some(Cluster::start(spec.clone(), local)),
+        });
+        Ok(())
+    }
+
+    /// What this node publishes: each tunnel's local VTEP, and every station of a tunnelled
+    /// VLAN behind a local port (learned or static).
+    pub(super) fn local_stations(&self) -> Result<Local, AgentError> {
+        let mut local = Local::default();
+        let mut vni_of_vlan = std::collections::BTreeMap::new();
+        for (vni, tunnel) in &self.tunnels.by_vni {
+            local.vteps.insert(*vni, tunnel.spec.local);
+            vni_of_vlan.insert(tunnel.spec.vlan, *vni);
+        }
+        for (key, entry) in self.maps.fdb_entries()? {
+            if entry.is_remote() {
+                continue;
+            }
+            if let Some(vni) = vni_of_vlan.get(&key.vlan) {
+                local.macs.insert((*vni, key.mac), key.vlan);
+            }
+        }
+        Ok(local)
+    }
+
+    /// Applies a report of the session to the table and the maps.
+    pub(super) async fn cluster_event(&mut self, event: Event) -> Result<(), AgentError> {
+        let Some(link) = self.cluster.as_mut() else {
+            return Ok(());
+        };
+        let changes = match event {
+            Event::Snapshot(records) => link.table.replace(records),
+            Event::Put(record) => link.table.put(record),
+            Event::Delete(key) => link.table.delete(&key),
+        };
+        self.apply_cluster_changes(changes).await
+    }
+
+    async fn apply_cluster_changes(&mut self, changes: Changes) -> Result<(), AgentError> {
+        for remote in &changes.removed {
+            if let Some((key, entry)) = self.remote_entry(remote)
+                && self.maps.fdb(&key) == Some(entry)
+            {
+                self.maps.remove_fdb(&key)?;
+            }
+        }
+        for remote in &changes.set {
+            let Some((key, entry)) = self.remote_entry(remote) else {
+                continue;
+            };
+            // The operator's static entry towards a local port wins over the cluster.
+            if self
+                .maps
+                .fdb(&key)
+                .is_some_and(|existing| existing.is_static() && !existing.is_remote())
+            {
+                log::debug!("cluster: keeping the static entry of {key:?}");
+                continue;
+            }
+            self.maps.set_fdb(key, entry)?;
+        }
+        if !changes.flood.is_empty() {
+            let vnis: Vec<u32> = changes.flood.into_iter().collect();
+            self.refresh_remotes(&vnis)?;
+            // A new VTEP needs its next hop before frames can go to it: look now rather than
+            // at the next upkeep (the neighbour is often known already).
+            self.resolve_remote_next_hops().await?;
+        }
+        Ok(())
+    }
+
+    /// The FDB entry that `remote` is in this switch: static, behind the remote VTEP, through
+    /// the tunnel of its VNI. None when the switch does not serve that VNI.
+    fn remote_entry(&self, remote: &RemoteMac) -> Option<(FdbKey, FdbEntry)> {
+        let tunnel = self.tunnels.by_vni.get(&remote.vni)?;
+        if remote.vtep == tunnel.spec.local || remote.vtep.is_ipv4() != tunnel.spec.local.is_ipv4()
+        {
+            return None;
+        }
+        let underlay = self.tunnels.underlays.get(&tunnel.spec.underlay)?;
+        Some((
+            FdbKey {
+                mac: remote.mac,
+                vlan: tunnel.spec.vlan,
+            },
+            FdbEntry::fixed(Location {
+                ifindex: underlay.ifindex,
+                remote: tunnels::vtep(remote.vtep),
+            }),
+        ))
+    }
+}
