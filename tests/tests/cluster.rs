@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tests::{
     cluster::{ClusterLab, LEASE_SECS},
-    command::pings,
+    command::{pings, pings_within, run_in},
     overlay::Family,
     ping::PingStream,
     raw::RawSocket,
@@ -32,10 +32,14 @@ fn all_ping_each_other(lab: &ClusterLab, hosts: usize) {
             if (from_host, from) == (to_host, to) {
                 continue;
             }
+            // Within the convergence time: a container that never saw the other's request
+            // (answered by the asker's own switch) asks its switch in turn, which must have
+            // heard of the asker from etcd by then.
             assert!(
-                pings(
+                pings_within(
                     lab.container(from_host, from).name(),
-                    &lab.address(to_host, to)
+                    &lab.address(to_host, to),
+                    CONVERGENCE
                 ),
                 "container {from} of host {from_host} → container {to} of host {to_host}"
             );
@@ -105,6 +109,47 @@ fn six_containers_on_three_hosts_reach_each_other_and_known_unicast_is_not_flood
         })
         .count();
     assert_eq!(leaked, 0, "frames between hosts 1 and 2 reached host 3");
+    arp_is_answered_locally(&lab);
+}
+
+/// With host 2's container published with its address, host 1's container asks for it and is
+/// answered by its own switch: no ARP request crosses the underlay.
+fn arp_is_answered_locally(lab: &ClusterLab) {
+    let asker = lab.container(1, 0).name();
+    let target = lab.address(2, 0);
+    let answered = || {
+        lab.switch(1).stats_of("vp1a")["answered"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = answered();
+    let wires = [2, 3].map(|n| RawSocket::open(lab.overlay.host(n).ns.name(), "ul0"));
+    run_in(asker, &["ip", "neigh", "flush", "dev", "eth0"]);
+    assert!(pings(asker, &target), "host 1 → host 2 after the flush");
+    assert!(
+        answered() > before,
+        "host 1's switch answered no ARP request"
+    );
+    let target_ip: Vec<u8> = target
+        .split('.')
+        .map(|part| part.parse().expect("an IPv4 address"))
+        .collect();
+    for (n, wire) in [2, 3].iter().zip(&wires) {
+        let requests = wire
+            .collect(Duration::from_millis(300))
+            .iter()
+            .filter(|frame| {
+                frame.len() >= INNER + 42
+                    && frame[INNER + 12..INNER + 14] == [0x08, 0x06]
+                    && frame[INNER + 20..INNER + 22] == [0, 1]
+                    && frame[INNER + 38..INNER + 42] == target_ip[..]
+            })
+            .count();
+        assert_eq!(
+            requests, 0,
+            "an ARP request for {target} reached host {n}'s underlay"
+        );
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! BPF_PROG_TEST_RUN of the VXLAN branches on crafted frames: encapsulation (every outer
-//! field), head-end replication, decapsulation with learning, split horizon, and every
-//! malformed case, over IPv4 and IPv6 underlays.
+//! field), head-end replication, decapsulation with learning, split horizon, every malformed
+//! case, over IPv4 and IPv6 underlays, and ARP suppression for the cluster's remote stations.
 //!
 //! The fixture's underlay `u0` carries tunnel VNI 100 for VLAN 1 (local VTEP 192.0.2.1 or
 //! fd00::1); the test writes the maps the agent would write, next hops included.
@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use tests::{
-    datapath::{TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, access, with_datapath},
+    datapath::{Fixture, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, access, with_datapath},
     frames::{VxlanOuter, ethernet, has_marker, ipv4_udp, station},
     raw::RawSocket,
     vxlan_maps::{
@@ -17,8 +17,10 @@ use tests::{
     },
 };
 use vswitch_common::{
+    ipvlan::v4,
     program_names,
     stats::DropReason,
+    suppression::NeighbourKey,
     vxlan::{Vtep, vtep_v4},
 };
 
@@ -290,5 +292,71 @@ fn malformed_and_foreign_vxlan_is_dropped_under_its_reason() {
         let (verdict, _) = fx.tc_out(program_names::TC_UNDERLAY, fx.underlay, &inner);
         assert_eq!(verdict, TC_ACT_OK);
         assert_eq!(fx.maps.port_stats(UNDERLAY_SLOT).unwrap().total_drops(), 5);
+    });
+}
+
+/// The MAC a remote host published for 10.0.0.2.
+const REMOTE_STATION: [u8; 6] = [0x02, 0xcc, 0, 0, 0, 2];
+
+/// An ARP request from `station(1)` at 10.0.0.1 for 10.0.0.`target`.
+fn arp_request(target: u8) -> Vec<u8> {
+    let mut frame = vec![0xff; 6];
+    frame.extend_from_slice(&station(1));
+    frame.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
+    frame.extend_from_slice(&station(1));
+    frame.extend_from_slice(&[10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, target]);
+    frame
+}
+
+/// What the agent writes for a cluster record of `REMOTE_STATION` with IP 10.0.0.2 in VLAN 1.
+fn remote_neighbour(fx: &mut Fixture) {
+    let key = NeighbourKey {
+        vlan: 1,
+        _pad: 0,
+        address: v4([10, 0, 0, 2]),
+    };
+    fx.maps.set_neighbour(key, REMOTE_STATION).unwrap();
+}
+
+#[test]
+fn an_arp_request_for_a_remote_station_is_answered_from_the_port_it_came_from() {
+    with_datapath(access(), |fx| {
+        tunnel(fx, V4);
+        remote_neighbour(fx);
+        let (verdict, reply) = fx.tc_out(program_names::TC_INGRESS, fx.ifindex(0), &arp_request(2));
+        assert_eq!(
+            verdict, TC_ACT_REDIRECT,
+            "sent back out of the ingress port"
+        );
+        assert_eq!(&reply[..6], &station(1), "to the requester");
+        assert_eq!(&reply[6..12], &REMOTE_STATION);
+        assert_eq!(&reply[20..22], &[0, 2], "an ARP reply");
+        assert_eq!(&reply[22..28], &REMOTE_STATION, "sender hardware address");
+        assert_eq!(&reply[28..32], &[10, 0, 0, 2], "sender protocol address");
+        assert_eq!(&reply[32..38], &station(1), "target hardware address");
+        assert_eq!(&reply[38..42], &[10, 0, 0, 1], "target protocol address");
+        assert_eq!(fx.stats(0).answered, 1);
+        assert_eq!(fx.stats(0).flooded, 0);
+        assert_eq!(
+            tunnel_stats(fx).tx_packets,
+            0,
+            "nothing crossed the underlay"
+        );
+    });
+}
+
+#[test]
+fn requests_for_unknown_addresses_and_outside_tunnelled_vlans_are_flooded() {
+    with_datapath(access(), |fx| {
+        // Known address, but VLAN 1 has no tunnel yet: the switch does not answer.
+        remote_neighbour(fx);
+        assert_eq!(fx.tc(fx.ifindex(0), &arp_request(2)), TC_ACT_SHOT);
+        assert_eq!(fx.stats(0).answered, 0);
+        assert_eq!(fx.stats(0).flooded, 1);
+        tunnel(fx, V4);
+        // Tunnelled, but nobody published 10.0.0.3: flooded to the ports and the remotes.
+        assert_eq!(fx.tc(fx.ifindex(0), &arp_request(3)), TC_ACT_SHOT);
+        assert_eq!(fx.stats(0).answered, 0);
+        assert_eq!(tunnel_stats(fx).tx_packets, 2);
     });
 }

@@ -20,6 +20,7 @@ pub mod port;
 pub mod source;
 pub mod stats;
 pub mod storm;
+pub mod suppression;
 pub mod switch;
 pub mod vlan;
 pub mod vxlan;
@@ -77,8 +78,27 @@ pub mod map_names {
     pub const ADDRESSES: &str = "ADDRESSES";
     /// Devmap of the children, for XDP redirects from a parent.
     pub const CHILD_TX: &str = "CHILD_TX";
+    /// MACs of remote stations by (VLAN, IP address), for ARP/ND suppression.
+    pub const NEIGHBOURS: &str = "NEIGHBOURS";
+    /// The programs the TCX ingress hands frames to, by [`tc_stages`](super::tc_stages).
+    pub const TC_STAGES: &str = "TC_STAGES";
+    /// Per CPU: whether the frame `vswitch_tc` is about to see comes back from the suppression
+    /// stage.
+    pub const TC_HANDED_BACK: &str = "TC_HANDED_BACK";
     /// The offloaded filter's port configuration (device-bound array, index 0).
     pub const OFFLOAD_FILTER: &str = "OFFLOAD_FILTER";
+}
+
+/// Slots of the `TC_STAGES` program array. The switching program's stack is nearly full, so
+/// ARP/ND suppression runs as a program of its own: `vswitch_tc` tail-calls it for frames that
+/// may be requests, and it tail-calls `vswitch_tc` back for what it does not answer.
+pub mod tc_stages {
+    /// `vswitch_tc_suppress`.
+    pub const SUPPRESS: u32 = 0;
+    /// `vswitch_tc`, for the frames the suppression stage hands back.
+    pub const SWITCH: u32 = 1;
+    /// Number of slots.
+    pub const COUNT: u32 = 2;
 }
 
 /// Names of the programs in the eBPF object.
@@ -91,6 +111,9 @@ pub mod program_names {
     pub const XDP_PASS: &str = "vswitch_xdp_pass";
     /// TCX ingress for container-facing ports.
     pub const TC_INGRESS: &str = "vswitch_tc";
+    /// The TCX stage that answers ARP requests and neighbour solicitations for remote stations,
+    /// tail-called by [`TC_INGRESS`] for group ARP and IPv6 frames.
+    pub const TC_SUPPRESS: &str = "vswitch_tc_suppress";
     /// TCX ingress of a VXLAN underlay: decapsulates the switch's VXLAN frames.
     pub const TC_UNDERLAY: &str = "vswitch_tc_underlay";
     /// XDP on a dispatch parent: unicast to its children by destination MAC.

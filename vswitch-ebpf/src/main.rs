@@ -20,6 +20,7 @@ mod maps;
 mod object;
 mod pipeline;
 mod responder;
+mod suppress;
 mod tc;
 mod tunnel;
 mod xdp;
@@ -56,6 +57,13 @@ pub fn vswitch_xdp_pass(_ctx: XdpContext) -> u32 {
 #[classifier]
 pub fn vswitch_tc(ctx: TcContext) -> i32 {
     tc::ingress(&ctx)
+}
+
+/// Answers ARP requests and neighbour solicitations for remote stations the cluster published;
+/// tail-called by `vswitch_tc`.
+#[classifier]
+pub fn vswitch_tc_suppress(ctx: TcContext) -> i32 {
+    suppress::answer_or_switch(&ctx)
 }
 
 /// Decapsulates the switch's VXLAN frames on an underlay; other traffic goes on to the stack.

@@ -3,7 +3,7 @@
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
     macros::map,
-    maps::{Array, DevMapHash, HashMap, PerCpuArray},
+    maps::{Array, DevMapHash, HashMap, PerCpuArray, ProgramArray},
 };
 use vswitch_common::{
     FDB_CAPACITY, MAX_PORTS,
@@ -11,10 +11,13 @@ use vswitch_common::{
     dispatch::{Child, ChildKey, MAX_PARENTS, MAX_SOURCES, Parent, SourceKey},
     fdb::{FdbEntry, FdbKey},
     ipvlan::AddressKey,
+    mac::MacAddr,
     port::{FloodSet, PortConfig},
     stats::PortStats,
     storm::TokenBucket,
+    suppression::{MAX_NEIGHBOURS, NeighbourKey},
     switch::SwitchConfig,
+    tc_stages,
     vlan::VLAN_COUNT,
     vxlan::{MAX_REMOTES, MAX_TUNNELS, NextHop, RemoteSet, Tunnel, Underlay, Vtep},
 };
@@ -123,6 +126,24 @@ pub static PARENTS: HashMap<u32, Parent> =
 #[map]
 pub static ADDRESSES: HashMap<AddressKey, Child> =
     HashMap::with_max_entries(MAX_SOURCES, BPF_F_NO_PREALLOC);
+
+/// The stages `vswitch_tc` hands frames to, by `vswitch_common::tc_stages` slot. Filled by
+/// the controller when it loads the object.
+#[map]
+pub static TC_STAGES: ProgramArray = ProgramArray::with_max_entries(tc_stages::COUNT, 0);
+
+/// Per CPU, index 0: 1 while a frame the suppression stage did not answer is on its way back
+/// into `vswitch_tc` (a tail call, so nothing else runs on the CPU in between), which takes it
+/// and switches the frame without asking the stage again.
+#[map]
+pub static TC_HANDED_BACK: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);
+
+/// The MACs of remote stations by (VLAN, IP address), from the cluster's records: ARP
+/// requests and neighbour solicitations for them are answered locally (see
+/// `vswitch_common::suppression`).
+#[map]
+pub static NEIGHBOURS: HashMap<NeighbourKey, MacAddr> =
+    HashMap::with_max_entries(MAX_NEIGHBOURS, BPF_F_NO_PREALLOC);
 
 /// Every child by ifindex, for XDP redirects from its parent.
 #[map]

@@ -11,20 +11,26 @@ use vswitch_common::{
     frame::{self, ETH_HLEN, Frame as _, Tag},
     port::{FloodSet, PORT_F_REDIRECT_PEER},
     stats::DropReason,
+    tc_stages,
     vlan::ETH_P_8021Q,
 };
 
 use crate::{
     counters,
     frame::SkbFrame,
-    maps::{FLOOD, PORTS},
+    maps::{FLOOD, PORTS, TC_STAGES},
     pipeline::{self, Decision, Route},
-    tunnel,
+    suppress, tunnel,
 };
 
-/// Switches one frame received on a port.
+/// Switches one frame received on a port; a frame that may be an ARP request or neighbour
+/// solicitation goes to the suppression stage first, which hands on what it does not answer.
 #[inline(always)]
 pub fn ingress(ctx: &TcContext) -> i32 {
+    if suppress::candidate(ctx) && !suppress::handed_back() {
+        // SAFETY: the program's own context; a failed tail call falls through.
+        unsafe { TC_STAGES.tail_call(ctx, tc_stages::SUPPRESS) };
+    }
     // SAFETY: `skb` is the program's context pointer.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
     let Ok(decision) = pipeline::ingress(ctx, &SkbFrame(ctx), ifindex, u64::from(ctx.len())) else {

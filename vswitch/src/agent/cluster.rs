@@ -2,12 +2,18 @@
 //! the other nodes published to the maps: remote FDB entries, and their VTEPs in the tunnels'
 //! flood lists (through `refresh_remotes`, the one writer of those lists).
 
-use vswitch_common::fdb::{FdbEntry, FdbKey, Location};
+use std::{collections::BTreeMap, net::IpAddr};
+
+use vswitch_common::{
+    fdb::{FdbEntry, FdbKey, Location},
+    ipvlan::{self, Address},
+    suppression::NeighbourKey,
+};
 
 use super::{AgentError, Switch, tunnels};
 use crate::{
-    cluster::{Changes, Cluster, Event, Local, RemoteMac, Table},
-    config::ClusterSpec,
+    cluster::{Changes, Cluster, Event, Local, RemoteMac, Station, Table},
+    config::{ClusterSpec, PortKind},
 };
 
 /// The cluster membership of a running switch.
@@ -34,23 +40,47 @@ impl Switch {
     }
 
     /// What this node publishes: each tunnel's local VTEP, and every station of a tunnelled
-    /// VLAN behind a local port (learned or static).
+    /// VLAN behind a local port (learned or static). A station is published with an IP address
+    /// when it is the only one behind a veth port that the switch made with addresses: the
+    /// port's peer, whose first address (IPv4 first) the config gives.
     pub(super) fn local_stations(&self) -> Result<Local, AgentError> {
         let mut local = Local::default();
-        let mut vni_of_vlan = std::collections::BTreeMap::new();
+        let mut vni_of_vlan = BTreeMap::new();
         for (vni, tunnel) in &self.tunnels.by_vni {
             local.vteps.insert(*vni, tunnel.spec.local);
             vni_of_vlan.insert(tunnel.spec.vlan, *vni);
         }
-        for (key, entry) in self.maps.fdb_entries()? {
+        let entries = self.maps.fdb_entries()?;
+        let mut per_port: BTreeMap<u32, usize> = BTreeMap::new();
+        for (_, entry) in entries.iter().filter(|(_, entry)| !entry.is_remote()) {
+            *per_port.entry(entry.ifindex).or_default() += 1;
+        }
+        for (key, entry) in &entries {
             if entry.is_remote() {
                 continue;
             }
             if let Some(vni) = vni_of_vlan.get(&key.vlan) {
-                local.macs.insert((*vni, key.mac), key.vlan);
+                let ip = (per_port.get(&entry.ifindex) == Some(&1))
+                    .then(|| self.peer_address(entry.ifindex))
+                    .flatten();
+                let station = Station { vlan: key.vlan, ip };
+                local.macs.insert((*vni, key.mac), station);
             }
         }
         Ok(local)
+    }
+
+    /// The first address (IPv4 first) of the peer of the veth port with `ifindex`, if the
+    /// switch made it with addresses.
+    fn peer_address(&self, ifindex: u32) -> Option<IpAddr> {
+        let port = self.ports.iter().find(|port| port.ifindex == ifindex)?;
+        let PortKind::Veth { addresses, .. } = &port.spec.kind else {
+            return None;
+        };
+        addresses
+            .iter()
+            .map(|(address, _)| *address)
+            .min_by_key(IpAddr::is_ipv6)
     }
 
     /// Applies a report of the session to the table and the maps.
@@ -68,10 +98,13 @@ impl Switch {
 
     async fn apply_cluster_changes(&mut self, changes: Changes) -> Result<(), AgentError> {
         for remote in &changes.removed {
-            if let Some((key, entry)) = self.remote_entry(remote)
-                && self.maps.fdb(&key) == Some(entry)
-            {
-                self.maps.remove_fdb(&key)?;
+            if let Some((key, entry)) = self.remote_entry(remote) {
+                if self.maps.fdb(&key) == Some(entry) {
+                    self.maps.remove_fdb(&key)?;
+                }
+                if let Some(ip) = remote.ip {
+                    self.maps.remove_neighbour(&neighbour_key(key.vlan, ip))?;
+                }
             }
         }
         for remote in &changes.set {
@@ -88,6 +121,10 @@ impl Switch {
                 continue;
             }
             self.maps.set_fdb(key, entry)?;
+            if let Some(ip) = remote.ip {
+                self.maps
+                    .set_neighbour(neighbour_key(key.vlan, ip), remote.mac)?;
+            }
         }
         if !changes.flood.is_empty() {
             let vnis: Vec<u32> = changes.flood.into_iter().collect();
@@ -118,5 +155,18 @@ impl Switch {
                 remote: tunnels::vtep(remote.vtep),
             }),
         ))
+    }
+}
+
+/// The `NEIGHBOURS` key of `ip` in `vlan`.
+fn neighbour_key(vlan: u16, ip: IpAddr) -> NeighbourKey {
+    let address: Address = match ip {
+        IpAddr::V4(v4) => ipvlan::v4(v4.octets()),
+        IpAddr::V6(v6) => v6.octets(),
+    };
+    NeighbourKey {
+        vlan,
+        _pad: 0,
+        address,
     }
 }

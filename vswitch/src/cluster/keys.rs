@@ -226,8 +226,17 @@ impl Record {
 pub struct Local {
     /// The local VTEP address of each VNI the switch serves.
     pub vteps: BTreeMap<u32, IpAddr>,
-    /// The local stations: per VNI and MAC, the VLAN it is in here.
-    pub macs: BTreeMap<(u32, MacAddr), u16>,
+    /// The local stations by VNI and MAC.
+    pub macs: BTreeMap<(u32, MacAddr), Station>,
+}
+
+/// A local station.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Station {
+    /// The VLAN it is in here.
+    pub vlan: u16,
+    /// Its IP address, when the switch knows it.
+    pub ip: Option<IpAddr>,
 }
 
 impl Local {
@@ -251,7 +260,7 @@ impl Local {
                 value: VtepValue { vtep: *vtep },
             });
         }
-        for ((vni, mac), vlan) in &self.macs {
+        for ((vni, mac), station) in &self.macs {
             if let Some(vtep) = self.vteps.get(vni) {
                 records.push(Record::Mac {
                     vni: *vni,
@@ -259,8 +268,8 @@ impl Local {
                     value: MacValue {
                         node: node.to_string(),
                         vtep: *vtep,
-                        vlan: *vlan,
-                        ip: None,
+                        vlan: station.vlan,
+                        ip: station.ip,
                     },
                 });
             }
@@ -357,9 +366,10 @@ mod tests {
     fn local_state_becomes_the_nodes_records() {
         let mut local = Local::default();
         local.vteps.insert(100, "192.0.2.1".parse().unwrap());
-        local.macs.insert((100, MAC), 10);
+        let station = |vlan| Station { vlan, ip: None };
+        local.macs.insert((100, MAC), station(10));
         // A station of a VNI that the switch does not serve is not published.
-        local.macs.insert((200, MAC), 20);
+        local.macs.insert((200, MAC), station(20));
         let records = local.records("hostA");
         assert_eq!(
             records.keys().collect::<Vec<_>>(),

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use tokio::sync::{mpsc, watch};
 
-pub use keys::{Key, Local, Record};
+pub use keys::{Key, Local, Record, Station};
 pub use table::{Changes, RemoteMac, Table};
 
 use crate::config::ClusterSpec;

@@ -20,6 +20,8 @@ pub struct RemoteMac {
     pub mac: MacAddr,
     /// The VTEP it is behind.
     pub vtep: IpAddr,
+    /// Its IP address, if its host published one: requests for it are answered locally.
+    pub ip: Option<IpAddr>,
 }
 
 /// What a change means for the maps.
@@ -38,7 +40,8 @@ pub struct Changes {
 pub struct Table {
     node: String,
     vteps: BTreeMap<u32, BTreeMap<String, IpAddr>>,
-    macs: BTreeMap<(u32, MacAddr), IpAddr>,
+    /// Where each station is: its VTEP and IP address.
+    macs: BTreeMap<(u32, MacAddr), (IpAddr, Option<IpAddr>)>,
 }
 
 impl Table {
@@ -71,15 +74,15 @@ impl Table {
             fresh.put(record);
         }
         let mut changes = Changes::default();
-        for (&(vni, mac), &vtep) in &self.macs {
-            if !fresh.macs.contains_key(&(vni, mac)) {
-                changes.removed.push(RemoteMac { vni, mac, vtep });
+        for (&(vni, mac), &(vtep, ip)) in &self.macs {
+            if fresh.macs.get(&(vni, mac)).is_none_or(|now| now.1 != ip) {
+                changes.removed.push(RemoteMac { vni, mac, vtep, ip });
             }
         }
         changes.set = fresh
             .macs
             .iter()
-            .map(|(&(vni, mac), &vtep)| RemoteMac { vni, mac, vtep })
+            .map(|(&(vni, mac), &(vtep, ip))| RemoteMac { vni, mac, vtep, ip })
             .collect();
         let vnis: BTreeSet<u32> = self
             .vteps
@@ -110,17 +113,28 @@ impl Table {
             }
             // The station is here now: whatever the table said about it is stale.
             Record::Mac { vni, mac, .. } if own => {
-                if let Some(vtep) = self.macs.remove(&(vni, mac)) {
-                    changes.removed.push(RemoteMac { vni, mac, vtep });
+                if let Some((vtep, ip)) = self.macs.remove(&(vni, mac)) {
+                    changes.removed.push(RemoteMac { vni, mac, vtep, ip });
                 }
             }
             Record::Mac { vni, mac, value } => {
-                if self.macs.insert((vni, mac), value.vtep) != Some(value.vtep) {
-                    changes.set.push(RemoteMac {
-                        vni,
-                        mac,
-                        vtep: value.vtep,
-                    });
+                let now = (value.vtep, value.ip);
+                match self.macs.insert((vni, mac), now) {
+                    Some(before) if before == now => {}
+                    before => {
+                        // An address that changed is no longer answered for.
+                        if let Some((vtep, ip @ Some(_))) = before
+                            && ip != value.ip
+                        {
+                            changes.removed.push(RemoteMac { vni, mac, vtep, ip });
+                        }
+                        changes.set.push(RemoteMac {
+                            vni,
+                            mac,
+                            vtep: value.vtep,
+                            ip: value.ip,
+                        });
+                    }
                 }
             }
         }
@@ -143,11 +157,12 @@ impl Table {
                 }
             }
             Key::Mac { vni, mac } => {
-                if let Some(vtep) = self.macs.remove(&(*vni, *mac)) {
+                if let Some((vtep, ip)) = self.macs.remove(&(*vni, *mac)) {
                     changes.removed.push(RemoteMac {
                         vni: *vni,
                         mac: *mac,
                         vtep,
+                        ip,
                     });
                 }
             }
@@ -207,6 +222,26 @@ mod tests {
         });
         assert_eq!(changes.flood, BTreeSet::from([100]));
         assert_eq!(table.vteps(100).count(), 0);
+    }
+
+    #[test]
+    fn a_new_address_replaces_the_old_one() {
+        let mut table = Table::new("a");
+        let with_ip = |ip: &str| Record::Mac {
+            vni: 100,
+            mac: MAC,
+            value: MacValue {
+                node: "b".into(),
+                vtep: "192.0.2.2".parse().unwrap(),
+                vlan: 10,
+                ip: Some(ip.parse().unwrap()),
+            },
+        };
+        let changes = table.put(with_ip("10.0.0.1"));
+        assert_eq!(changes.set[0].ip, Some("10.0.0.1".parse().unwrap()));
+        let changes = table.put(with_ip("10.0.0.2"));
+        assert_eq!(changes.removed[0].ip, Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(changes.set[0].ip, Some("10.0.0.2".parse().unwrap()));
     }
 
     #[test]

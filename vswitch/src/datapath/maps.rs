@@ -12,10 +12,12 @@ use vswitch_common::{
     dispatch::{Child, ChildKey, Parent, SourceKey},
     fdb::{FdbEntry, FdbKey},
     ipvlan::AddressKey,
+    mac::MacAddr,
     map_names,
     port::{FloodSet, PortConfig},
     stats::PortStats,
     storm::TokenBucket,
+    suppression::NeighbourKey,
     switch::SwitchConfig,
     vxlan::{NextHop, RemoteSet, Tunnel, Underlay, Vtep},
 };
@@ -69,6 +71,8 @@ pub struct Maps {
     pub addresses: HashMap<MapData, AddressKey, Child>,
     /// Children for XDP redirects from their parent.
     pub child_tx: DevMapHash<MapData>,
+    /// Remote stations' MACs by (VLAN, IP address), for ARP/ND suppression.
+    pub neighbours: HashMap<MapData, NeighbourKey, MacAddr>,
     /// The write discipline of the controller-written maps (see [`RcuBarrier`]).
     pub(super) writes: Writes,
 }
@@ -201,6 +205,7 @@ impl Maps {
             parents: typed!(map_names::PARENTS),
             addresses: typed!(map_names::ADDRESSES),
             child_tx: typed!(map_names::CHILD_TX),
+            neighbours: typed!(map_names::NEIGHBOURS),
             writes: Writes::default(),
         })
     }
@@ -381,6 +386,19 @@ impl Maps {
             sum.accumulate(stats);
         }
         Ok(sum)
+    }
+
+    /// Answers ARP/ND requests for `key` with `mac`.
+    pub fn set_neighbour(&mut self, key: NeighbourKey, mac: MacAddr) -> Result<(), DatapathError> {
+        self.neighbours
+            .insert(key, mac, 0)
+            .map_err(DatapathError::map("writing a neighbour"))
+    }
+
+    /// Stops answering for `key`.
+    pub fn remove_neighbour(&mut self, key: &NeighbourKey) -> Result<(), DatapathError> {
+        unless_missing(self.neighbours.remove(key))
+            .map_err(DatapathError::map("removing a neighbour"))
     }
 
     /// The FDB entry of `key`, if there is one.

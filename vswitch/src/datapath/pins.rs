@@ -14,7 +14,7 @@ use vswitch_common::map_names;
 use super::{DatapathError, OBJECT};
 
 /// The maps pinned under an instance's directory, by name.
-pub const PINNED_MAPS: [&str; 21] = [
+pub const PINNED_MAPS: [&str; 22] = [
     map_names::PORTS,
     map_names::FDB,
     map_names::PORT_STATS,
@@ -36,6 +36,7 @@ pub const PINNED_MAPS: [&str; 21] = [
     map_names::PARENTS,
     map_names::ADDRESSES,
     map_names::CHILD_TX,
+    map_names::NEIGHBOURS,
 ];
 
 /// `BPF_F_RDONLY_PROG`, which the kernel sets by itself on device maps.

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use aya::{
     Ebpf, EbpfLoader,
+    maps::ProgramArray,
     programs::{
         ProgramError, ProgramFd, SchedClassifier, TcAttachType, Xdp, XdpMode,
         links::{FdLink, PinnedLink},
@@ -12,7 +13,7 @@ use aya::{
     },
     util::KernelVersion,
 };
-use vswitch_common::program_names;
+use vswitch_common::{map_names, program_names, tc_stages};
 
 use super::{DatapathError, OBJECT};
 use crate::netlink::{NetlinkError, netns};
@@ -108,6 +109,7 @@ impl Programs {
         let mut programs = Self { ebpf };
         for name in [
             program_names::TC_INGRESS,
+            program_names::TC_SUPPRESS,
             program_names::TC_UNDERLAY,
             program_names::DISPATCH_PARENT,
             program_names::DISPATCH_CHILD,
@@ -128,7 +130,40 @@ impl Programs {
                 .load()
                 .map_err(DatapathError::program(format!("loading {name}")))?;
         }
+        programs.fill_tc_stages()?;
         Ok(programs)
+    }
+
+    /// Puts the stages that `vswitch_tc` tail-calls into `TC_STAGES`, before anything is
+    /// attached. The array belongs to this object: its entries go with the last descriptor of
+    /// it, so the programs of an agent that died fall back to switching without suppression
+    /// until the next agent takes their links over.
+    fn fill_tc_stages(&mut self) -> Result<(), DatapathError> {
+        let mut fds = Vec::new();
+        for (slot, name) in [
+            (tc_stages::SUPPRESS, program_names::TC_SUPPRESS),
+            (tc_stages::SWITCH, program_names::TC_INGRESS),
+        ] {
+            let program = self.program::<SchedClassifier>(name)?;
+            let fd = program
+                .fd()
+                .map_err(DatapathError::program(name))?
+                .try_clone()
+                .map_err(|error| DatapathError::program(name)(error.into()))?;
+            fds.push((slot, fd));
+        }
+        let map = self
+            .ebpf
+            .map_mut(map_names::TC_STAGES)
+            .ok_or(DatapathError::Missing(map_names::TC_STAGES))?;
+        let mut stages =
+            ProgramArray::try_from(map).map_err(DatapathError::map(map_names::TC_STAGES))?;
+        for (slot, fd) in &fds {
+            stages
+                .set(*slot, fd, 0)
+                .map_err(DatapathError::map(map_names::TC_STAGES))?;
+        }
+        Ok(())
     }
 
     /// The object, for taking its maps and starting its logger.
