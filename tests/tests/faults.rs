@@ -53,6 +53,8 @@ struct Footprint {
     /// Whether the instance record and the control socket exist.
     record: bool,
     socket: bool,
+    /// Files of the set-up journal (`NAME.pending.json`, and a write cut short).
+    journal: BTreeSet<String>,
 }
 
 impl Footprint {
@@ -78,6 +80,12 @@ impl Footprint {
                 .join(format!("{name}.json"))
                 .exists(),
             socket: vswitch::control::socket_path(name).exists(),
+            journal: [".pending.json", ".pending.json.tmp"]
+                .into_iter()
+                .map(|suffix| format!("{name}{suffix}"))
+                .filter(|file| Path::new(vswitch::state::RUN_DIR).join(file).exists())
+                .map(|file| file.replacen(name, "NAME", 1))
+                .collect(),
         }
     }
 }

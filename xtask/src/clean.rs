@@ -83,11 +83,16 @@ fn stale_instances(live: &BTreeSet<u32>) -> anyhow::Result<Vec<String>> {
         };
         for entry in entries.flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
-            let name = file
-                .strip_suffix(".pending.json")
-                .or_else(|| file.strip_suffix(".json"))
-                .or_else(|| file.strip_suffix(".sock"))
-                .unwrap_or(&file);
+            let name = [
+                ".pending.json.tmp",
+                ".pending.json",
+                ".json.tmp",
+                ".json",
+                ".sock",
+            ]
+            .iter()
+            .find_map(|suffix| file.strip_suffix(suffix))
+            .unwrap_or(&file);
             names.insert(name.to_string());
         }
     }
@@ -98,8 +103,10 @@ fn stale_instances(live: &BTreeSet<u32>) -> anyhow::Result<Vec<String>> {
         let paths = [
             Path::new(RUN_DIR).join(format!("{name}.json")),
             Path::new(RUN_DIR).join(format!("{name}.sock")),
-            // The set-up journal (`vswitch::agent::pending`).
+            // The set-up journal (`vswitch::agent::pending`), and writes cut short by a kill.
             Path::new(RUN_DIR).join(format!("{name}.pending.json")),
+            Path::new(RUN_DIR).join(format!("{name}.pending.json.tmp")),
+            Path::new(RUN_DIR).join(format!("{name}.json.tmp")),
         ];
         for path in &paths {
             if std::fs::remove_file(path).is_ok() {

@@ -14,7 +14,7 @@ mod devices;
 mod dispatch;
 mod fdb;
 mod mtu;
-mod pending;
+pub mod pending;
 mod port_changes;
 mod ports;
 mod reload;

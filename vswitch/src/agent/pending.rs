@@ -56,9 +56,13 @@ fn write(name: &str, entries: &[Created]) {
     }
 }
 
-/// Empties the journal of instance `name`: its record now names everything it created.
+/// Empties the journal of instance `name`: its record now names everything it created. Also
+/// removes a partial write left by a kill while appending (the entry being appended was not
+/// made yet, as entries are written before their creation).
 pub fn clear(name: &str) {
-    let _ = std::fs::remove_file(path(name));
+    let path = path(name);
+    let _ = std::fs::remove_file(path.with_extension("json.tmp"));
+    let _ = std::fs::remove_file(path);
 }
 
 /// Removes what a previous agent of instance `name` created and never published in
@@ -78,7 +82,12 @@ pub async fn recover(name: &str, previous: Option<&InstanceState>, links: &Links
         .filter(|created| !matches!(created, Created::Netns(ns) if !netns::exists(ns)))
         .collect();
     for created in &left {
-        log::info!("removing {created:?}, left half made by an agent that was killed");
+        let what = match created {
+            Created::Netns(name) => format!("namespace {name}"),
+            Created::Link(name) => format!("interface {name}"),
+            Created::Device { name, .. } => format!("device {name}"),
+        };
+        log::info!("removing {what}: an agent that was killed made it and never recorded it");
     }
     for error in Journal::from(left).undo(links).await {
         log::warn!("removing what a killed agent left: {error}");
