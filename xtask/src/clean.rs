@@ -92,6 +92,8 @@ fn stale_instances(live: &BTreeSet<u32>) -> anyhow::Result<Vec<String>> {
             ]
             .iter()
             .find_map(|suffix| file.strip_suffix(suffix))
+            // A socket bound but not yet renamed: `NAME.sock.PID`.
+            .or_else(|| file.split_once(".sock.").map(|(name, _)| name))
             .unwrap_or(&file);
             names.insert(name.to_string());
         }
@@ -108,8 +110,21 @@ fn stale_instances(live: &BTreeSet<u32>) -> anyhow::Result<Vec<String>> {
             Path::new(RUN_DIR).join(format!("{name}.pending.json.tmp")),
             Path::new(RUN_DIR).join(format!("{name}.json.tmp")),
         ];
-        for path in &paths {
-            if std::fs::remove_file(path).is_ok() {
+        let partial_sockets = std::fs::read_dir(RUN_DIR)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| {
+                // Only where the process that bound it is gone.
+                path.file_name()
+                    .and_then(|file| file.to_str())
+                    .and_then(|file| file.strip_prefix(&format!("{name}.sock.")))
+                    .and_then(|pid| pid.parse::<u32>().ok())
+                    .is_some_and(|pid| !live.contains(&pid))
+            });
+        for path in paths.into_iter().chain(partial_sockets) {
+            if std::fs::remove_file(&path).is_ok() {
                 removed.push(path.display().to_string());
             }
         }
