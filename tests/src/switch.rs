@@ -327,5 +327,6 @@ impl Drop for Switch {
         let _ = std::fs::remove_dir_all(vswitch::state::pin_dir(&self.name));
         vswitch::state::InstanceState::remove(&self.name);
         let _ = std::fs::remove_file(vswitch::control::socket_path(&self.name));
+        vswitch::agent::pending::clear(&self.name);
     }
 }

@@ -50,9 +50,9 @@ struct Footprint {
     attached: BTreeSet<String>,
     /// Files under the instance's pin directory.
     pins: BTreeSet<String>,
-    /// Whether the instance record and the control socket exist.
-    record: bool,
-    socket: bool,
+    /// The instance's files in `/run/vswitch` (record, socket, set-up journal, and any write
+    /// or bind cut short), with the instance name written `NAME`.
+    run_files: BTreeSet<String>,
 }
 
 impl Footprint {
@@ -74,10 +74,14 @@ impl Footprint {
             namespaces,
             attached,
             pins: files_under(&vswitch::state::pin_dir(name)),
-            record: Path::new(vswitch::state::RUN_DIR)
-                .join(format!("{name}.json"))
-                .exists(),
-            socket: vswitch::control::socket_path(name).exists(),
+            run_files: std::fs::read_dir(vswitch::state::RUN_DIR)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .filter_map(|file| Some(format!("NAME{}", file.strip_prefix(name)?)))
+                .filter(|file| file.starts_with("NAME."))
+                .collect(),
         }
     }
 }

@@ -83,11 +83,18 @@ fn stale_instances(live: &BTreeSet<u32>) -> anyhow::Result<Vec<String>> {
         };
         for entry in entries.flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
-            let name = file
-                .strip_suffix(".pending.json")
-                .or_else(|| file.strip_suffix(".json"))
-                .or_else(|| file.strip_suffix(".sock"))
-                .unwrap_or(&file);
+            let name = [
+                ".pending.json.tmp",
+                ".pending.json",
+                ".json.tmp",
+                ".json",
+                ".sock",
+            ]
+            .iter()
+            .find_map(|suffix| file.strip_suffix(suffix))
+            // A socket bound but not yet renamed: `NAME.sock.PID`.
+            .or_else(|| file.split_once(".sock.").map(|(name, _)| name))
+            .unwrap_or(&file);
             names.insert(name.to_string());
         }
     }
@@ -98,11 +105,26 @@ fn stale_instances(live: &BTreeSet<u32>) -> anyhow::Result<Vec<String>> {
         let paths = [
             Path::new(RUN_DIR).join(format!("{name}.json")),
             Path::new(RUN_DIR).join(format!("{name}.sock")),
-            // The set-up journal (`vswitch::agent::pending`).
+            // The set-up journal (`vswitch::agent::pending`), and writes cut short by a kill.
             Path::new(RUN_DIR).join(format!("{name}.pending.json")),
+            Path::new(RUN_DIR).join(format!("{name}.pending.json.tmp")),
+            Path::new(RUN_DIR).join(format!("{name}.json.tmp")),
         ];
-        for path in &paths {
-            if std::fs::remove_file(path).is_ok() {
+        let partial_sockets = std::fs::read_dir(RUN_DIR)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| {
+                // Only where the process that bound it is gone.
+                path.file_name()
+                    .and_then(|file| file.to_str())
+                    .and_then(|file| file.strip_prefix(&format!("{name}.sock.")))
+                    .and_then(|pid| pid.parse::<u32>().ok())
+                    .is_some_and(|pid| !live.contains(&pid))
+            });
+        for path in paths.into_iter().chain(partial_sockets) {
+            if std::fs::remove_file(&path).is_ok() {
                 removed.push(path.display().to_string());
             }
         }

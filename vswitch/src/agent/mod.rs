@@ -16,7 +16,7 @@ mod dispatch;
 mod fdb;
 mod loop_guard;
 mod mtu;
-mod pending;
+pub mod pending;
 mod port_changes;
 mod ports;
 mod reload;

@@ -6,13 +6,15 @@
 //! namespaces that no record names, and its successor would find a port's interface "already
 //! there". So every creation is first appended here (`/run/vswitch/NAME.pending.json`), taken
 //! back if it fails, the file is emptied whenever the record is published, and a starting agent
-//! removes what the file names, the record does not, and exists.
+//! removes what the file names, the record does not, and exists, with the links it pinned for
+//! such an interface.
 
 use std::path::PathBuf;
 
+use super::port_changes::link_pin_file;
 use crate::{
     netlink::{Created, Journal, Links, netns},
-    state::{InstanceState, RUN_DIR},
+    state::{self, InstanceState, RUN_DIR},
 };
 
 fn path(name: &str) -> PathBuf {
@@ -56,9 +58,13 @@ fn write(name: &str, entries: &[Created]) {
     }
 }
 
-/// Empties the journal of instance `name`: its record now names everything it created.
+/// Empties the journal of instance `name`: its record now names everything it created. Also
+/// removes a partial write left by a kill while appending (the entry being appended was not
+/// made yet, as entries are written before their creation).
 pub fn clear(name: &str) {
-    let _ = std::fs::remove_file(path(name));
+    let path = path(name);
+    let _ = std::fs::remove_file(path.with_extension("json.tmp"));
+    let _ = std::fs::remove_file(path);
 }
 
 /// Removes what a previous agent of instance `name` created and never published in
@@ -78,10 +84,31 @@ pub async fn recover(name: &str, previous: Option<&InstanceState>, links: &Links
         .filter(|created| !matches!(created, Created::Netns(ns) if !netns::exists(ns)))
         .collect();
     for created in &left {
-        log::info!("removing {created:?}, left half made by an agent that was killed");
+        let what = match created {
+            Created::Netns(name) => format!("namespace {name}"),
+            Created::Link(name) => format!("interface {name}"),
+            Created::Device { name, .. } => format!("device {name}"),
+        };
+        log::info!("removing {what}: an agent that was killed made it and never recorded it");
+    }
+    for created in &left {
+        if let Created::Link(interface) = created {
+            remove_link_pins(name, interface);
+        }
     }
     for error in Journal::from(left).undo(links).await {
         log::warn!("removing what a killed agent left: {error}");
     }
     clear(name);
+}
+
+/// Removes the links of instance `name` pinned for interface `interface`, in every role's
+/// directory: a killed agent may have attached a program to an interface it never recorded.
+fn remove_link_pins(name: &str, interface: &str) {
+    let Ok(roles) = std::fs::read_dir(state::pin_dir(name).join("links")) else {
+        return;
+    };
+    for role in roles.flatten() {
+        let _ = std::fs::remove_file(role.path().join(link_pin_file(interface)));
+    }
 }

@@ -422,14 +422,13 @@ impl Switch {
         }
     }
 
-    /// Where the link of `port`'s program in `role` is pinned: `links/ROLE/PORT`, with the
-    /// dots of the interface name escaped (bpffs refuses names with dots, which it reserves).
+    /// Where the link of `port`'s program in `role` is pinned: `links/ROLE/PORT` (see
+    /// [`link_pin_file`]).
     pub(super) fn link_pin(&self, port: &str, role: LinkRole) -> PathBuf {
-        let file = port.replace('%', "%25").replace('.', "%2e");
         state::pin_dir(&self.name)
             .join("links")
             .join(role.directory())
-            .join(file)
+            .join(link_pin_file(port))
     }
 
     /// A handle on the devmap egress program for a `TX_PORTS` entry.
@@ -477,4 +476,10 @@ impl Switch {
         self.publish()?;
         Ok(())
     }
+}
+
+/// The file name of the pinned links of interface `name`: the name with its dots escaped
+/// (bpffs refuses names with dots, which it reserves).
+pub(super) fn link_pin_file(name: &str) -> String {
+    name.replace('%', "%25").replace('.', "%2e")
 }

@@ -89,6 +89,7 @@ impl ControlServer {
             }
             Err(error) => return Err(ControlError::io(&path)(error)),
         }
+        remove_dead_partials(name);
         // Bound under another name and renamed once it is 0600, so that the socket is never
         // reachable with the umask's wider mode.
         let partial = path.with_extension(format!("sock.{}", std::process::id()));
@@ -143,6 +144,26 @@ impl ControlRequest {
     pub fn answer(self, answer: Result<Option<String>, CommandFailure>) {
         // An error only means that the connection's task is gone: nobody is left to tell.
         let _ = self.reply.send(answer);
+    }
+}
+
+/// Removes the partial sockets (`NAME.sock.PID`) of instance `name` whose agent was killed
+/// between binding and renaming them.
+fn remove_dead_partials(name: &str) {
+    let Ok(entries) = std::fs::read_dir(RUN_DIR) else {
+        return;
+    };
+    let prefix = format!("{name}.sock.");
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let dead = file
+            .to_str()
+            .and_then(|file| file.strip_prefix(&prefix))
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+        if dead {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
