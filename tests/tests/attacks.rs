@@ -2,7 +2,7 @@
 //! measured with the defence and (where the defence is a setting) without it.
 //!
 //! Every namespace and interface name carries the tag `gd` (see `Lab::tagged`). The numbers each
-//! test prints (run with `--nocapture`) are the ones in `docs/reliability-attacks.md`.
+//! test prints (run with `--nocapture`) are the ones in `docs/reliability.md` (Attacks).
 
 use std::time::{Duration, Instant};
 
