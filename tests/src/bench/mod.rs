@@ -49,7 +49,8 @@ const LEARNING: u32 = 1 << 18;
 pub struct Plan {
     /// Repetitions of every measurement.
     pub reps: usize,
-    /// Port counts of the broadcast forwarding rate (RFC 2889, 5.8) beyond the flood's 4.
+    /// Switch sizes (ports, one of them the sender) of the broadcast forwarding rate (RFC 2889,
+    /// 5.8), beyond the flood's 5. A VLAN floods to at most 64 ports.
     pub broadcast_ports: &'static [usize],
     /// Repetitions of the headline rates (64 B, XDP- and stack-sourced), whose spread the
     /// targets are judged against.
@@ -400,23 +401,27 @@ fn scale_and_startup(plan: &Plan, report: &mut Report, progress: &mut Progress) 
 /// The peers whose broadcast forwarding rate is measured against the port count.
 const BROADCASTERS: [Peer; 3] = [Peer::Bridge, Peer::XdpBroadcast, Peer::Vswitch];
 
-/// Series name of a broadcast forwarding rate, which the targets look up.
+/// Series name of a broadcast forwarding rate.
 pub fn broadcast_series(ports: usize, peer: Peer) -> String {
-    format!("broadcast to {ports} ports, XDP-sourced, {}", peer.label())
+    format!(
+        "broadcast on {ports} ports (to {}), XDP-sourced, {}",
+        ports - 1,
+        peer.label()
+    )
 }
 
 /// Broadcast forwarding rate (RFC 2889, 5.8) as the port count grows: frames delivered to all
-/// sinks together, on the bridge, the plain XDP broadcast and vswitch.
+/// the other ports together, on the bridge, the plain XDP broadcast and vswitch.
 fn broadcast_rows(plan: &Plan, report: &mut Report, progress: &mut Progress) {
     for &ports in plan.broadcast_ports {
-        let mut built = build(&BROADCASTERS, Source::Xdp, ports, progress);
+        let mut built = build(&BROADCASTERS, Source::Xdp, ports - 1, progress);
         let mut values = vec![Samples::default(); built.len()];
         for rep in 0..plan.reps {
             for n in order(built.len(), rep) {
                 let rate = mpps(metrics::xdp_rate(&mut built[n], BROADCAST, plan.rate).pps);
                 values[n].push(rate);
                 progress.step(
-                    &format!("broadcast to {ports} ports, {}", built[n].peer.label()),
+                    &format!("broadcast on {ports} ports, {}", built[n].peer.label()),
                     &format!("{rate:.3} Mpps"),
                 );
             }
