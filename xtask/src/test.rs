@@ -21,9 +21,10 @@ pub struct Options {
 }
 
 /// The environment `--long` gives the test processes (read by `tests::fuzz`,
-/// `tests::faults` and proptest).
-const LONG_COUNTS: [(&str, &str); 3] = [
+/// `tests::faults`, the `attacks` suite and proptest).
+const LONG_COUNTS: [(&str, &str); 4] = [
     ("VSWITCH_FUZZ_CASES", "1000000"),
+    ("VSWITCH_ATTACK_MACS", "1000000"),
     ("VSWITCH_FAULT_ROUNDS", "50"),
     ("PROPTEST_CASES", "10000"),
 ];
@@ -94,6 +95,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "dispatch_datapath",
             "--test",
             "fuzz_datapath",
+            "--test",
             "defences_datapath",
             "--test",
             "vxlan",
@@ -115,7 +117,9 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             "cni",
             "--test",
             "faults",
+            "--test",
             "attacks",
+            "--test",
             "cluster",
             "--",
             "--test-threads=1",
