@@ -147,7 +147,8 @@ fn solicitation<F: Frame + ?Sized>(frame: &F, l3: usize) -> Option<Request> {
     let option: [u8; 8] = frame.read(l3 + ND_OPTION_AT)?;
     if icmp[..2] != [NDISC_NEIGHBOUR_SOLICITATION, 0]
         || option[..2] != [ND_OPT_SOURCE_LL_ADDR, 1]
-        || checksum(&[&sender, &destination, &icmp, &target, &option]) != 0
+        || checksum(sum(&sender) + sum(&destination) + sum(&icmp) + sum(&target) + sum(&option))
+            != 0
     {
         return None;
     }
@@ -228,8 +229,8 @@ pub fn reply(request: &Request, answer: &MacAddr) -> Reply {
             option[2..].copy_from_slice(answer);
             let mut icmp = [NDISC_NEIGHBOUR_ADVERTISEMENT, 0, 0, 0, 0, 0, 0, 0];
             icmp[4..].copy_from_slice(&NA_SOLICITED_OVERRIDE);
-            let sum = checksum(&[&ips, &icmp, target, &option]);
-            icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+            let value = checksum(sum(&ips) + sum(&icmp) + sum(target) + sum(&option));
+            icmp[2..4].copy_from_slice(&value.to_be_bytes());
             Patch::Advertisement {
                 addresses: ips,
                 icmp,
@@ -246,21 +247,29 @@ const fn valid_station(mac: &MacAddr) -> bool {
     !mac::is_group(mac) && !mac::is_zero(mac)
 }
 
-/// The ICMPv6 checksum (RFC 8200, section 8.1) of a neighbour discovery message whose
-/// pseudo-header addresses and body are `parts`, in order: zero when the body holds a correct
-/// one, else the value to store in it.
+/// The ICMPv6 checksum (RFC 8200, section 8.1) of a neighbour discovery message, from `words`,
+/// the [`sum`] of its pseudo-header addresses and its body: zero when the body holds a correct
+/// one, else the value to store in it. (Sums of fixed arrays, not a list of slices: the eBPF
+/// programs that answer have little stack to spare.)
 #[inline(always)]
-fn checksum(parts: &[&[u8]]) -> u16 {
-    let mut sum = u32::from(IPPROTO_ICMPV6) + ND_BODY_LEN as u32;
-    for part in parts {
-        for pair in part.chunks_exact(2) {
-            sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
-        }
-    }
+fn checksum(words: u32) -> u16 {
+    let mut sum = u32::from(IPPROTO_ICMPV6) + ND_BODY_LEN as u32 + words;
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     !(sum as u16)
+}
+
+/// The sum of the big-endian 16-bit words of `bytes` (`N` even), for [`checksum`].
+#[inline(always)]
+fn sum<const N: usize>(bytes: &[u8; N]) -> u32 {
+    let mut total = 0;
+    let mut at = 0;
+    while at + 1 < N {
+        total += u32::from(u16::from_be_bytes([bytes[at], bytes[at + 1]]));
+        at += 2;
+    }
+    total
 }
 
 #[cfg(test)]
@@ -295,8 +304,8 @@ mod tests {
         body[24] = ND_OPT_SOURCE_LL_ADDR;
         body[25] = 1;
         body[26..32].copy_from_slice(&REQUESTER);
-        let sum = checksum(&[&sender, &destination, &body]);
-        body[2..4].copy_from_slice(&sum.to_be_bytes());
+        let value = checksum(sum(&sender) + sum(&destination) + sum(&body));
+        body[2..4].copy_from_slice(&value.to_be_bytes());
         let mut frame = vec![0x33, 0x33, 0xff, target[13], target[14], target[15]];
         frame.extend_from_slice(&REQUESTER);
         frame.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0, 0, 32, 58, 255]);
@@ -393,7 +402,7 @@ mod tests {
         assert_eq!(&body[8..24], &TARGET6);
         assert_eq!(&body[24..32], &[2, 1, 2, 0, 0, 0, 0, 0xfe]);
         assert_eq!(
-            checksum(&[&TARGET6, &SENDER6, &body]),
+            checksum(sum(&TARGET6) + sum(&SENDER6) + sum(&body)),
             0,
             "checksum verifies"
         );
