@@ -140,12 +140,14 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         .filter(|p| *p != Peer::XdpRedirect)
         .collect();
     let reps = plan.reps;
+    // Builds, then per repetition: floods, pings, TCP, the two FDB tables, address learning,
+    // the install, start-ups and branch costs; once: the FDB tables built, memory, caching
+    // capacity, live changes, program sizes and the two VXLAN rows; and the broadcast rows.
     let total = 2 * peers.len()
         + flooding.len()
-        + 1
         + plan.headline_reps * 2 * peers.len()
-        + reps * (flooding.len() + ip.len() + tcp.len() + 4 + plan.startup_ports.len() + 1)
-        + 4
+        + reps * (flooding.len() + ip.len() + tcp.len() + 5 + plan.startup_ports.len())
+        + 7
         + plan.broadcast_ports.len() * BROADCASTERS.len() * (1 + reps);
     let mut progress = Progress::new(total);
 
