@@ -291,20 +291,7 @@ pub fn with_datapath(vlans: [VlanMode; 3], test: impl FnOnce(&mut Fixture) + Sen
             let name = format!("p{n}");
             let ifindex = nix_ifindex(&name);
             let port = Port {
-                spec: PortSpec {
-                    name,
-                    kind: PortKind::Existing,
-                    vlan,
-                    hook: Hook::Tc,
-                    learning: true,
-                    offload: None,
-                    mtu: None,
-                    redirect_peer: false,
-                    max_macs: None,
-                    flood_pps: None,
-                    locked: false,
-                    allowed_macs: Vec::new(),
-                },
+                spec: PortSpec::plain(name, PortKind::Existing, vlan, Hook::Tc, true),
                 ifindex,
                 slot: n,
             };

@@ -305,23 +305,17 @@ impl Switch {
         let mac = state.child.mac;
         match &spec.kind {
             ChildKind::Veth { netns, addresses } => {
-                let port = PortSpec {
-                    name: spec.name.clone(),
-                    kind: PortKind::Veth {
-                        netns: netns.clone(),
-                        addresses: addresses.clone(),
-                    },
-                    vlan: VlanMode::Access(1),
-                    hook: Hook::Tc,
-                    learning: false,
-                    offload: None,
-                    mtu: None,
-                    redirect_peer: false,
-                    max_macs: None,
-                    flood_pps: None,
-                    locked: false,
-                    allowed_macs: Vec::new(),
+                let kind = PortKind::Veth {
+                    netns: netns.clone(),
+                    addresses: addresses.clone(),
                 };
+                let port = PortSpec::plain(
+                    spec.name.clone(),
+                    kind,
+                    VlanMode::Access(1),
+                    Hook::Tc,
+                    false,
+                );
                 if self.dispatch.inherited_netns.remove(netns) {
                     state.created.record(Created::Netns(netns.clone()));
                 }

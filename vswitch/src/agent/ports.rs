@@ -173,20 +173,7 @@ mod tests {
 
     fn port(name: &str, ifindex: u32, vlan: VlanMode) -> Port {
         Port {
-            spec: PortSpec {
-                name: name.to_string(),
-                kind: PortKind::Existing,
-                vlan,
-                hook: Hook::Xdp,
-                learning: true,
-                offload: None,
-                mtu: None,
-                redirect_peer: false,
-                max_macs: None,
-                flood_pps: None,
-                locked: false,
-                allowed_macs: Vec::new(),
-            },
+            spec: PortSpec::plain(name.to_string(), PortKind::Existing, vlan, Hook::Xdp, true),
             ifindex,
             slot: ifindex,
         }

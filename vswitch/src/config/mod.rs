@@ -158,6 +158,27 @@ pub struct PortSpec {
     pub allowed_macs: Vec<MacAddr>,
 }
 
+impl PortSpec {
+    /// Port `name` with only its kind, VLANs, hook and learning set: no offload, the kernel's
+    /// MTU, no `redirect_peer`, no limits, not locked.
+    pub fn plain(name: String, kind: PortKind, vlan: VlanMode, hook: Hook, learning: bool) -> Self {
+        Self {
+            name,
+            kind,
+            vlan,
+            hook,
+            learning,
+            offload: None,
+            mtu: None,
+            redirect_peer: false,
+            max_macs: None,
+            flood_pps: None,
+            locked: false,
+            allowed_macs: Vec::new(),
+        }
+    }
+}
+
 /// Where a port's interface comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PortKind {
