@@ -57,7 +57,8 @@ pub struct FdbEntry {
     pub ifindex: u32,
     /// `FDB_F_*` flags.
     pub flags: u32,
-    /// `bpf_ktime_get_ns` when a frame from the station was last learned from.
+    /// `bpf_ktime_get_coarse_ns` (`CLOCK_MONOTONIC_COARSE`) when a frame from the station was
+    /// last learned from.
     pub last_seen_ns: u64,
     /// The remote VTEP of a remote station ([`FDB_F_REMOTE`]); [`NO_VTEP`] otherwise.
     pub remote: Vtep,

@@ -16,7 +16,7 @@ pub const BURST_NS: u64 = 100_000_000;
 pub struct TokenBucket {
     /// Credit left, in nanoseconds, at `last_ns`.
     pub credit_ns: u64,
-    /// When the credit was last brought up to date (`bpf_ktime_get_ns`).
+    /// When the credit was last brought up to date (`bpf_ktime_get_coarse_ns`).
     pub last_ns: u64,
 }
 

@@ -4,7 +4,8 @@ use vswitch_common::fdb::FdbEntry;
 
 use crate::datapath::{DatapathError, Maps};
 
-/// The clock `bpf_ktime_get_ns` reads: `CLOCK_MONOTONIC`, in nanoseconds.
+/// `CLOCK_MONOTONIC` in nanoseconds: the clock of the datapath's timestamps, which read its coarse
+/// form (`bpf_ktime_get_coarse_ns`, at most a tick behind).
 pub fn monotonic_ns() -> u64 {
     let mut now = libc::timespec {
         tv_sec: 0,
