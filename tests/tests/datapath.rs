@@ -20,6 +20,8 @@ use tests::{
 use vswitch::{agent::monotonic_ns, config::VlanMode};
 use vswitch_common::{
     fdb::{FdbEntry, FdbKey, Location},
+    flood_note::FloodNote,
+    program_names,
     stats::{DropReason, PortStats},
     switch::SwitchConfig,
 };
@@ -119,6 +121,35 @@ fn frame_from_an_interface_that_is_not_a_port_is_dropped() {
         );
         let stray = fx.maps.port_stats(0).unwrap();
         assert_eq!(stray.drops[DropReason::NotAPort as usize], 1);
+    });
+}
+
+/// The bytes of `note` as the XDP ingress program leaves them in a frame's metadata.
+fn note_bytes(note: &FloodNote) -> Vec<u8> {
+    [
+        &note.magic.to_ne_bytes()[..],
+        &note.slot.to_ne_bytes(),
+        &note.vlan.to_ne_bytes(),
+        &note.priority.to_ne_bytes(),
+    ]
+    .concat()
+}
+
+#[test]
+fn xdp_flood_leaves_a_note_of_the_vlan_for_the_egress_program() {
+    // A test run returns the frame from its metadata on: a flood starts with the note the
+    // devmap egress program reads (the kernel refuses to test-run that program on its own; the
+    // live flood tests run it), a known unicast carries none.
+    with_datapath(trunk_access_trunk(), |fx| {
+        let frame = tagged(station(9), station(1), PCP5 | 10, 30);
+        let (verdict, out) = fx.xdp_out(program_names::XDP_INGRESS, fx.ifindex(0), &frame);
+        assert_eq!(verdict, XDP_REDIRECT);
+        let note = FloodNote::new(fx.ports[0].slot, 10, PCP5);
+        assert_eq!(out, [note_bytes(&note), frame].concat());
+        let frame = ethernet(station(1), station(9), 31);
+        let (verdict, out) = fx.xdp_out(program_names::XDP_INGRESS, fx.ifindex(1), &frame);
+        assert_eq!(verdict, XDP_REDIRECT);
+        assert_eq!(out, tagged(station(1), station(9), 10, 31), "no note on a unicast");
     });
 }
 

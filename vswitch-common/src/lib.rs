@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod egress;
 pub mod fdb;
 pub mod filter;
+pub mod flood_note;
 pub mod forward;
 pub mod frame;
 pub mod ipvlan;

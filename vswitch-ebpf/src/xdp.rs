@@ -2,14 +2,17 @@
 //! devmap without a program; floods go through `TX_PORTS`, whose egress program decides and
 //! tags per port.
 
+use core::mem::size_of;
+
 use aya_ebpf::{
     bindings::{BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS, xdp_action},
-    helpers::bpf_xdp_adjust_head,
+    helpers::{bpf_xdp_adjust_head, bpf_xdp_adjust_meta},
     programs::XdpContext,
 };
 use network_types::{eth::EthHdr, vlan::VlanHdr};
 use vswitch_common::{
     egress::{self, TagFailed, Tagger},
+    flood_note::FloodNote,
     frame::{self, Tag},
     stats::DropReason,
     vlan::ETH_P_8021Q,
@@ -70,6 +73,10 @@ pub fn ingress(ctx: &XdpContext) -> u32 {
             xdp_action::XDP_DROP
         }
         Route::Flood => {
+            leave_note(
+                ctx,
+                FloodNote::new(slot, decision.vlan, decision.priority),
+            );
             let flags = BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS | xdp_action::XDP_DROP;
             match TX_PORTS.redirect(0, u64::from(flags)) {
                 Ok(action) => {
@@ -91,35 +98,82 @@ pub fn ingress(ctx: &XdpContext) -> u32 {
 /// `vswitch_common::egress::decide` says.
 ///
 /// Only floods come here (unicast leaves through `TX_UNICAST`, tagged at ingress). The frame is
-/// the one the ingress program saw, so its VLAN and priority are re-derived from the ingress
-/// port and its tag, and a port that must not carry the frame is one the flood skips.
+/// the one the ingress program saw: its VLAN and priority come from the note ingress left in
+/// its metadata, or, where there was no room for one, are re-derived from the ingress port and
+/// the frame's tag. A port that must not carry the frame is one the flood skips.
 #[inline(always)]
 pub fn egress(ctx: &XdpContext) -> u32 {
     // SAFETY: `ctx` is the program's context pointer.
     let out = unsafe { (*ctx.ctx).egress_ifindex };
-    let ifindex = ctx.ingress_ifindex() as u32;
-    // SAFETY: see `pipeline::ingress`.
-    let Some(port) = (unsafe { PORTS.get(ifindex) }) else {
-        // The ingress port was removed since the ingress program ran.
-        counters::dropped(counters::NOT_A_PORT_SLOT, DropReason::NotAPort);
-        return xdp_action::XDP_DROP;
-    };
     let mut frame = XdpFrame(ctx);
-    let leaving = frame.tag().and_then(|tag| {
-        let vlan = port.ingress_vlan(tag.tci())?;
-        // SAFETY: see `pipeline::ingress`.
-        egress::prepare(&mut frame, unsafe { PORTS.get(out) }, vlan, tag.priority())
-    });
-    match leaving {
+    let note = match read_note(ctx) {
+        Some(note) => note,
+        None => {
+            let ifindex = ctx.ingress_ifindex() as u32;
+            // SAFETY: see `pipeline::ingress`.
+            let Some(port) = (unsafe { PORTS.get(ifindex) }) else {
+                // The ingress port was removed since the ingress program ran.
+                counters::dropped(counters::NOT_A_PORT_SLOT, DropReason::NotAPort);
+                return xdp_action::XDP_DROP;
+            };
+            let classified = frame.tag().and_then(|tag| {
+                let vlan = port.ingress_vlan(tag.tci())?;
+                Ok(FloodNote::new(port.slot, vlan, tag.priority()))
+            });
+            match classified {
+                Ok(note) => note,
+                Err(reason) => {
+                    counters::flood_skipped(port.slot, reason);
+                    return xdp_action::XDP_DROP;
+                }
+            }
+        }
+    };
+    // SAFETY: see `pipeline::ingress`.
+    let target = unsafe { PORTS.get(out) };
+    match egress::prepare(&mut frame, target, note.vlan, note.priority) {
         Ok(target) => {
             counters::transmitted(target.slot, (ctx.data_end() - ctx.data()) as u64);
             xdp_action::XDP_PASS
         }
         Err(reason) => {
-            counters::flood_skipped(port.slot, reason);
+            counters::flood_skipped(note.slot, reason);
             xdp_action::XDP_DROP
         }
     }
+}
+
+/// Puts `note` in the frame's metadata, in place of any metadata it had. Without room for it
+/// the metadata stays as it was, and the egress program classifies the frame itself.
+#[inline(always)]
+fn leave_note(ctx: &XdpContext, note: FloodNote) {
+    let size = size_of::<FloodNote>();
+    let offset = ctx.data() as i64 - size as i64 - ctx.metadata() as i64;
+    // SAFETY: the helper checks the new metadata's bounds.
+    if unsafe { bpf_xdp_adjust_meta(ctx.ctx, offset as i32) } != 0 {
+        return;
+    }
+    let start = ctx.metadata();
+    if start + size > ctx.data() {
+        return;
+    }
+    // SAFETY: the range was checked against the frame's start just above.
+    unsafe { (start as *mut FloodNote).write_unaligned(note) };
+}
+
+/// The note ingress left in the frame's metadata, if the metadata is exactly one of ours.
+#[inline(always)]
+fn read_note(ctx: &XdpContext) -> Option<FloodNote> {
+    let start = ctx.metadata();
+    if start + size_of::<FloodNote>() > ctx.data() {
+        return None;
+    }
+    // SAFETY: the range was checked against the frame's start just above.
+    let note = unsafe { (start as *const FloodNote).read_unaligned() };
+    // Checked after the read: merged with the bound above into one `!=`, the verifier would
+    // no longer see the bound.
+    let exact = ctx.data() - start == size_of::<FloodNote>();
+    (exact && note.is_ours()).then_some(note)
 }
 
 /// Tags an XDP frame in its own buffer, where its tag always is.
