@@ -12,7 +12,7 @@ use super::{
     topology::Peer,
 };
 
-const WIDTH: u32 = 1100;
+const WIDTH: u32 = 1400;
 const HEIGHT: u32 = 560;
 const LEFT: i32 = 70;
 const RIGHT: i32 = 20;
@@ -26,12 +26,13 @@ const METRICS: [Metric; 5] = [
     Metric::Tcp,
     Metric::PingP99,
 ];
-const COLORS: [RGBColor; 8] = [
+const COLORS: [RGBColor; 9] = [
     RGBColor(150, 150, 150),
     RGBColor(90, 90, 90),
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
     RGBColor(0, 158, 115),
+    RGBColor(240, 228, 66),
     RGBColor(204, 121, 167),
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),

@@ -1,6 +1,6 @@
 //! The benchmark harness behind `cargo xtask bench`: vswitch side by side with the Linux
-//! bridge, macvlan and a plain XDP redirect, each built in namespaces of its own (`vb…`,
-//! removed on drop), measured in the same run, alternating, several times.
+//! bridge, macvlan and the plain XDP and TCX forwarders, each built in namespaces of its own
+//! (`vb…`, removed on drop), measured in the same run, alternating, several times.
 //!
 //! One concept per module: [`topology`] builds the peers, [`trafficgen`] and [`stackgen`]
 //! generate, [`metrics`] measures once, [`scale`], [`live`], [`branches`] and [`programs`] cover
@@ -126,6 +126,7 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         .filter(|peer| *peer != Peer::BridgeNf || environment::br_netfilter())
         .collect();
     let peers: Vec<Peer> = available.iter().copied().filter(|p| p.unicast()).collect();
+    let xdp: Vec<Peer> = peers.iter().copied().filter(|p| p.takes_xdp()).collect();
     if !environment::br_netfilter() {
         report.notes.push(
             "bridge netfilter is absent from this kernel: the bridge is measured without it only"
@@ -143,15 +144,16 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
     // Builds, then per repetition: floods, pings, TCP, the two FDB tables, address learning,
     // the install, start-ups and branch costs; once: the FDB tables built, memory, caching
     // capacity, live changes, program sizes and the two VXLAN rows; and the broadcast rows.
-    let total = 2 * peers.len()
+    let total = xdp.len()
+        + peers.len()
         + flooding.len()
-        + plan.headline_reps * 2 * peers.len()
+        + plan.headline_reps * (xdp.len() + peers.len())
         + reps * (flooding.len() + ip.len() + tcp.len() + 5 + plan.startup_ports.len())
         + 7
         + plan.broadcast_ports.len() * BROADCASTERS.len() * (1 + reps);
     let mut progress = Progress::new(total);
 
-    let mut built = build(&peers, Source::Xdp, 1, &mut progress);
+    let mut built = build(&xdp, Source::Xdp, 1, &mut progress);
     for rep in 0..plan.headline_reps {
         for n in order(built.len(), rep) {
             let topology = &mut built[n];

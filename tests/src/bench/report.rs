@@ -363,6 +363,12 @@ impl Report {
                 1.0,
             ),
             ratio_target(
+                "stack-sourced: ≥ 0.90 × a plain TCX redirect_peer",
+                get(Metric::StackRate, Peer::Vswitch),
+                get(Metric::StackRate, Peer::TcxRedirectPeer),
+                0.9,
+            ),
+            ratio_target(
                 "stack-sourced: ≥ 2 × default bridge",
                 get(Metric::StackRate, Peer::Vswitch),
                 get(Metric::StackRate, base),
