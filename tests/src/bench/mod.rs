@@ -15,6 +15,7 @@ pub mod environment;
 pub mod link;
 pub mod live;
 pub mod metrics;
+pub mod part;
 pub mod programs;
 pub mod progress;
 pub mod report;
@@ -29,6 +30,7 @@ pub mod vxlan;
 use std::time::Duration;
 
 use metrics::{BROADCAST, Rate};
+use part::Part;
 use progress::Progress;
 use report::{Metric, Report, Row, Series};
 use samples::Samples;
@@ -69,6 +71,8 @@ pub struct Plan {
     pub live_ports: usize,
     /// Port additions (and reloads) per live-change measurement.
     pub live_changes: usize,
+    /// The parts to run; empty: every part.
+    pub only: Vec<Part>,
 }
 
 impl Plan {
@@ -86,6 +90,7 @@ impl Plan {
                 test_runs: 10_000,
                 live_ports: 16,
                 live_changes: 3,
+                only: Vec::new(),
             }
         } else {
             Self {
@@ -99,8 +104,14 @@ impl Plan {
                 test_runs: 200_000,
                 live_ports: 64,
                 live_changes: 20,
+                only: Vec::new(),
             }
         }
+    }
+
+    /// Whether this run measures `part`.
+    pub fn runs(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
     }
 }
 
@@ -113,6 +124,62 @@ fn mpps(pps: f64) -> f64 {
     pps / 1e6
 }
 
+/// The peers of each part of a run, and how many steps each part takes.
+struct Peers {
+    /// Unicast peers of the stack-sourced rows.
+    stack: Vec<Peer>,
+    /// Unicast peers of the XDP-sourced rows.
+    xdp: Vec<Peer>,
+    /// Peers of the flood rows.
+    flooding: Vec<Peer>,
+    /// Peers of the ping rows.
+    ip: Vec<Peer>,
+    /// Peers of the TCP rows.
+    tcp: Vec<Peer>,
+}
+
+impl Peers {
+    fn new() -> Self {
+        let available: Vec<Peer> = Peer::ALL
+            .into_iter()
+            .filter(|peer| *peer != Peer::BridgeNf || environment::br_netfilter())
+            .collect();
+        let stack: Vec<Peer> = available.iter().copied().filter(|p| p.unicast()).collect();
+        let ip: Vec<Peer> = stack.iter().copied().filter(|p| p.carries_ip()).collect();
+        Self {
+            xdp: stack.iter().copied().filter(|p| p.takes_xdp()).collect(),
+            flooding: available.iter().copied().filter(|p| p.floods()).collect(),
+            tcp: ip
+                .iter()
+                .copied()
+                .filter(|p| *p != Peer::XdpRedirect)
+                .collect(),
+            ip,
+            stack,
+        }
+    }
+
+    /// Steps of `part` in a run of `plan`; each part builds, then measures per repetition.
+    fn steps(&self, plan: &Plan, part: Part) -> usize {
+        let reps = plan.reps;
+        match part {
+            Part::Xdp => self.xdp.len() * (1 + plan.headline_reps),
+            Part::Flood => self.flooding.len() * (1 + reps),
+            Part::Broadcast => plan.broadcast_ports.len() * BROADCASTERS.len() * (1 + reps),
+            Part::Stack => {
+                self.stack.len() * (1 + plan.headline_reps)
+                    + reps * (self.ip.len() + self.tcp.len())
+            }
+            // Built; per repetition the two tables' rates, address learning, the install and
+            // the start-ups; memory and caching capacity once.
+            Part::Scale => 3 + reps * (4 + plan.startup_ports.len()),
+            Part::Live | Part::Programs => 1,
+            Part::Branches => reps,
+            Part::Vxlan => vxlan::Encapsulator::ALL.len(),
+        }
+    }
+}
+
 /// Runs the benchmark.
 pub fn run(plan: &Plan, quick: bool) -> Report {
     let mut report = Report {
@@ -121,103 +188,131 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         quick,
         ..Report::default()
     };
-    let available: Vec<Peer> = Peer::ALL
-        .into_iter()
-        .filter(|peer| *peer != Peer::BridgeNf || environment::br_netfilter())
-        .collect();
-    let peers: Vec<Peer> = available.iter().copied().filter(|p| p.unicast()).collect();
-    let xdp: Vec<Peer> = peers.iter().copied().filter(|p| p.takes_xdp()).collect();
+    let peers = Peers::new();
     if !environment::br_netfilter() {
         report.notes.push(
             "bridge netfilter is absent from this kernel: the bridge is measured without it only"
                 .to_string(),
         );
     }
-    let flooding: Vec<Peer> = available.iter().copied().filter(|p| p.floods()).collect();
-    let ip: Vec<Peer> = peers.iter().copied().filter(|p| p.carries_ip()).collect();
-    let tcp: Vec<Peer> = ip
-        .iter()
-        .copied()
-        .filter(|p| *p != Peer::XdpRedirect)
-        .collect();
     let reps = plan.reps;
-    // Builds, then per repetition: floods, pings, TCP, the two FDB tables, address learning,
-    // the install, start-ups and branch costs; once: the FDB tables built, memory, caching
-    // capacity, live changes, program sizes and the two VXLAN rows; and the broadcast rows.
-    let total = xdp.len()
-        + peers.len()
-        + flooding.len()
-        + plan.headline_reps * (xdp.len() + peers.len())
-        + reps * (flooding.len() + ip.len() + tcp.len() + 5 + plan.startup_ports.len())
-        + 7
-        + plan.broadcast_ports.len() * BROADCASTERS.len() * (1 + reps);
+    let total = Part::ALL
+        .into_iter()
+        .filter(|part| plan.runs(*part))
+        .map(|part| peers.steps(plan, part))
+        .sum();
     let mut progress = Progress::new(total);
 
-    let mut built = build(&xdp, Source::Xdp, 1, &mut progress);
-    for rep in 0..plan.headline_reps {
-        for n in order(built.len(), rep) {
-            let topology = &mut built[n];
-            let dst = topology.sinks[0].mac;
-            let rate = metrics::xdp_rate(topology, dst, plan.rate);
-            record_rate(
-                &mut report,
-                Metric::XdpRate,
-                topology.peer,
-                rate,
-                &mut progress,
-            );
+    if plan.runs(Part::Xdp) {
+        let mut built = build(&peers.xdp, Source::Xdp, 1, &mut progress);
+        for rep in 0..plan.headline_reps {
+            for n in order(built.len(), rep) {
+                let topology = &mut built[n];
+                let dst = topology.sinks[0].mac;
+                let rate = metrics::xdp_rate(topology, dst, plan.rate);
+                record_rate(
+                    &mut report,
+                    Metric::XdpRate,
+                    topology.peer,
+                    rate,
+                    &mut progress,
+                );
+            }
         }
     }
-    drop(built);
 
-    let mut built = build(&flooding, Source::Xdp, FLOOD_SINKS, &mut progress);
-    for rep in 0..reps {
-        for n in order(built.len(), rep) {
-            let topology = &mut built[n];
-            let rate = metrics::xdp_rate(topology, BROADCAST, plan.rate);
-            record_rate(
-                &mut report,
-                Metric::Flood,
-                topology.peer,
-                rate,
-                &mut progress,
-            );
+    if plan.runs(Part::Flood) {
+        let mut built = build(&peers.flooding, Source::Xdp, FLOOD_SINKS, &mut progress);
+        for rep in 0..reps {
+            for n in order(built.len(), rep) {
+                let topology = &mut built[n];
+                let rate = metrics::xdp_rate(topology, BROADCAST, plan.rate);
+                record_rate(
+                    &mut report,
+                    Metric::Flood,
+                    topology.peer,
+                    rate,
+                    &mut progress,
+                );
+            }
         }
     }
-    drop(built);
-    broadcast_rows(plan, &mut report, &mut progress);
+    if plan.runs(Part::Broadcast) {
+        broadcast_rows(plan, &mut report, &mut progress);
+    }
+    if plan.runs(Part::Stack) {
+        stack_rows(plan, &peers, &mut report, &mut progress);
+    }
+    if plan.runs(Part::Scale) {
+        scale_and_startup(plan, &mut report, &mut progress);
+    }
+    if plan.runs(Part::Live) {
+        live_changes(plan, &mut report, &mut progress);
+    }
+    if plan.runs(Part::Branches) {
+        let mut costs: Vec<Samples> = vec![Samples::default(); branches::BRANCHES.len()];
+        for _ in 0..reps {
+            for (cost, ns) in costs.iter_mut().zip(branches::measure(plan.test_runs)) {
+                cost.push(ns);
+            }
+            progress.step("BPF_PROG_TEST_RUN per branch", "done");
+        }
+        report.branches = branches::BRANCHES
+            .iter()
+            .zip(costs)
+            .map(|(branch, values)| Series {
+                name: branch.name.to_string(),
+                unit: "ns",
+                values,
+            })
+            .collect();
+    }
+    if plan.runs(Part::Programs) {
+        report.programs = programs::measure();
+        progress.step(
+            "program sizes",
+            &format!("{} programs", report.programs.len()),
+        );
+    }
+    if plan.runs(Part::Vxlan) {
+        vxlan_rows(plan, &mut report, &mut progress);
+    }
+    report.load.1 = environment::load();
+    report
+}
 
-    let built = build(&peers, Source::Stack, 1, &mut progress);
+/// The stack-sourced rows: the headline rate, and for the first repetitions ping and TCP.
+fn stack_rows(plan: &Plan, peers: &Peers, report: &mut Report, progress: &mut Progress) {
+    let built = build(&peers.stack, Source::Stack, 1, progress);
     for rep in 0..plan.headline_reps {
         for n in order(built.len(), rep) {
             let topology = &built[n];
             let peer = topology.peer;
             let rate = metrics::stack_rate(topology, plan.rate);
-            record_rate(&mut report, Metric::StackRate, peer, rate, &mut progress);
-            if rep >= reps {
+            record_rate(report, Metric::StackRate, peer, rate, progress);
+            if rep >= plan.reps {
                 continue;
             }
-            if ip.contains(&peer) {
+            if peers.ip.contains(&peer) {
                 let rtts = metrics::ping(topology, plan.pings);
                 let (p50, p99) = (rtts.quantile(0.5), rtts.quantile(0.99));
-                record(&mut report, Metric::PingP50, peer, p50);
-                record(&mut report, Metric::PingP99, peer, p99);
+                record(report, Metric::PingP50, peer, p50);
+                record(report, Metric::PingP99, peer, p99);
                 progress.step(
                     &format!("ping, {}", peer.label()),
                     &format!("p50 {p50:.0} µs, p99 {p99:.0} µs"),
                 );
             }
-            if tcp.contains(&peer) {
+            if peers.tcp.contains(&peer) {
                 let (gbits, result) = match metrics::tcp(topology, plan.tcp_secs) {
                     Ok(gbits) => (gbits, format!("{gbits:.2} Gbit/s")),
                     Err(error) => (0.0, error),
                 };
-                record(&mut report, Metric::Tcp, peer, gbits);
+                record(report, Metric::Tcp, peer, gbits);
                 progress.step(&format!("TCP, {}", peer.label()), &result);
             }
         }
     }
-    drop(built);
     report.notes.push(
         "TCP through the plain XDP redirect is not measured: XDP loses CHECKSUM_PARTIAL and GSO, \
          so with default offloads every segment arrives with a bad checksum (facts.md)"
@@ -228,34 +323,6 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
          and this kernel has no 8021q to untag"
             .to_string(),
     );
-
-    scale_and_startup(plan, &mut report, &mut progress);
-    live_changes(plan, &mut report, &mut progress);
-
-    let mut costs: Vec<Samples> = vec![Samples::default(); branches::BRANCHES.len()];
-    for _ in 0..reps {
-        for (cost, ns) in costs.iter_mut().zip(branches::measure(plan.test_runs)) {
-            cost.push(ns);
-        }
-        progress.step("BPF_PROG_TEST_RUN per branch", "done");
-    }
-    report.branches = branches::BRANCHES
-        .iter()
-        .zip(costs)
-        .map(|(branch, values)| Series {
-            name: branch.name.to_string(),
-            unit: "ns",
-            values,
-        })
-        .collect();
-    report.programs = programs::measure();
-    progress.step(
-        "program sizes",
-        &format!("{} programs", report.programs.len()),
-    );
-    vxlan_rows(plan, &mut report, &mut progress);
-    report.load.1 = environment::load();
-    report
 }
 
 /// Series names of the VXLAN measurement, which the targets look up: `{rate|tcp}` × encapsulator.
