@@ -13,8 +13,8 @@ pub struct Options {
     /// About a minute, one repetition: a smoke check that every path forwards traffic.
     #[arg(long)]
     pub quick: bool,
-    /// Measure only these parts (comma-separated): xdp, flood, broadcast, stack, scale,
-    /// live, branches, programs, vxlan. For developing a row; the targets of the parts
+    /// Measure only these parts (comma-separated): xdp, flood, broadcast, stack, mesh,
+    /// scale, live, branches, programs, vxlan. For developing a row; the targets of the parts
     /// left out read "not measured".
     #[arg(long, value_name = "PART[,PART]")]
     pub only: Option<String>,

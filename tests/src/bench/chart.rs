@@ -19,10 +19,11 @@ const RIGHT: i32 = 20;
 const TOP: i32 = 60;
 const BOTTOM: i32 = 110;
 /// The metrics charted; p50 latency is in the table only.
-const METRICS: [Metric; 5] = [
+const METRICS: [Metric; 6] = [
     Metric::XdpRate,
     Metric::StackRate,
     Metric::Flood,
+    Metric::Mesh,
     Metric::Tcp,
     Metric::PingP99,
 ];
@@ -71,6 +72,7 @@ fn short_label(metric: Metric) -> &'static str {
         Metric::XdpRate => "64 B, XDP-sourced",
         Metric::StackRate => "64 B, stack-sourced",
         Metric::Flood => "flood to 4 ports",
+        Metric::Mesh => "meshed, 4 hosts",
         Metric::Tcp => "TCP (iperf3)",
         Metric::PingP50 => "ping p50",
         Metric::PingP99 => "ping p99",

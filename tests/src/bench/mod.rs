@@ -38,6 +38,8 @@ use topology::{Peer, Source, Topology};
 
 /// Sinks of the flood measurement.
 pub const FLOOD_SINKS: usize = 4;
+/// Hosts of the fully meshed measurement, each a generator and a sink.
+pub const MESH_HOSTS: usize = 4;
 /// Static FDB entries of the small and the large table.
 const FDB_SMALL: u32 = 1_000;
 const FDB_LARGE: u32 = 1_000_000;
@@ -136,6 +138,8 @@ struct Peers {
     ip: Vec<Peer>,
     /// Peers of the TCP rows.
     tcp: Vec<Peer>,
+    /// Peers of the fully meshed rows.
+    meshed: Vec<Peer>,
 }
 
 impl Peers {
@@ -154,6 +158,11 @@ impl Peers {
                 .copied()
                 .filter(|p| *p != Peer::XdpRedirect)
                 .collect(),
+            meshed: available
+                .iter()
+                .copied()
+                .filter(|p| MESHED.contains(p))
+                .collect(),
             ip,
             stack,
         }
@@ -170,6 +179,7 @@ impl Peers {
                 self.stack.len() * (1 + plan.headline_reps)
                     + reps * (self.ip.len() + self.tcp.len())
             }
+            Part::Mesh => self.meshed.len() * (1 + reps),
             // Built; per repetition the two tables' rates, address learning, the install and
             // the start-ups; memory and caching capacity once.
             Part::Scale => 3 + reps * (4 + plan.startup_ports.len()),
@@ -242,6 +252,9 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
     }
     if plan.runs(Part::Stack) {
         stack_rows(plan, &peers, &mut report, &mut progress);
+    }
+    if plan.runs(Part::Mesh) {
+        mesh_rows(plan, &peers.meshed, &mut report, &mut progress);
     }
     if plan.runs(Part::Scale) {
         scale_and_startup(plan, &mut report, &mut progress);
@@ -323,6 +336,32 @@ fn stack_rows(plan: &Plan, peers: &Peers, report: &mut Report, progress: &mut Pr
          and this kernel has no 8021q to untag"
             .to_string(),
     );
+}
+
+/// The peers whose fully meshed forwarding rate is measured.
+const MESHED: [Peer; 4] = [Peer::BridgeNf, Peer::Bridge, Peer::Macvlan, Peer::Vswitch];
+
+/// Fully meshed forwarding (RFC 2889, 5.3) on [`MESH_HOSTS`] hosts: all of them sending to all
+/// the others at once, stack-sourced.
+fn mesh_rows(plan: &Plan, meshed: &[Peer], report: &mut Report, progress: &mut Progress) {
+    let mut built = build(meshed, Source::Stack, MESH_HOSTS - 1, progress);
+    for topology in &mut built {
+        topology.sink_at_generator();
+    }
+    for rep in 0..plan.reps {
+        for n in order(built.len(), rep) {
+            let rate = metrics::mesh_rate(&built[n], plan.rate);
+            record_rate(report, Metric::Mesh, built[n].peer, rate, progress);
+        }
+    }
+    report.notes.push(format!(
+        "fully meshed: {MESH_HOSTS} hosts on one switch, each sending stack-sourced 64-byte \
+         frames to the other {} in turn from a thread of its own while it receives theirs; the \
+         rate is what all of them received together. On a machine with fewer cores than hosts \
+         the generators compete with each other and with the switch for the cores, so the \
+         aggregate is bounded by the CPU: compare the per-busy-core column",
+        MESH_HOSTS - 1
+    ));
 }
 
 /// Series names of the VXLAN measurement, which the targets look up: `{rate|tcp}` × encapsulator.
@@ -620,6 +659,7 @@ fn row(report: &mut Report, metric: Metric, peer: Peer) -> &mut Row {
                 values: Samples::default(),
                 per_core: Samples::default(),
                 tx_dropped: 0,
+                fewest: u64::MAX,
             });
             report.rows.len() - 1
         }
@@ -642,6 +682,7 @@ fn record_rate(
     row.values.push(mpps(rate.pps));
     row.per_core.push(mpps(rate.per_core));
     row.tx_dropped += rate.tx_dropped;
+    row.fewest = row.fewest.min(rate.fewest);
     progress.step(
         &format!("{}, {}", metric.label(), peer.label()),
         &format!(

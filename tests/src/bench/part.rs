@@ -11,6 +11,8 @@ pub enum Part {
     Broadcast,
     /// 64 B stack-sourced unicast, ping and TCP.
     Stack,
+    /// Fully meshed forwarding.
+    Mesh,
     /// FDB size, memory, address learning and caching, install and start-up.
     Scale,
     /// Live changes.
@@ -25,11 +27,12 @@ pub enum Part {
 
 impl Part {
     /// Every part, in run order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Xdp,
         Self::Flood,
         Self::Broadcast,
         Self::Stack,
+        Self::Mesh,
         Self::Scale,
         Self::Live,
         Self::Branches,
@@ -44,6 +47,7 @@ impl Part {
             Self::Flood => "flood",
             Self::Broadcast => "broadcast",
             Self::Stack => "stack",
+            Self::Mesh => "mesh",
             Self::Scale => "scale",
             Self::Live => "live",
             Self::Branches => "branches",
@@ -81,12 +85,12 @@ mod tests {
             assert_eq!(Part::named(part.name()), Some(part));
         }
         assert_eq!(
-            Part::parse_list("stack,vxlan"),
-            Ok(vec![Part::Stack, Part::Vxlan])
+            Part::parse_list("stack,mesh"),
+            Ok(vec![Part::Stack, Part::Mesh])
         );
-        let error = Part::parse_list("stack,vxlans").expect_err("an unknown part");
+        let error = Part::parse_list("stack,meshed").expect_err("an unknown part");
         assert!(
-            error.contains("\"vxlans\"") && error.contains("vxlan"),
+            error.contains("\"meshed\"") && error.contains("mesh"),
             "{error}"
         );
     }

@@ -15,6 +15,9 @@ pub enum Metric {
     StackRate,
     /// Broadcast XDP-sourced frames delivered per second, all sinks together.
     Flood,
+    /// Fully meshed forwarding (RFC 2889, 5.3): stack-sourced frames delivered per second
+    /// while every host sends to all the others, all hosts together.
+    Mesh,
     /// iperf3 TCP throughput.
     Tcp,
     /// Median ping round trip.
@@ -25,10 +28,11 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric, in report order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::XdpRate,
         Self::StackRate,
         Self::Flood,
+        Self::Mesh,
         Self::Tcp,
         Self::PingP50,
         Self::PingP99,
@@ -40,6 +44,7 @@ impl Metric {
             Self::XdpRate => "64 B, XDP-sourced",
             Self::StackRate => "64 B, stack-sourced",
             Self::Flood => "flood to 4 ports, XDP-sourced",
+            Self::Mesh => "fully meshed, 4 hosts, stack-sourced",
             Self::Tcp => "TCP, iperf3",
             Self::PingP50 => "ping p50",
             Self::PingP99 => "ping p99",
@@ -52,6 +57,7 @@ impl Metric {
             Self::XdpRate => "xdp_rate",
             Self::StackRate => "stack_rate",
             Self::Flood => "flood_rate",
+            Self::Mesh => "mesh_rate",
             Self::Tcp => "tcp",
             Self::PingP50 => "ping_p50",
             Self::PingP99 => "ping_p99",
@@ -61,7 +67,7 @@ impl Metric {
     /// Unit of the values.
     pub fn unit(self) -> &'static str {
         match self {
-            Self::XdpRate | Self::StackRate | Self::Flood => "Mpps",
+            Self::XdpRate | Self::StackRate | Self::Flood | Self::Mesh => "Mpps",
             Self::Tcp => "Gbit/s",
             Self::PingP50 | Self::PingP99 => "µs",
         }
@@ -86,6 +92,9 @@ pub struct Row {
     pub per_core: Samples,
     /// For rates: the generator's tx_dropped, summed over repetitions.
     pub tx_dropped: u64,
+    /// For rates: the fewest frames one receiving end got in a repetition (0: a sink or a
+    /// meshed host was cut off).
+    pub fewest: u64,
 }
 
 /// A named series of repeated measurements outside the peer table.
@@ -463,12 +472,16 @@ impl Report {
         out
     }
 
-    /// The paths that forwarded nothing: empty when every measured path carried traffic.
+    /// The paths that forwarded nothing, to any of their receiving ends: empty when every
+    /// measured path carried traffic to every end.
     pub fn silent_paths(&self) -> Vec<String> {
         self.rows
             .iter()
             .filter(|row| {
-                row.values.0.is_empty() || row.values.min().is_nan() || row.values.min() <= 0.0
+                row.values.0.is_empty()
+                    || row.values.min().is_nan()
+                    || row.values.min() <= 0.0
+                    || row.fewest == 0
             })
             .map(|row| format!("{} through {}", row.metric.label(), row.peer.label()))
             .collect()
@@ -576,6 +589,26 @@ mod tests {
         let target = ratio_target("t", Some(&samples(&[1.2, 1.35, 1.4])), Some(&against), 1.3);
         assert_eq!(target.measured, "1.35× (1.20–1.40)");
         assert_eq!(target.verdict.met(), None, "the record claims nothing");
+    }
+
+    #[test]
+    fn a_path_that_left_one_end_without_frames_is_silent() {
+        let row = |peer, fewest| Row {
+            metric: Metric::Mesh,
+            peer,
+            values: samples(&[1.5]),
+            per_core: samples(&[0.8]),
+            tx_dropped: 0,
+            fewest,
+        };
+        let report = Report {
+            rows: vec![row(Peer::Bridge, 1000), row(Peer::Vswitch, 0)],
+            ..Report::default()
+        };
+        assert_eq!(
+            report.silent_paths(),
+            vec!["fully meshed, 4 hosts, stack-sourced through vswitch".to_string()]
+        );
     }
 
     #[test]

@@ -234,7 +234,8 @@ impl Topology {
         &self.core
     }
 
-    fn ends(&self) -> impl Iterator<Item = &Endpoint> {
+    /// The generator, then the sinks.
+    pub fn ends(&self) -> impl Iterator<Item = &Endpoint> {
         std::iter::once(&self.generator).chain(&self.sinks)
     }
 
@@ -430,7 +431,15 @@ impl Topology {
         self.switch = Some(Switch::start(&self.core, &config));
     }
 
-    /// Lets a learning peer learn every sink: each sends one frame to the generator.
+    /// Makes the generator a stack-sourced sink too, for the fully meshed rows: the tc sink
+    /// at its `eth0` drops the other ends' generated frames once they are counted.
+    pub fn sink_at_generator(&mut self) {
+        let generator = self.generator.name().to_string();
+        self.trafficgen.attach_sink(&generator, IFNAME);
+    }
+
+    /// Lets a learning peer learn every end: each sink sends one frame to the generator, then
+    /// the generator one to the first sink.
     pub fn teach(&self) {
         for sink in &self.sinks {
             let frame = if self.peer == Peer::VswitchVlan {
@@ -440,5 +449,8 @@ impl Topology {
             };
             RawSocket::open(sink.name(), IFNAME).send(&frame);
         }
+        let generator = &self.generator;
+        let frame = ethernet(self.sinks[0].mac, generator.mac, 0);
+        RawSocket::open(generator.name(), IFNAME).send(&frame);
     }
 }
