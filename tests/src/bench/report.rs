@@ -255,7 +255,18 @@ impl Report {
         ratio.is_finite().then_some(ratio)
     }
 
-    /// The table as Markdown.
+    /// Whether the difference between `row` and the reference bridge is within the spread of
+    /// the repetitions: their ranges (minimum to maximum) overlap, so the ratio claims no
+    /// difference.
+    pub fn within_noise(&self, row: &Row) -> bool {
+        let base = self.baseline_peer();
+        row.peer != base
+            && self.row(row.metric, base).is_some_and(|base| {
+                row.values.min() <= base.values.max() && base.values.min() <= row.values.max()
+            })
+    }
+
+    /// The table as Markdown; a ratio within noise ([`Report::within_noise`]) reads `~1.05`.
     pub fn table(&self) -> String {
         let mut out = String::new();
         let base = self.baseline_peer().label();
@@ -266,9 +277,10 @@ impl Report {
         let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
         for row in &self.rows {
             let unit = row.metric.unit();
+            let noise = if self.within_noise(row) { "~" } else { "" };
             let ratio = self
                 .ratio(row)
-                .map_or_else(|| "—".to_string(), |ratio| format!("{ratio:.2}"));
+                .map_or_else(|| "—".to_string(), |ratio| format!("{noise}{ratio:.2}"));
             let per_core = if row.per_core.0.is_empty() {
                 "—".to_string()
             } else {
@@ -516,6 +528,7 @@ impl Report {
                     "min": row.values.min(),
                     "max": row.values.max(),
                     "ratio_vs_bridge": self.ratio(row),
+                    "ratio_within_noise": self.within_noise(row),
                     "mpps_per_busy_core": row.per_core.0,
                     "generator_tx_dropped": row.tx_dropped,
                 })
@@ -608,6 +621,42 @@ mod tests {
         assert_eq!(
             report.silent_paths(),
             vec!["fully meshed, 4 hosts, stack-sourced through vswitch".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_ratio_to_the_bridge_within_the_spread_says_so() {
+        let row = |peer, values: &[f64]| Row {
+            metric: Metric::StackRate,
+            peer,
+            values: samples(values),
+            per_core: Samples::default(),
+            tx_dropped: 0,
+            fewest: 1,
+        };
+        let report = Report {
+            rows: vec![
+                row(Peer::Bridge, &[1.0, 1.2, 1.1]),
+                row(Peer::Macvlan, &[1.15, 1.5, 1.4]),
+                row(Peer::Vswitch, &[1.3, 1.5, 1.4]),
+            ],
+            ..Report::default()
+        };
+        let noisy: Vec<bool> = report
+            .rows
+            .iter()
+            .map(|row| report.within_noise(row))
+            .collect();
+        assert_eq!(noisy, [false, true, false]);
+        assert!(
+            report
+                .table()
+                .contains("| macvlan bridge | 1.40 Mpps | 1.15 | 1.50 | ~1.27 |")
+        );
+        assert!(
+            report
+                .table()
+                .contains("| vswitch | 1.40 Mpps | 1.30 | 1.50 | 1.27 |")
         );
     }
 
