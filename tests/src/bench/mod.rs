@@ -40,6 +40,7 @@ use topology::{Peer, Source, Topology};
 pub const FLOOD_SINKS: usize = 4;
 /// Hosts of the fully meshed measurement, each a generator and a sink.
 pub const MESH_HOSTS: usize = 4;
+const _: () = assert!(MESH_HOSTS == 4, "Metric::Mesh's label says four hosts");
 /// Static FDB entries of the small and the large table.
 const FDB_SMALL: u32 = 1_000;
 const FDB_LARGE: u32 = 1_000_000;
