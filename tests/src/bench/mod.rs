@@ -2,10 +2,9 @@
 //! bridge, macvlan and the plain XDP and TCX forwarders, each built in namespaces of its own
 //! (`vb…`, removed on drop), measured in the same run, alternating, several times.
 //!
-//! One concept per module: [`topology`] builds the peers, [`trafficgen`] and [`stackgen`]
-//! generate, [`metrics`] measures once, [`scale`], [`live`], [`branches`] and [`programs`] cover
-//! vswitch alone,
-//! [`report`] and [`chart`] present.
+//! One concept per module: [`part`] names what `--only` picks, [`topology`] builds the peers,
+//! [`trafficgen`] and [`stackgen`] generate, [`metrics`] measures once, [`scale`], [`live`],
+//! [`branches`] and [`programs`] cover vswitch alone, [`report`] and [`chart`] present.
 
 pub mod branches;
 pub mod chart;
