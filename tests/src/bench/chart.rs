@@ -12,26 +12,28 @@ use super::{
     topology::Peer,
 };
 
-const WIDTH: u32 = 1100;
+const WIDTH: u32 = 1400;
 const HEIGHT: u32 = 560;
 const LEFT: i32 = 70;
 const RIGHT: i32 = 20;
 const TOP: i32 = 60;
 const BOTTOM: i32 = 110;
 /// The metrics charted; p50 latency is in the table only.
-const METRICS: [Metric; 5] = [
+const METRICS: [Metric; 6] = [
     Metric::XdpRate,
     Metric::StackRate,
     Metric::Flood,
+    Metric::Mesh,
     Metric::Tcp,
     Metric::PingP99,
 ];
-const COLORS: [RGBColor; 8] = [
+const COLORS: [RGBColor; 9] = [
     RGBColor(150, 150, 150),
     RGBColor(90, 90, 90),
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
     RGBColor(0, 158, 115),
+    RGBColor(240, 228, 66),
     RGBColor(204, 121, 167),
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
@@ -70,6 +72,7 @@ fn short_label(metric: Metric) -> &'static str {
         Metric::XdpRate => "64 B, XDP-sourced",
         Metric::StackRate => "64 B, stack-sourced",
         Metric::Flood => "flood to 4 ports",
+        Metric::Mesh => "meshed, 4 hosts",
         Metric::Tcp => "TCP (iperf3)",
         Metric::PingP50 => "ping p50",
         Metric::PingP99 => "ping p99",

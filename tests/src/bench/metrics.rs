@@ -11,7 +11,7 @@ use super::{
     link,
     samples::Samples,
     stackgen,
-    topology::{IFNAME, Topology},
+    topology::{Endpoint, IFNAME, Topology},
     trafficgen::learning_source,
     udp::{self, Flow},
 };
@@ -35,6 +35,8 @@ pub struct Rate {
     pub sent: u64,
     /// The generator interface's tx_dropped over the run.
     pub tx_dropped: u64,
+    /// The frames of the receiver that received fewest (0: an end was cut off).
+    pub fewest: u64,
 }
 
 fn flow(topology: &Topology, dst_mac: [u8; 6]) -> Flow {
@@ -49,15 +51,16 @@ fn flow(topology: &Topology, dst_mac: [u8; 6]) -> Flow {
 
 /// The namespaces whose counters a rate is read from.
 struct Ends {
-    generator: String,
-    sinks: Vec<String>,
+    senders: Vec<String>,
+    receivers: Vec<String>,
 }
 
 impl Ends {
+    /// The generator sends, the sinks receive.
     fn of(topology: &Topology) -> Self {
         Self {
-            generator: topology.generator.name().to_string(),
-            sinks: topology
+            senders: vec![topology.generator.name().to_string()],
+            receivers: topology
                 .sinks
                 .iter()
                 .map(|sink| sink.name().to_string())
@@ -65,29 +68,51 @@ impl Ends {
         }
     }
 
-    /// Frames the sinks received, and the generator's tx_dropped.
-    fn counters(&self) -> (u64, u64) {
-        let received = self
-            .sinks
-            .iter()
-            .map(|sink| link::counters(sink, IFNAME).rx_packets)
-            .sum();
-        (received, link::counters(&self.generator, IFNAME).tx_dropped)
+    /// Every end sends and receives.
+    fn meshed(topology: &Topology) -> Self {
+        let ends: Vec<String> = topology.ends().map(|end| end.name().to_string()).collect();
+        Self {
+            senders: ends.clone(),
+            receivers: ends,
+        }
     }
 
-    fn measure(&self, generate: impl FnOnce(&str) -> (u64, Duration)) -> Rate {
+    /// Frames each receiver received, and the senders' tx_dropped.
+    fn counters(&self) -> (Vec<u64>, u64) {
+        let received = self
+            .receivers
+            .iter()
+            .map(|sink| link::counters(sink, IFNAME).rx_packets)
+            .collect();
+        let dropped = self
+            .senders
+            .iter()
+            .map(|sender| link::counters(sender, IFNAME).tx_dropped)
+            .sum();
+        (received, dropped)
+    }
+
+    /// Counts around `generate`, which sends from the senders and returns the frames sent and
+    /// the time taken.
+    fn measure(&self, generate: impl FnOnce(&[String]) -> (u64, Duration)) -> Rate {
         let (received_before, dropped_before) = self.counters();
         let cpu = CpuTimes::now();
-        let (sent, elapsed) = generate(&self.generator);
+        let (sent, elapsed) = generate(&self.senders);
         let busy = cpu.busy_cores_since();
         thread::sleep(DRAIN);
         let (received_after, dropped_after) = self.counters();
-        let pps = (received_after - received_before) as f64 / elapsed.as_secs_f64();
+        let received: Vec<u64> = received_after
+            .iter()
+            .zip(&received_before)
+            .map(|(after, before)| after - before)
+            .collect();
+        let pps = received.iter().sum::<u64>() as f64 / elapsed.as_secs_f64();
         Rate {
             pps,
             per_core: if busy > 0.0 { pps / busy } else { 0.0 },
             sent,
             tx_dropped: dropped_after - dropped_before,
+            fewest: received.into_iter().min().unwrap_or(0),
         }
     }
 }
@@ -98,7 +123,7 @@ pub fn xdp_rate(topology: &mut Topology, dst_mac: [u8; 6], duration: Duration) -
     Ends::of(topology).measure(|generator| {
         topology
             .trafficgen
-            .generate(generator, IFNAME, &frame, duration)
+            .generate(&generator[0], IFNAME, &frame, duration)
     })
 }
 
@@ -139,12 +164,14 @@ pub fn learning(topology: &mut Topology, first: u32, count: u32) -> Learning {
     let learned_before = learned_so_far();
     topology.trafficgen.set_sources(first, count);
     let (before, _) = ends.counters();
+    let before: u64 = before.iter().sum();
     let (sent, elapsed) =
         topology
             .trafficgen
             .generate_frames(&generator, IFNAME, &frame, u64::from(count));
     thread::sleep(DRAIN);
     let (after, _) = ends.counters();
+    let after: u64 = after.iter().sum();
     topology.trafficgen.set_sources(0, 0);
     let learned = learned_so_far() - learned_before;
     Learning {
@@ -161,7 +188,51 @@ pub fn stack_rate(topology: &Topology, duration: Duration) -> Rate {
     let frames: Vec<Vec<u8>> = (0..STACK_FLOWS)
         .map(|n| udp::frame(&flow, 10_000 + n))
         .collect();
-    Ends::of(topology).measure(|generator| stackgen::generate(generator, IFNAME, &frames, duration))
+    Ends::of(topology)
+        .measure(|generator| stackgen::generate(&generator[0], IFNAME, &frames, duration))
+}
+
+/// Fully meshed forwarding (RFC 2889, 5.3), stack-sourced 64-byte frames: every end sends at
+/// once for `duration`, from a thread of its own, to each of the other ends in turn; the
+/// frames all the ends received together.
+pub fn mesh_rate(topology: &Topology, duration: Duration) -> Rate {
+    let ends: Vec<&Endpoint> = topology.ends().collect();
+    let per_destination = STACK_FLOWS / (ends.len() as u16 - 1);
+    let frames: Vec<Vec<Vec<u8>>> = ends
+        .iter()
+        .map(|from| {
+            (0..per_destination)
+                .flat_map(|port| {
+                    ends.iter().filter(|to| to.mac != from.mac).map(move |to| {
+                        let flow = Flow {
+                            dst_mac: to.mac,
+                            src_mac: from.mac,
+                            src_ip: from.ip,
+                            dst_ip: to.ip,
+                        };
+                        udp::frame(&flow, 10_000 + port)
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    Ends::meshed(topology).measure(|senders| {
+        thread::scope(|scope| {
+            let threads: Vec<_> = senders
+                .iter()
+                .zip(&frames)
+                .map(|(sender, frames)| {
+                    scope.spawn(move || stackgen::generate(sender, IFNAME, frames, duration))
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|thread| thread.join().expect("a mesh generator"))
+                .fold((0, Duration::ZERO), |(sent, longest), (more, took)| {
+                    (sent + more, longest.max(took))
+                })
+        })
+    })
 }
 
 /// An iperf3 server in a namespace, killed on drop.

@@ -1,11 +1,10 @@
 //! The benchmark harness behind `cargo xtask bench`: vswitch side by side with the Linux
-//! bridge, macvlan and a plain XDP redirect, each built in namespaces of its own (`vb…`,
-//! removed on drop), measured in the same run, alternating, several times.
+//! bridge, macvlan and the plain XDP and TCX forwarders, each built in namespaces of its own
+//! (`vb…`, removed on drop), measured in the same run, alternating, several times.
 //!
-//! One concept per module: [`topology`] builds the peers, [`trafficgen`] and [`stackgen`]
-//! generate, [`metrics`] measures once, [`scale`], [`live`], [`branches`] and [`programs`] cover
-//! vswitch alone,
-//! [`report`] and [`chart`] present.
+//! One concept per module: [`part`] names what `--only` picks, [`topology`] builds the peers,
+//! [`trafficgen`] and [`stackgen`] generate, [`metrics`] measures once, [`scale`], [`live`],
+//! [`branches`] and [`programs`] cover vswitch alone, [`report`] and [`chart`] present.
 
 pub mod branches;
 pub mod chart;
@@ -15,6 +14,7 @@ pub mod environment;
 pub mod link;
 pub mod live;
 pub mod metrics;
+pub mod part;
 pub mod programs;
 pub mod progress;
 pub mod report;
@@ -29,6 +29,7 @@ pub mod vxlan;
 use std::time::Duration;
 
 use metrics::{BROADCAST, Rate};
+use part::Part;
 use progress::Progress;
 use report::{Metric, Report, Row, Series};
 use samples::Samples;
@@ -36,6 +37,9 @@ use topology::{Peer, Source, Topology};
 
 /// Sinks of the flood measurement.
 pub const FLOOD_SINKS: usize = 4;
+/// Hosts of the fully meshed measurement, each a generator and a sink.
+pub const MESH_HOSTS: usize = 4;
+const _: () = assert!(MESH_HOSTS == 4, "Metric::Mesh's label says four hosts");
 /// Static FDB entries of the small and the large table.
 const FDB_SMALL: u32 = 1_000;
 const FDB_LARGE: u32 = 1_000_000;
@@ -69,6 +73,8 @@ pub struct Plan {
     pub live_ports: usize,
     /// Port additions (and reloads) per live-change measurement.
     pub live_changes: usize,
+    /// The parts to run; empty: every part.
+    pub only: Vec<Part>,
 }
 
 impl Plan {
@@ -86,6 +92,7 @@ impl Plan {
                 test_runs: 10_000,
                 live_ports: 16,
                 live_changes: 3,
+                only: Vec::new(),
             }
         } else {
             Self {
@@ -99,8 +106,14 @@ impl Plan {
                 test_runs: 200_000,
                 live_ports: 64,
                 live_changes: 20,
+                only: Vec::new(),
             }
         }
+    }
+
+    /// Whether this run measures `part`.
+    pub fn runs(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
     }
 }
 
@@ -113,6 +126,70 @@ fn mpps(pps: f64) -> f64 {
     pps / 1e6
 }
 
+/// The peers of each part of a run, and how many steps each part takes.
+struct Peers {
+    /// Unicast peers of the stack-sourced rows.
+    stack: Vec<Peer>,
+    /// Unicast peers of the XDP-sourced rows.
+    xdp: Vec<Peer>,
+    /// Peers of the flood rows.
+    flooding: Vec<Peer>,
+    /// Peers of the ping rows.
+    ip: Vec<Peer>,
+    /// Peers of the TCP rows.
+    tcp: Vec<Peer>,
+    /// Peers of the fully meshed rows.
+    meshed: Vec<Peer>,
+}
+
+impl Peers {
+    fn new() -> Self {
+        let available: Vec<Peer> = Peer::ALL
+            .into_iter()
+            .filter(|peer| *peer != Peer::BridgeNf || environment::br_netfilter())
+            .collect();
+        let stack: Vec<Peer> = available.iter().copied().filter(|p| p.unicast()).collect();
+        let ip: Vec<Peer> = stack.iter().copied().filter(|p| p.carries_ip()).collect();
+        Self {
+            xdp: stack.iter().copied().filter(|p| p.takes_xdp()).collect(),
+            flooding: available.iter().copied().filter(|p| p.floods()).collect(),
+            tcp: ip
+                .iter()
+                .copied()
+                .filter(|p| *p != Peer::XdpRedirect)
+                .collect(),
+            meshed: available
+                .iter()
+                .copied()
+                .filter(|p| MESHED.contains(p))
+                .collect(),
+            ip,
+            stack,
+        }
+    }
+
+    /// Steps of `part` in a run of `plan`; each part builds, then measures per repetition.
+    fn steps(&self, plan: &Plan, part: Part) -> usize {
+        let reps = plan.reps;
+        match part {
+            Part::Xdp => self.xdp.len() * (1 + plan.headline_reps),
+            Part::Flood => self.flooding.len() * (1 + reps),
+            Part::Broadcast => plan.broadcast_ports.len() * BROADCASTERS.len() * (1 + reps),
+            Part::Stack => {
+                self.stack.len() * (1 + plan.headline_reps)
+                    + reps * (self.ip.len() + self.tcp.len())
+            }
+            Part::Mesh => self.meshed.len() * (1 + reps),
+            // Built; per repetition the two tables' rates, address learning, the install and
+            // the start-ups; memory and caching capacity once.
+            Part::Scale => 3 + reps * (4 + plan.startup_ports.len()),
+            Part::Live | Part::Programs => 1,
+            Part::Branches => reps,
+            Part::Vxlan => vxlan::Encapsulator::ALL.len(),
+        }
+    }
+}
+
 /// Runs the benchmark.
 pub fn run(plan: &Plan, quick: bool) -> Report {
     let mut report = Report {
@@ -121,101 +198,134 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         quick,
         ..Report::default()
     };
-    let available: Vec<Peer> = Peer::ALL
-        .into_iter()
-        .filter(|peer| *peer != Peer::BridgeNf || environment::br_netfilter())
-        .collect();
-    let peers: Vec<Peer> = available.iter().copied().filter(|p| p.unicast()).collect();
+    let peers = Peers::new();
     if !environment::br_netfilter() {
         report.notes.push(
             "bridge netfilter is absent from this kernel: the bridge is measured without it only"
                 .to_string(),
         );
     }
-    let flooding: Vec<Peer> = available.iter().copied().filter(|p| p.floods()).collect();
-    let ip: Vec<Peer> = peers.iter().copied().filter(|p| p.carries_ip()).collect();
-    let tcp: Vec<Peer> = ip
-        .iter()
-        .copied()
-        .filter(|p| *p != Peer::XdpRedirect)
-        .collect();
     let reps = plan.reps;
-    // Builds, then per repetition: floods, pings, TCP, the two FDB tables, address learning,
-    // the install, start-ups and branch costs; once: the FDB tables built, memory, caching
-    // capacity, live changes, program sizes and the two VXLAN rows; and the broadcast rows.
-    let total = 2 * peers.len()
-        + flooding.len()
-        + plan.headline_reps * 2 * peers.len()
-        + reps * (flooding.len() + ip.len() + tcp.len() + 5 + plan.startup_ports.len())
-        + 7
-        + plan.broadcast_ports.len() * BROADCASTERS.len() * (1 + reps);
+    let total = Part::ALL
+        .into_iter()
+        .filter(|part| plan.runs(*part))
+        .map(|part| peers.steps(plan, part))
+        .sum();
     let mut progress = Progress::new(total);
 
-    let mut built = build(&peers, Source::Xdp, 1, &mut progress);
-    for rep in 0..plan.headline_reps {
-        for n in order(built.len(), rep) {
-            let topology = &mut built[n];
-            let dst = topology.sinks[0].mac;
-            let rate = metrics::xdp_rate(topology, dst, plan.rate);
-            record_rate(
-                &mut report,
-                Metric::XdpRate,
-                topology.peer,
-                rate,
-                &mut progress,
-            );
+    if plan.runs(Part::Xdp) {
+        let mut built = build(&peers.xdp, Source::Xdp, 1, &mut progress);
+        for rep in 0..plan.headline_reps {
+            for n in order(built.len(), rep) {
+                let topology = &mut built[n];
+                let dst = topology.sinks[0].mac;
+                let rate = metrics::xdp_rate(topology, dst, plan.rate);
+                record_rate(
+                    &mut report,
+                    Metric::XdpRate,
+                    topology.peer,
+                    rate,
+                    &mut progress,
+                );
+            }
         }
     }
-    drop(built);
 
-    let mut built = build(&flooding, Source::Xdp, FLOOD_SINKS, &mut progress);
-    for rep in 0..reps {
-        for n in order(built.len(), rep) {
-            let topology = &mut built[n];
-            let rate = metrics::xdp_rate(topology, BROADCAST, plan.rate);
-            record_rate(
-                &mut report,
-                Metric::Flood,
-                topology.peer,
-                rate,
-                &mut progress,
-            );
+    if plan.runs(Part::Flood) {
+        let mut built = build(&peers.flooding, Source::Xdp, FLOOD_SINKS, &mut progress);
+        for rep in 0..reps {
+            for n in order(built.len(), rep) {
+                let topology = &mut built[n];
+                let rate = metrics::xdp_rate(topology, BROADCAST, plan.rate);
+                record_rate(
+                    &mut report,
+                    Metric::Flood,
+                    topology.peer,
+                    rate,
+                    &mut progress,
+                );
+            }
         }
     }
-    drop(built);
-    broadcast_rows(plan, &mut report, &mut progress);
+    if plan.runs(Part::Broadcast) {
+        broadcast_rows(plan, &mut report, &mut progress);
+    }
+    if plan.runs(Part::Stack) {
+        stack_rows(plan, &peers, &mut report, &mut progress);
+    }
+    if plan.runs(Part::Mesh) {
+        mesh_rows(plan, &peers.meshed, &mut report, &mut progress);
+    }
+    if plan.runs(Part::Scale) {
+        scale_and_startup(plan, &mut report, &mut progress);
+    }
+    if plan.runs(Part::Live) {
+        live_changes(plan, &mut report, &mut progress);
+    }
+    if plan.runs(Part::Branches) {
+        let mut costs: Vec<Samples> = vec![Samples::default(); branches::BRANCHES.len()];
+        for _ in 0..reps {
+            for (cost, ns) in costs.iter_mut().zip(branches::measure(plan.test_runs)) {
+                cost.push(ns);
+            }
+            progress.step("BPF_PROG_TEST_RUN per branch", "done");
+        }
+        report.branches = branches::BRANCHES
+            .iter()
+            .zip(costs)
+            .map(|(branch, values)| Series {
+                name: branch.name.to_string(),
+                unit: "ns",
+                values,
+            })
+            .collect();
+    }
+    if plan.runs(Part::Programs) {
+        report.programs = programs::measure();
+        progress.step(
+            "program sizes",
+            &format!("{} programs", report.programs.len()),
+        );
+    }
+    if plan.runs(Part::Vxlan) {
+        vxlan_rows(plan, &mut report, &mut progress);
+    }
+    report.load.1 = environment::load();
+    report
+}
 
-    let built = build(&peers, Source::Stack, 1, &mut progress);
+/// The stack-sourced rows: the headline rate, and for the first repetitions ping and TCP.
+fn stack_rows(plan: &Plan, peers: &Peers, report: &mut Report, progress: &mut Progress) {
+    let built = build(&peers.stack, Source::Stack, 1, progress);
     for rep in 0..plan.headline_reps {
         for n in order(built.len(), rep) {
             let topology = &built[n];
             let peer = topology.peer;
             let rate = metrics::stack_rate(topology, plan.rate);
-            record_rate(&mut report, Metric::StackRate, peer, rate, &mut progress);
-            if rep >= reps {
+            record_rate(report, Metric::StackRate, peer, rate, progress);
+            if rep >= plan.reps {
                 continue;
             }
-            if ip.contains(&peer) {
+            if peers.ip.contains(&peer) {
                 let rtts = metrics::ping(topology, plan.pings);
                 let (p50, p99) = (rtts.quantile(0.5), rtts.quantile(0.99));
-                record(&mut report, Metric::PingP50, peer, p50);
-                record(&mut report, Metric::PingP99, peer, p99);
+                record(report, Metric::PingP50, peer, p50);
+                record(report, Metric::PingP99, peer, p99);
                 progress.step(
                     &format!("ping, {}", peer.label()),
                     &format!("p50 {p50:.0} µs, p99 {p99:.0} µs"),
                 );
             }
-            if tcp.contains(&peer) {
+            if peers.tcp.contains(&peer) {
                 let (gbits, result) = match metrics::tcp(topology, plan.tcp_secs) {
                     Ok(gbits) => (gbits, format!("{gbits:.2} Gbit/s")),
                     Err(error) => (0.0, error),
                 };
-                record(&mut report, Metric::Tcp, peer, gbits);
+                record(report, Metric::Tcp, peer, gbits);
                 progress.step(&format!("TCP, {}", peer.label()), &result);
             }
         }
     }
-    drop(built);
     report.notes.push(
         "TCP through the plain XDP redirect is not measured: XDP loses CHECKSUM_PARTIAL and GSO, \
          so with default offloads every segment arrives with a bad checksum (facts.md)"
@@ -226,34 +336,32 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
          and this kernel has no 8021q to untag"
             .to_string(),
     );
+}
 
-    scale_and_startup(plan, &mut report, &mut progress);
-    live_changes(plan, &mut report, &mut progress);
+/// The peers whose fully meshed forwarding rate is measured.
+const MESHED: [Peer; 4] = [Peer::BridgeNf, Peer::Bridge, Peer::Macvlan, Peer::Vswitch];
 
-    let mut costs: Vec<Samples> = vec![Samples::default(); branches::BRANCHES.len()];
-    for _ in 0..reps {
-        for (cost, ns) in costs.iter_mut().zip(branches::measure(plan.test_runs)) {
-            cost.push(ns);
-        }
-        progress.step("BPF_PROG_TEST_RUN per branch", "done");
+/// Fully meshed forwarding (RFC 2889, 5.3) on [`MESH_HOSTS`] hosts: all of them sending to all
+/// the others at once, stack-sourced.
+fn mesh_rows(plan: &Plan, meshed: &[Peer], report: &mut Report, progress: &mut Progress) {
+    let mut built = build(meshed, Source::Stack, MESH_HOSTS - 1, progress);
+    for topology in &mut built {
+        topology.sink_at_generator();
     }
-    report.branches = branches::BRANCHES
-        .iter()
-        .zip(costs)
-        .map(|(branch, values)| Series {
-            name: branch.name.to_string(),
-            unit: "ns",
-            values,
-        })
-        .collect();
-    report.programs = programs::measure();
-    progress.step(
-        "program sizes",
-        &format!("{} programs", report.programs.len()),
-    );
-    vxlan_rows(plan, &mut report, &mut progress);
-    report.load.1 = environment::load();
-    report
+    for rep in 0..plan.reps {
+        for n in order(built.len(), rep) {
+            let rate = metrics::mesh_rate(&built[n], plan.rate);
+            record_rate(report, Metric::Mesh, built[n].peer, rate, progress);
+        }
+    }
+    report.notes.push(format!(
+        "fully meshed: {MESH_HOSTS} hosts on one switch, each sending stack-sourced 64-byte \
+         frames to the other {} in turn from a thread of its own while it receives theirs; the \
+         rate is what all of them received together. On a machine with fewer cores than hosts \
+         the generators compete with each other and with the switch for the cores, so the \
+         aggregate is bounded by the CPU: compare the per-busy-core column",
+        MESH_HOSTS - 1
+    ));
 }
 
 /// Series names of the VXLAN measurement, which the targets look up: `{rate|tcp}` × encapsulator.
@@ -551,6 +659,7 @@ fn row(report: &mut Report, metric: Metric, peer: Peer) -> &mut Row {
                 values: Samples::default(),
                 per_core: Samples::default(),
                 tx_dropped: 0,
+                fewest: u64::MAX,
             });
             report.rows.len() - 1
         }
@@ -573,6 +682,7 @@ fn record_rate(
     row.values.push(mpps(rate.pps));
     row.per_core.push(mpps(rate.per_core));
     row.tx_dropped += rate.tx_dropped;
+    row.fewest = row.fewest.min(rate.fewest);
     progress.step(
         &format!("{}, {}", metric.label(), peer.label()),
         &format!(

@@ -15,6 +15,9 @@ pub enum Metric {
     StackRate,
     /// Broadcast XDP-sourced frames delivered per second, all sinks together.
     Flood,
+    /// Fully meshed forwarding (RFC 2889, 5.3): stack-sourced frames delivered per second
+    /// while every host sends to all the others, all hosts together.
+    Mesh,
     /// iperf3 TCP throughput.
     Tcp,
     /// Median ping round trip.
@@ -25,10 +28,11 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric, in report order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::XdpRate,
         Self::StackRate,
         Self::Flood,
+        Self::Mesh,
         Self::Tcp,
         Self::PingP50,
         Self::PingP99,
@@ -40,6 +44,7 @@ impl Metric {
             Self::XdpRate => "64 B, XDP-sourced",
             Self::StackRate => "64 B, stack-sourced",
             Self::Flood => "flood to 4 ports, XDP-sourced",
+            Self::Mesh => "fully meshed, 4 hosts, stack-sourced",
             Self::Tcp => "TCP, iperf3",
             Self::PingP50 => "ping p50",
             Self::PingP99 => "ping p99",
@@ -52,6 +57,7 @@ impl Metric {
             Self::XdpRate => "xdp_rate",
             Self::StackRate => "stack_rate",
             Self::Flood => "flood_rate",
+            Self::Mesh => "mesh_rate",
             Self::Tcp => "tcp",
             Self::PingP50 => "ping_p50",
             Self::PingP99 => "ping_p99",
@@ -61,7 +67,7 @@ impl Metric {
     /// Unit of the values.
     pub fn unit(self) -> &'static str {
         match self {
-            Self::XdpRate | Self::StackRate | Self::Flood => "Mpps",
+            Self::XdpRate | Self::StackRate | Self::Flood | Self::Mesh => "Mpps",
             Self::Tcp => "Gbit/s",
             Self::PingP50 | Self::PingP99 => "µs",
         }
@@ -86,6 +92,9 @@ pub struct Row {
     pub per_core: Samples,
     /// For rates: the generator's tx_dropped, summed over repetitions.
     pub tx_dropped: u64,
+    /// For rates: the fewest frames one receiving end got in a repetition (0: a sink or a
+    /// meshed host was cut off).
+    pub fewest: u64,
 }
 
 /// A named series of repeated measurements outside the peer table.
@@ -246,7 +255,18 @@ impl Report {
         ratio.is_finite().then_some(ratio)
     }
 
-    /// The table as Markdown.
+    /// Whether the difference between `row` and the reference bridge is within the spread of
+    /// the repetitions: their ranges (minimum to maximum) overlap, so the ratio claims no
+    /// difference.
+    pub fn within_noise(&self, row: &Row) -> bool {
+        let base = self.baseline_peer();
+        row.peer != base
+            && self.row(row.metric, base).is_some_and(|base| {
+                row.values.min() <= base.values.max() && base.values.min() <= row.values.max()
+            })
+    }
+
+    /// The table as Markdown; a ratio within noise ([`Report::within_noise`]) reads `~1.05`.
     pub fn table(&self) -> String {
         let mut out = String::new();
         let base = self.baseline_peer().label();
@@ -257,9 +277,10 @@ impl Report {
         let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
         for row in &self.rows {
             let unit = row.metric.unit();
+            let noise = if self.within_noise(row) { "~" } else { "" };
             let ratio = self
                 .ratio(row)
-                .map_or_else(|| "—".to_string(), |ratio| format!("{ratio:.2}"));
+                .map_or_else(|| "—".to_string(), |ratio| format!("{noise}{ratio:.2}"));
             let per_core = if row.per_core.0.is_empty() {
                 "—".to_string()
             } else {
@@ -363,6 +384,12 @@ impl Report {
                 1.0,
             ),
             ratio_target(
+                "stack-sourced: ≥ 0.90 × a plain TCX redirect_peer",
+                get(Metric::StackRate, Peer::Vswitch),
+                get(Metric::StackRate, Peer::TcxRedirectPeer),
+                0.9,
+            ),
+            ratio_target(
                 "stack-sourced: ≥ 2 × default bridge",
                 get(Metric::StackRate, Peer::Vswitch),
                 get(Metric::StackRate, base),
@@ -457,12 +484,16 @@ impl Report {
         out
     }
 
-    /// The paths that forwarded nothing: empty when every measured path carried traffic.
+    /// The paths that forwarded nothing, to any of their receiving ends: empty when every
+    /// measured path carried traffic to every end.
     pub fn silent_paths(&self) -> Vec<String> {
         self.rows
             .iter()
             .filter(|row| {
-                row.values.0.is_empty() || row.values.min().is_nan() || row.values.min() <= 0.0
+                row.values.0.is_empty()
+                    || row.values.min().is_nan()
+                    || row.values.min() <= 0.0
+                    || row.fewest == 0
             })
             .map(|row| format!("{} through {}", row.metric.label(), row.peer.label()))
             .collect()
@@ -497,6 +528,7 @@ impl Report {
                     "min": row.values.min(),
                     "max": row.values.max(),
                     "ratio_vs_bridge": self.ratio(row),
+                    "ratio_within_noise": self.within_noise(row),
                     "mpps_per_busy_core": row.per_core.0,
                     "generator_tx_dropped": row.tx_dropped,
                 })
@@ -570,6 +602,62 @@ mod tests {
         let target = ratio_target("t", Some(&samples(&[1.2, 1.35, 1.4])), Some(&against), 1.3);
         assert_eq!(target.measured, "1.35× (1.20–1.40)");
         assert_eq!(target.verdict.met(), None, "the record claims nothing");
+    }
+
+    #[test]
+    fn a_path_that_left_one_end_without_frames_is_silent() {
+        let row = |peer, fewest| Row {
+            metric: Metric::Mesh,
+            peer,
+            values: samples(&[1.5]),
+            per_core: samples(&[0.8]),
+            tx_dropped: 0,
+            fewest,
+        };
+        let report = Report {
+            rows: vec![row(Peer::Bridge, 1000), row(Peer::Vswitch, 0)],
+            ..Report::default()
+        };
+        assert_eq!(
+            report.silent_paths(),
+            vec!["fully meshed, 4 hosts, stack-sourced through vswitch".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_ratio_to_the_bridge_within_the_spread_says_so() {
+        let row = |peer, values: &[f64]| Row {
+            metric: Metric::StackRate,
+            peer,
+            values: samples(values),
+            per_core: Samples::default(),
+            tx_dropped: 0,
+            fewest: 1,
+        };
+        let report = Report {
+            rows: vec![
+                row(Peer::Bridge, &[1.0, 1.2, 1.1]),
+                row(Peer::Macvlan, &[1.15, 1.5, 1.4]),
+                row(Peer::Vswitch, &[1.3, 1.5, 1.4]),
+            ],
+            ..Report::default()
+        };
+        let noisy: Vec<bool> = report
+            .rows
+            .iter()
+            .map(|row| report.within_noise(row))
+            .collect();
+        assert_eq!(noisy, [false, true, false]);
+        assert!(
+            report
+                .table()
+                .contains("| macvlan bridge | 1.40 Mpps | 1.15 | 1.50 | ~1.27 |")
+        );
+        assert!(
+            report
+                .table()
+                .contains("| vswitch | 1.40 Mpps | 1.30 | 1.50 | 1.27 |")
+        );
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub enum Peer {
     XdpRedirect,
     /// A plain devmap broadcast to every sink, no egress program: the limit of a flood.
     XdpBroadcast,
+    /// A plain TCX `bpf_redirect_peer` between two veths: the limit of the container path.
+    TcxRedirectPeer,
     /// vswitch in its default configuration, learning on.
     Vswitch,
     /// vswitch with the generator on an access port and the sinks on trunks (tag push).
@@ -45,12 +47,13 @@ pub enum Peer {
 
 impl Peer {
     /// Every peer, in report order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::BridgeNf,
         Self::Bridge,
         Self::Macvlan,
         Self::XdpRedirect,
         Self::XdpBroadcast,
+        Self::TcxRedirectPeer,
         Self::Vswitch,
         Self::VswitchVlan,
         Self::VswitchMacvlan,
@@ -64,6 +67,7 @@ impl Peer {
             Self::Macvlan => "macvlan bridge",
             Self::XdpRedirect => "XDP redirect",
             Self::XdpBroadcast => "XDP broadcast",
+            Self::TcxRedirectPeer => "TCX redirect_peer",
             Self::Vswitch => "vswitch",
             Self::VswitchVlan => "vswitch VLAN",
             Self::VswitchMacvlan => "vswitch macvlan",
@@ -78,6 +82,7 @@ impl Peer {
             Self::Macvlan => "macvlan",
             Self::XdpRedirect => "xdp_redirect",
             Self::XdpBroadcast => "xdp_broadcast",
+            Self::TcxRedirectPeer => "tcx_redirect_peer",
             Self::Vswitch => "vswitch",
             Self::VswitchVlan => "vswitch_vlan",
             Self::VswitchMacvlan => "vswitch_macvlan",
@@ -92,7 +97,13 @@ impl Peer {
 
     /// Whether the peer can deliver to more than one sink.
     pub fn floods(self) -> bool {
-        self != Self::XdpRedirect
+        !matches!(self, Self::XdpRedirect | Self::TcxRedirectPeer)
+    }
+
+    /// Whether the peer is measured with XDP-sourced frames too (the plain TCX forwarder is
+    /// the container path's limit, stack-sourced only).
+    pub fn takes_xdp(self) -> bool {
+        self != Self::TcxRedirectPeer
     }
 
     /// Whether the peer delivers unicast to one sink (the plain broadcast floods everything).
@@ -172,6 +183,7 @@ impl Topology {
             Peer::Macvlan | Peer::VswitchMacvlan => topology.macvlan(source),
             Peer::XdpRedirect => topology.xdp_redirect(source),
             Peer::XdpBroadcast => topology.xdp_broadcast(source),
+            Peer::TcxRedirectPeer => topology.tcx_redirect_peer(source),
             Peer::Vswitch | Peer::VswitchVlan => topology.vswitch(source),
         }
         let addressed_by_switch =
@@ -222,7 +234,8 @@ impl Topology {
         &self.core
     }
 
-    fn ends(&self) -> impl Iterator<Item = &Endpoint> {
+    /// The generator, then the sinks.
+    pub fn ends(&self) -> impl Iterator<Item = &Endpoint> {
         std::iter::once(&self.generator).chain(&self.sinks)
     }
 
@@ -353,6 +366,25 @@ impl Topology {
         }
     }
 
+    /// The limit of the container path: each end's frames go by `bpf_redirect_peer` from its
+    /// veth's ingress straight to the other end's `eth0`, with no decision.
+    fn tcx_redirect_peer(&mut self, source: Source) {
+        assert_eq!(
+            source,
+            Source::Stack,
+            "the plain TCX forwarder takes stack-sourced frames only"
+        );
+        assert_eq!(self.sinks.len(), 1, "the plain forwarder joins two veths");
+        let core = self.core.name().to_string();
+        let ports = self.veths();
+        let [a, b] = [&ports[0], &ports[1]].map(|port| link::ifindex(&core, port));
+        self.trafficgen.forward_to_peer(a, b);
+        self.trafficgen.forward_to_peer(b, a);
+        for port in &ports {
+            self.trafficgen.attach_redirect_peer(&core, port);
+        }
+    }
+
     /// The limit of an XDP flood: a devmap broadcast to every sink's veth, with no egress
     /// program and no decision.
     fn xdp_broadcast(&mut self, source: Source) {
@@ -399,7 +431,15 @@ impl Topology {
         self.switch = Some(Switch::start(&self.core, &config));
     }
 
-    /// Lets a learning peer learn every sink: each sends one frame to the generator.
+    /// Makes the generator a stack-sourced sink too, for the fully meshed rows: the tc sink
+    /// at its `eth0` drops the other ends' generated frames once they are counted.
+    pub fn sink_at_generator(&mut self) {
+        let generator = self.generator.name().to_string();
+        self.trafficgen.attach_sink(&generator, IFNAME);
+    }
+
+    /// Lets a learning peer learn every end: each sink sends one frame to the generator, then
+    /// the generator one to the first sink.
     pub fn teach(&self) {
         for sink in &self.sinks {
             let frame = if self.peer == Peer::VswitchVlan {
@@ -409,5 +449,8 @@ impl Topology {
             };
             RawSocket::open(sink.name(), IFNAME).send(&frame);
         }
+        let generator = &self.generator;
+        let frame = ethernet(self.sinks[0].mac, generator.mac, 0);
+        RawSocket::open(generator.name(), IFNAME).send(&frame);
     }
 }

@@ -1,5 +1,5 @@
-//! The benchmark's own XDP object ([`TRAFFICGEN`]): the live-frames generator, the sinks and
-//! stubs around the switch under test, and the plain XDP forwarder.
+//! The benchmark's own eBPF object ([`TRAFFICGEN`]): the live-frames generator, the sinks and
+//! stubs around the switch under test, and the plain XDP and TCX forwarders.
 
 use std::{
     path::Path,
@@ -8,7 +8,7 @@ use std::{
 
 use aya::{
     Ebpf,
-    maps::{Array, PerCpuArray, PerCpuValues, xdp::DevMapHash},
+    maps::{Array, HashMap, PerCpuArray, PerCpuValues, xdp::DevMapHash},
     programs::{
         SchedClassifier, TcAttachType, TestRun as _, TestRunAttrs, TestRunOptions, Xdp, XdpMode,
         links::{FdLink, PinnedLink},
@@ -27,6 +27,8 @@ static TRAFFICGEN: &[u8] =
 
 /// The tc sink of stack-sourced frames.
 const SINK: &str = "trafficgen_sink";
+/// The plain TCX forwarder (`bpf_redirect_peer`).
+const REDIRECT_PEER: &str = "trafficgen_redirect_peer";
 /// Frames per `BPF_PROG_TEST_RUN` call.
 const REPEAT: u32 = 1 << 16;
 /// Frames the kernel builds and transmits per batch in live-frames mode.
@@ -86,7 +88,12 @@ impl TrafficGen {
             xdp(&mut ebpf, program).load().expect("loading a program");
         }
         let mut generator = Self { ebpf };
-        generator.sink().load().expect("loading the tc sink");
+        for name in [SINK, REDIRECT_PEER] {
+            generator
+                .classifier(name)
+                .load()
+                .unwrap_or_else(|error| panic!("loading {name}: {error}"));
+        }
         generator
     }
 
@@ -121,18 +128,41 @@ impl TrafficGen {
     /// Attaches the tc sink, which drops the generators' frames after they are counted, at
     /// the ingress of `ifname` in namespace `netns`.
     pub fn attach_sink(&mut self, netns: &str, ifname: &str) {
-        let sink = self.sink();
-        netns::run_in(netns, || sink.attach(ifname, TcAttachType::Ingress))
-            .expect("entering the namespace")
-            .unwrap_or_else(|error| panic!("attaching {SINK} to {ifname}: {error}"));
+        self.attach_classifier(SINK, netns, ifname);
     }
 
-    fn sink(&mut self) -> &mut SchedClassifier {
+    /// Attaches the plain TCX forwarder at the ingress of `ifname` in namespace `netns`; it
+    /// sends what arrives there to the peer of the interface [`TrafficGen::forward_to_peer`]
+    /// names.
+    pub fn attach_redirect_peer(&mut self, netns: &str, ifname: &str) {
+        self.attach_classifier(REDIRECT_PEER, netns, ifname);
+    }
+
+    fn attach_classifier(&mut self, name: &str, netns: &str, ifname: &str) {
+        let classifier = self.classifier(name);
+        netns::run_in(netns, || classifier.attach(ifname, TcAttachType::Ingress))
+            .expect("entering the namespace")
+            .unwrap_or_else(|error| panic!("attaching {name} to {ifname}: {error}"));
+    }
+
+    fn classifier(&mut self, name: &str) -> &mut SchedClassifier {
         self.ebpf
-            .program_mut(SINK)
-            .expect("the tc sink")
+            .program_mut(name)
+            .unwrap_or_else(|| panic!("the classifier {name}"))
             .try_into()
             .expect("a classifier")
+    }
+
+    /// Makes the plain TCX forwarder hand frames arriving on veth `from` to the ingress of the
+    /// peer of veth `to` (both in the forwarder's namespace).
+    pub fn forward_to_peer(&mut self, from: u32, to: u32) {
+        let mut peers: HashMap<_, u32, u32> = self
+            .ebpf
+            .map_mut("TG_PEERS")
+            .expect("TG_PEERS")
+            .try_into()
+            .expect("a hash map");
+        peers.insert(from, to, 0).expect("filling TG_PEERS");
     }
 
     /// Adds interface `ifindex` in `netns` to the plain broadcast's devmap.

@@ -1,30 +1,40 @@
-//! `bench [--quick] [--json FILE] [--chart FILE]`: the benchmark of `cargo xtask bench`. Prints
-//! the table and the targets, writes the JSON record and the PNG chart, and fails if any
-//! measured path forwarded nothing (the smoke check; never a speed threshold).
+//! `bench [--quick] [--only PART[,PART]] [--json FILE] [--chart FILE]`: the benchmark of
+//! `cargo xtask bench`. Prints the table and the targets, writes the JSON record and the PNG
+//! chart, and fails if any measured path forwarded nothing (the smoke check; never a speed
+//! threshold). `--only` measures the named parts alone (`bench::part::Part`).
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use tests::bench::{self, Plan, chart};
+use tests::bench::{self, Plan, chart, part::Part};
+
+const USAGE: &str = "usage: bench [--quick] [--only PART[,PART]] [--json FILE] [--chart FILE]";
 
 fn main() -> anyhow::Result<()> {
     let mut quick = false;
     let mut json = None;
     let mut chart_path = None;
+    let mut only = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--json" => json = Some(PathBuf::from(args.next().context("--json needs a FILE")?)),
+            "--only" => {
+                let list = args.next().context("--only needs a list of parts")?;
+                only = Part::parse_list(&list).map_err(anyhow::Error::msg)?;
+            }
             "--chart" => {
                 chart_path = Some(PathBuf::from(args.next().context("--chart needs a FILE")?));
             }
-            other => bail!(
-                "unknown argument {other:?}; usage: bench [--quick] [--json FILE] [--chart FILE]"
-            ),
+            other => bail!("unknown argument {other:?}; {USAGE}"),
         }
     }
-    let report = bench::run(&Plan::new(quick), quick);
+    let plan = Plan {
+        only,
+        ..Plan::new(quick)
+    };
+    let report = bench::run(&plan, quick);
     println!("{}", report.table());
     println!("{}", report.targets_table());
     for note in &report.notes {

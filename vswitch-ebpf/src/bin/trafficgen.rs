@@ -1,14 +1,15 @@
-//! Benchmark-only XDP programs: the live-frames traffic generator and the sinks and stubs that
-//! the benchmark harness (`cargo xtask bench`) attaches around the switch under test. This is a
-//! separate object; the switch never loads it.
+//! Benchmark-only programs: the live-frames traffic generator, the sinks and stubs that the
+//! benchmark harness (`cargo xtask bench`) attaches around the switch under test, and the plain
+//! XDP and TCX forwarders it is measured against. This is a separate object; the switch never
+//! loads it.
 #![no_std]
 #![no_main]
 
 use aya_ebpf::{
     bindings::{BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS, TC_ACT_OK, TC_ACT_SHOT, xdp_action},
-    helpers::bpf_get_prandom_u32,
+    helpers::{bpf_get_prandom_u32, bpf_redirect_peer},
     macros::{classifier, map, xdp},
-    maps::{Array, DevMapHash, PerCpuArray},
+    maps::{Array, DevMapHash, HashMap, PerCpuArray},
     programs::{TcContext, XdpContext},
 };
 
@@ -56,6 +57,11 @@ static TG_PORTS: DevMapHash = DevMapHash::with_max_entries(16, 0);
 /// Where the plain XDP broadcast sends a copy of every frame.
 #[map]
 static TG_BROADCAST: DevMapHash = DevMapHash::with_max_entries(128, 0);
+
+/// Where the plain TCX forwarder sends frames: ingress ifindex to the ifindex of the veth whose
+/// peer (in another namespace) receives them.
+#[map]
+static TG_PEERS: HashMap<u32, u32> = HashMap::with_max_entries(16, 0);
 
 /// Run by `BPF_PROG_TEST_RUN` in live-frames mode: writes the frame from `TG_FRAME` with a
 /// pseudo-random UDP source port (the UDP checksum is zero, so nothing else changes) and
@@ -143,6 +149,24 @@ pub fn trafficgen_broadcast(_ctx: XdpContext) -> u32 {
             u64::from(BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS | xdp_action::XDP_DROP),
         )
         .unwrap_or(xdp_action::XDP_DROP)
+}
+
+/// The plain TCX forwarder, the limit of the container path: hands every frame straight to the
+/// ingress of the peer of the veth that `TG_PEERS` maps its ingress interface to, with
+/// `bpf_redirect_peer`, and takes no decision.
+#[classifier]
+pub fn trafficgen_redirect_peer(ctx: TcContext) -> i32 {
+    // SAFETY: the context's own socket buffer.
+    let ingress = unsafe { (*ctx.skb.skb).ifindex };
+    // SAFETY: a read of a plain value that no program writes.
+    match unsafe { TG_PEERS.get(ingress) } {
+        Some(&to) => {
+            // SAFETY: a plain helper call on an ifindex.
+            let action = unsafe { bpf_redirect_peer(to, 0) };
+            action as i32
+        }
+        None => TC_ACT_SHOT,
+    }
 }
 
 // Host builds (clippy over the workspace) take std's panic handler; this object links nothing
