@@ -160,7 +160,7 @@ pub fn parent_tc(ctx: &TcContext) -> i32 {
     let Some(parent) = (unsafe { PARENTS.get(ifindex) }) else {
         return TC_ACT_OK;
     };
-    let frame = SkbFrame(ctx);
+    let frame = SkbFrame::<false>(ctx);
     let Some((dst, src)) = addresses(&frame) else {
         return TC_ACT_OK;
     };
@@ -199,7 +199,7 @@ pub fn child_tc(ctx: &TcContext) -> i32 {
         return TC_ACT_SHOT;
     };
     counters::received(child.slot, len);
-    let frame = SkbFrame(ctx);
+    let frame = SkbFrame::<false>(ctx);
     let Some((dst, src)) = addresses(&frame) else {
         counters::dropped(child.slot, DropReason::Runt);
         return TC_ACT_SHOT;

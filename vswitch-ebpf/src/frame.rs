@@ -23,20 +23,28 @@ impl Frame for XdpFrame<'_> {
     }
 }
 
-/// A socket buffer: reads the linear part directly, and through `bpf_skb_load_bytes` what lies
-/// beyond it (non-linear data).
-pub struct SkbFrame<'a>(pub &'a TcContext);
+/// The longest read a [`SkbFrame`] with `DIRECT` makes directly: addresses and header fields.
+/// Longer reads go through `bpf_skb_load_bytes`. (Direct reads of whole ARP or ND headers leave
+/// a value undefined on the failing path that newer LLVMs compute on before the check, which
+/// the verifier refuses.)
+const DIRECT_MAX: usize = 6;
 
-impl Frame for SkbFrame<'_> {
+/// A socket buffer, read through `bpf_skb_load_bytes`, which also reaches non-linear data.
+///
+/// With `DIRECT`, header fields in the linear part are read directly, and only the rest through
+/// the helper, whose call and copy cost as much as the rest of a lookup. The switching program
+/// reads its frames so; the dispatch programs do not: the second path spills their stack past
+/// 512 bytes with newer LLVMs.
+pub struct SkbFrame<'a, const DIRECT: bool>(pub &'a TcContext);
+
+impl<const DIRECT: bool> Frame for SkbFrame<'_, DIRECT> {
     #[inline(always)]
     fn read<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
         let start = self.0.data() + offset;
-        if start + N <= self.0.data_end() {
+        if DIRECT && N <= DIRECT_MAX && start + N <= self.0.data_end() {
             // SAFETY: the range was checked against `data_end` just above.
             return Some(unsafe { (start as *const [u8; N]).read_unaligned() });
         }
-        // The helper call and its copy cost as much as the rest of a lookup: only for bytes
-        // outside the linear part.
         self.0.load::<[u8; N]>(offset).ok()
     }
 

@@ -38,7 +38,7 @@ const ETH_P_IPV6: u16 = 0x86dd;
 /// the first.
 #[inline(always)]
 pub fn candidate(ctx: &TcContext) -> bool {
-    let frame = SkbFrame(ctx);
+    let frame = SkbFrame::<true>(ctx);
     let Some(dst) = frame.read::<6>(0) else {
         return false;
     };
@@ -98,7 +98,7 @@ fn answer(ctx: &TcContext) -> Option<i32> {
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
     // SAFETY: controller-written under the barrier discipline (see `maps::PORTS`).
     let port = unsafe { PORTS.get(ifindex) }?;
-    let frame = SkbFrame(ctx);
+    let frame = SkbFrame::<false>(ctx);
     let header = frame::parse(&frame).ok()?;
     let vlan = port.ingress_vlan(header.tag.tci()).ok()?;
     // SAFETY: written by the controller only, under the barrier discipline of `PORTS`.

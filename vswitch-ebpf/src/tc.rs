@@ -33,7 +33,9 @@ pub fn ingress(ctx: &TcContext) -> i32 {
     }
     // SAFETY: `skb` is the program's context pointer.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
-    let Ok(decision) = pipeline::ingress(ctx, &SkbFrame(ctx), ifindex, u64::from(ctx.len())) else {
+    let Ok(decision) =
+        pipeline::ingress(ctx, &SkbFrame::<true>(ctx), ifindex, u64::from(ctx.len()))
+    else {
         return TC_ACT_SHOT;
     };
     switch(ctx, &decision, ifindex)
@@ -63,7 +65,8 @@ fn forward(ctx: &TcContext, decision: &Decision, out: u32) -> i32 {
     // SAFETY: see `pipeline::ingress`.
     let target = unsafe { PORTS.get(out) };
     let priority = decision.priority;
-    let target = match egress::prepare(&mut SkbFrame(ctx), target, decision.vlan, priority) {
+    let target = match egress::prepare(&mut SkbFrame::<true>(ctx), target, decision.vlan, priority)
+    {
         Ok(target) => target,
         Err(reason) => {
             counters::dropped(slot, reason);
@@ -113,7 +116,7 @@ fn flood_ports(ctx: &TcContext, decision: &Decision, set: &FloodSet, ingress_ifi
     let slot = decision.port.slot;
     // The one frame is retagged for each port in turn: each decision starts from the tag the
     // last one left, and the priority is the one the frame arrived with.
-    let mut frame = SkbFrame(ctx);
+    let mut frame = SkbFrame::<false>(ctx);
     let priority = decision.priority;
     for index in 0..MAX_FLOOD_PORTS {
         if index as u32 >= set.len {
@@ -142,7 +145,7 @@ fn flood_ports(ctx: &TcContext, decision: &Decision, set: &FloodSet, ingress_ifi
 
 /// Tags a socket buffer with the kernel's VLAN helpers, or in place where the tag is in the
 /// packet data.
-impl Tagger for SkbFrame<'_> {
+impl<const DIRECT: bool> Tagger for SkbFrame<'_, DIRECT> {
     #[inline(always)]
     fn tag(&self) -> Result<Tag, DropReason> {
         frame::outer_tag(self)

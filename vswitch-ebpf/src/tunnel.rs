@@ -42,7 +42,7 @@ pub fn underlay_ingress(ctx: &TcContext) -> i32 {
     let Some(underlay) = (unsafe { UNDERLAYS.get(ifindex) }) else {
         return TC_ACT_OK;
     };
-    let received = match vxlan::arrival(&SkbFrame(ctx), underlay.dstport) {
+    let received = match vxlan::arrival(&SkbFrame::<false>(ctx), underlay.dstport) {
         Arrival::Pass => return TC_ACT_OK,
         Arrival::Vxlan(received) => received,
         Arrival::Drop(reason) => return refuse(ctx, underlay.slot, reason),
@@ -61,7 +61,7 @@ pub fn underlay_ingress(ctx: &TcContext) -> i32 {
     };
     let Ok(mut decision) = pipeline::from_tunnel(
         ctx,
-        &SkbFrame(ctx),
+        &SkbFrame::<false>(ctx),
         &tunnel.port,
         location,
         u64::from(ctx.len()),
@@ -199,7 +199,7 @@ struct Inner {
 #[inline(always)]
 fn prepare(ctx: &TcContext, tunnel: &Tunnel, decision: &Decision) -> Result<Inner, DropReason> {
     egress::prepare(
-        &mut SkbFrame(ctx),
+        &mut SkbFrame::<false>(ctx),
         Some(&tunnel.port),
         decision.vlan,
         decision.priority,

@@ -73,10 +73,7 @@ pub fn ingress(ctx: &XdpContext) -> u32 {
             xdp_action::XDP_DROP
         }
         Route::Flood => {
-            leave_note(
-                ctx,
-                FloodNote::new(slot, decision.vlan, decision.priority),
-            );
+            leave_note(ctx, FloodNote::new(slot, decision.vlan, decision.priority));
             let flags = BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS | xdp_action::XDP_DROP;
             match TX_PORTS.redirect(0, u64::from(flags)) {
                 Ok(action) => {

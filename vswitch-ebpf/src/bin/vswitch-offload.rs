@@ -50,7 +50,7 @@ pub fn vswitch_offload_xdp(ctx: XdpContext) -> u32 {
 /// tc (cls_bpf, direct action) offload: the same filter at the ingress classifier.
 #[classifier]
 pub fn vswitch_offload_tc(ctx: TcContext) -> i32 {
-    if passes(&frame::SkbFrame(&ctx)) {
+    if passes(&frame::SkbFrame::<false>(&ctx)) {
         TC_ACT_OK
     } else {
         TC_ACT_SHOT
