@@ -54,6 +54,6 @@ mod tests {
         };
         assert!(!foreign.is_ours());
         // The size the ingress program reserves in the metadata (a multiple of 4).
-        assert_eq!(core::mem::size_of::<FloodNote>(), 12);
+        assert_eq!(size_of::<FloodNote>(), 12);
     }
 }
