@@ -49,6 +49,14 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     let release = crate::workspace_root().join("target/release");
     let mut command = Command::new(release.join("bench"));
     command.env("VSWITCH_BIN", release.join("vswitch"));
+    // The agents the benchmark starts say only what went wrong: their start and stop lines,
+    // dozens per run, would bury the table. `RUST_LOG` set by the caller wins.
+    if std::env::var_os("RUST_LOG").is_none() {
+        command.env(
+            "RUST_LOG",
+            "warn,netlink_packet_route=error,netlink_proto=error",
+        );
+    }
     if options.quick {
         command.arg("--quick");
     }
