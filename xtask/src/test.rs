@@ -29,6 +29,29 @@ const LONG_COUNTS: [(&str, &str); 4] = [
     ("PROPTEST_CASES", "10000"),
 ];
 
+/// The suites of `tests/tests/` that run on this machine, in order: the fast
+/// BPF_PROG_TEST_RUN suites first, then the namespace suites. The others run in the VM group
+/// (`vm::group`).
+pub const HOST_SUITES: [&str; 17] = [
+    "datapath",
+    "vxlan_datapath",
+    "dispatch_datapath",
+    "fuzz_datapath",
+    "defences_datapath",
+    "vxlan",
+    "switching",
+    "live",
+    "hosts",
+    "devices",
+    "operator",
+    "macvlan",
+    "ipvlan",
+    "cni",
+    "faults",
+    "attacks",
+    "cluster",
+];
+
 /// Installs what is missing, lints, then runs unit, BPF_PROG_TEST_RUN and namespace tests.
 pub fn run(options: &Options) -> anyhow::Result<()> {
     prerequisites::require_root()?;
@@ -80,51 +103,12 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         ],
     )?;
     // The namespace suites share the machine's two cores and measure nothing: run them in turn.
-    prerequisites::run(
-        "cargo",
-        &[
-            "test",
-            "--package",
-            "tests",
-            "--lib",
-            "--test",
-            "datapath",
-            "--test",
-            "vxlan_datapath",
-            "--test",
-            "dispatch_datapath",
-            "--test",
-            "fuzz_datapath",
-            "--test",
-            "defences_datapath",
-            "--test",
-            "vxlan",
-            "--test",
-            "switching",
-            "--test",
-            "live",
-            "--test",
-            "hosts",
-            "--test",
-            "devices",
-            "--test",
-            "operator",
-            "--test",
-            "macvlan",
-            "--test",
-            "ipvlan",
-            "--test",
-            "cni",
-            "--test",
-            "faults",
-            "--test",
-            "attacks",
-            "--test",
-            "cluster",
-            "--",
-            "--test-threads=1",
-        ],
-    )?;
+    let mut arguments = vec!["test", "--package", "tests", "--lib"];
+    for suite in HOST_SUITES {
+        arguments.extend(["--test", suite]);
+    }
+    arguments.extend(["--", "--test-threads=1"]);
+    prerequisites::run("cargo", &arguments)?;
     // Completions and man pages generate, and the bash completion parses.
     crate::dist::run()?;
     // Benchmark smoke (issue 3): every benchmarked path forwards traffic; no speed threshold.
@@ -136,4 +120,29 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         vm::test()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HOST_SUITES;
+    use crate::vm::group::GUEST_SUITES;
+
+    #[test]
+    fn every_suite_runs_somewhere() {
+        let dir = crate::workspace_root().join("tests/tests");
+        let mut missing = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("reading tests/tests") {
+            let path = entry.expect("a directory entry").path();
+            let Some(suite) = path.file_stem().and_then(|stem| stem.to_str()) else {
+                continue;
+            };
+            if !HOST_SUITES.contains(&suite) && !GUEST_SUITES.contains(&suite) {
+                missing.push(suite.to_string());
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "suites that neither `cargo xtask test` nor its VM group runs: {missing:?}"
+        );
+    }
 }

@@ -14,7 +14,7 @@ use super::{VmCommand, run_in_guest, setup};
 use crate::prerequisites;
 
 /// The integration tests of the `tests` package that run in the guest, in this order.
-const GUEST_TESTS: &[&str] = &["vm_devices", "vm_offload", "vm_ipvlan", "switching"];
+pub const GUEST_SUITES: &[&str] = &["vm_devices", "vm_offload", "vm_ipvlan", "switching"];
 
 /// The suite that runs again against the canary build.
 const CANARY_TEST: &str = "switching";
@@ -23,11 +23,11 @@ const CANARY_TEST: &str = "switching";
 /// runs twice).
 const GROUP_TIMEOUT: Duration = Duration::from_secs(1200);
 
-/// Sets the VM up if needed, builds [`GUEST_TESTS`] and runs them in one boot.
+/// Sets the VM up if needed, builds [`GUEST_SUITES`] and runs them in one boot.
 pub fn test() -> anyhow::Result<()> {
     setup(false)?;
     let mut commands = Vec::new();
-    for test in GUEST_TESTS {
+    for test in GUEST_SUITES {
         commands.push(vec![test_binary(test)?, OsString::from("--test-threads=1")]);
     }
     let canary = canary_binary()?;

@@ -14,7 +14,7 @@
 //! Other xtask code calls [`run_in_guest`], or [`test`] for the VM test
 //! group.
 
-mod group;
+pub(crate) mod group;
 mod initramfs;
 mod kernel;
 mod netdevsim;
