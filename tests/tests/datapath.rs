@@ -149,7 +149,11 @@ fn xdp_flood_leaves_a_note_of_the_vlan_for_the_egress_program() {
         let frame = ethernet(station(1), station(9), 31);
         let (verdict, out) = fx.xdp_out(program_names::XDP_INGRESS, fx.ifindex(1), &frame);
         assert_eq!(verdict, XDP_REDIRECT);
-        assert_eq!(out, tagged(station(1), station(9), 10, 31), "no note on a unicast");
+        assert_eq!(
+            out,
+            tagged(station(1), station(9), 10, 31),
+            "no note on a unicast"
+        );
     });
 }
 
