@@ -1,8 +1,16 @@
 //! The agent's side of `[cluster]`: it hands the session its local stations and applies what
 //! the other nodes published to the maps: remote FDB entries, and their VTEPs in the tunnels'
 //! flood lists (through `refresh_remotes`, the one writer of those lists).
+//!
+//! Local stations are read from the FDB on a slow period (which catches moves, ageing and
+//! deletions) and, through [`PublishPace`], as soon as the datapath's count of learned stations
+//! moves: a new container is published within a few milliseconds of its first frame.
 
-use std::{collections::BTreeMap, net::IpAddr};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::IpAddr,
+    time::{Duration, Instant},
+};
 
 use vswitch_common::{
     fdb::{FdbEntry, FdbKey, Location},
@@ -37,6 +45,34 @@ impl Switch {
             handle: Some(Cluster::start(spec.clone(), local)),
         });
         Ok(())
+    }
+
+    /// Reads the local stations and hands them to `cluster`, noting the reading in `pace`.
+    pub(super) fn publish_local(&self, cluster: &Cluster, pace: &mut PublishPace) {
+        let started = Instant::now();
+        // The count first: a station learned while the FDB is read moves it again.
+        let read = self
+            .maps
+            .stations_learned()
+            .map_err(AgentError::from)
+            .and_then(|learned| Ok((learned, self.local_stations()?)));
+        match read {
+            Ok((learned, local)) => {
+                cluster.publish(local);
+                pace.read(learned, started, started.elapsed());
+            }
+            Err(error) => log::warn!("cluster: reading the local stations: {error}"),
+        }
+    }
+
+    /// Publishes at once when the datapath learned a station since the last reading and `pace`
+    /// allows a reading now.
+    pub(super) fn publish_if_learned(&self, cluster: &Cluster, pace: &mut PublishPace) {
+        match self.maps.stations_learned() {
+            Ok(learned) if pace.due(learned, Instant::now()) => self.publish_local(cluster, pace),
+            Ok(_) => {}
+            Err(error) => log::warn!("cluster: {error}"),
+        }
     }
 
     /// What this node publishes: each tunnel's local VTEP, and every station of a tunnelled
@@ -83,20 +119,50 @@ impl Switch {
             .min_by_key(IpAddr::is_ipv6)
     }
 
-    /// Applies a report of the session to the table and the maps.
-    pub(super) async fn cluster_event(&mut self, event: Event) -> Result<(), AgentError> {
+    /// Applies a report of the session, and every report queued behind it (up to
+    /// [`BURST`]), to the table and the maps; the flood lists and next hops, which cost a
+    /// reading of the FDB and netlink requests, are refreshed once for all of them.
+    pub(super) async fn cluster_events(
+        &mut self,
+        first: Event,
+        cluster: &mut Cluster,
+    ) -> Result<(), AgentError> {
+        let mut flood = BTreeSet::new();
+        let mut next = Some(first);
+        let mut applied = 0;
+        while let Some(event) = next {
+            match self.cluster_event(event) {
+                Ok(vnis) => flood.extend(vnis),
+                Err(error) => log::warn!("cluster: applying a change: {error}"),
+            }
+            applied += 1;
+            next = (applied < BURST).then(|| cluster.try_next()).flatten();
+        }
+        if !flood.is_empty() {
+            let vnis: Vec<u32> = flood.into_iter().collect();
+            self.refresh_remotes(&vnis)?;
+            // A new VTEP needs its next hop before frames can go to it: look now rather than
+            // at the next upkeep (the neighbour is often known already).
+            self.resolve_remote_next_hops().await?;
+        }
+        Ok(())
+    }
+
+    /// Applies one report to the table and the FDB; the VNIs whose flood list changed.
+    fn cluster_event(&mut self, event: Event) -> Result<BTreeSet<u32>, AgentError> {
         let Some(link) = self.cluster.as_mut() else {
-            return Ok(());
+            return Ok(BTreeSet::new());
         };
         let changes = match event {
             Event::Snapshot(records) => link.table.replace(records),
             Event::Put(record) => link.table.put(record),
             Event::Delete(key) => link.table.delete(&key),
         };
-        self.apply_cluster_changes(changes).await
+        self.apply_cluster_changes(&changes)?;
+        Ok(changes.flood)
     }
 
-    async fn apply_cluster_changes(&mut self, changes: Changes) -> Result<(), AgentError> {
+    fn apply_cluster_changes(&mut self, changes: &Changes) -> Result<(), AgentError> {
         for remote in &changes.removed {
             if let Some((key, entry)) = self.remote_entry(remote) {
                 if self.maps.fdb(&key) == Some(entry) {
@@ -125,13 +191,6 @@ impl Switch {
                 self.maps
                     .set_neighbour(neighbour_key(key.vlan, ip), remote.mac)?;
             }
-        }
-        if !changes.flood.is_empty() {
-            let vnis: Vec<u32> = changes.flood.into_iter().collect();
-            self.refresh_remotes(&vnis)?;
-            // A new VTEP needs its next hop before frames can go to it: look now rather than
-            // at the next upkeep (the neighbour is often known already).
-            self.resolve_remote_next_hops().await?;
         }
         Ok(())
     }
@@ -168,5 +227,63 @@ fn neighbour_key(vlan: u16, ip: IpAddr) -> NeighbourKey {
         vlan,
         _pad: 0,
         address,
+    }
+}
+
+/// How many queued reports of the session one turn of the agent's loop applies before it
+/// refreshes the flood lists and serves its other duties.
+const BURST: usize = 4096;
+
+/// At most this share of the agent's time (1/N) goes to readings of the FDB that learning
+/// triggers: a flood of new stations into a large FDB does not keep the agent reading.
+const READING_SHARE: u32 = 10;
+
+/// When a learning event may trigger a reading of the local stations: when the datapath's
+/// switch-wide count of learned stations differs from the last reading's, and the last reading
+/// is long enough ago that readings take at most 1/[`READING_SHARE`] of the time.
+#[derive(Debug, Default)]
+pub(super) struct PublishPace {
+    /// The count at the last reading.
+    learned: u64,
+    /// No triggered reading before this.
+    not_before: Option<Instant>,
+}
+
+impl PublishPace {
+    /// Whether a reading is due at `now` with the count at `learned`.
+    pub(super) fn due(&self, learned: u64, now: Instant) -> bool {
+        learned != self.learned && self.not_before.is_none_or(|not_before| now >= not_before)
+    }
+
+    /// Notes a reading that started at `started` with the count at `learned` and took `took`.
+    pub(super) fn read(&mut self, learned: u64, started: Instant, took: Duration) {
+        self.learned = learned;
+        self.not_before = Some(started + took * READING_SHARE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_station_is_due_at_once_and_an_unchanged_count_never() {
+        let mut pace = PublishPace::default();
+        let now = Instant::now();
+        assert!(!pace.due(0, now), "nothing learned yet");
+        assert!(pace.due(1, now));
+        pace.read(1, now, Duration::from_micros(100));
+        assert!(!pace.due(1, now + Duration::from_secs(1)), "nothing new");
+        assert!(pace.due(2, now + Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn slow_readings_are_spaced_to_a_share_of_the_time() {
+        let mut pace = PublishPace::default();
+        let now = Instant::now();
+        pace.read(5, now, Duration::from_millis(50));
+        assert!(!pace.due(6, now + Duration::from_millis(100)));
+        assert!(!pace.due(6, now + Duration::from_millis(499)));
+        assert!(pace.due(6, now + Duration::from_millis(500)));
     }
 }

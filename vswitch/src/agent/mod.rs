@@ -48,8 +48,13 @@ pub const PEER_NAME: &str = "eth0";
 /// since) and keeps the next hops towards remote VTEPs resolved.
 const TUNNEL_UPKEEP: Duration = Duration::from_secs(1);
 
-/// How often, with `[cluster]`, the agent reads the FDB for local stations to publish.
+/// How often, with `[cluster]`, the agent reads the FDB for local stations to publish
+/// regardless of learning (moves between ports, ageing and deletions show up here).
 const CLUSTER_PUBLISH: Duration = Duration::from_millis(100);
+
+/// How often, with `[cluster]`, the agent looks at the datapath's count of learned stations
+/// (one map lookup), to publish a new station without waiting for [`CLUSTER_PUBLISH`].
+const CLUSTER_LEARNING: Duration = Duration::from_millis(5);
 
 /// Why the switch could not start, or a change could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -313,6 +318,9 @@ impl Switch {
         let mut guard = tokio::time::interval(loop_guard::LOOP_GUARD_PERIOD);
         let mut publish = tokio::time::interval(CLUSTER_PUBLISH);
         publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut learning = tokio::time::interval(CLUSTER_LEARNING);
+        learning.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pace = cluster::PublishPace::default();
         let mut control = self.control.take();
         loop {
             tokio::select! {
@@ -341,18 +349,22 @@ impl Switch {
                     }
                 }
                 Some(event) = next_cluster_event(cluster) => {
-                    if let Err(error) = self.cluster_event(event).await {
+                    if let Some(session) = cluster.as_mut()
+                        && let Err(error) = self.cluster_events(event, session).await
+                    {
                         log::warn!("cluster: applying a change: {error}");
                     }
                 }
-                _ = publish.tick(), if cluster.is_some() => match self.local_stations() {
-                    Ok(local) => {
-                        if let Some(cluster) = cluster.as_ref() {
-                            cluster.publish(local);
-                        }
+                _ = publish.tick(), if cluster.is_some() => {
+                    if let Some(cluster) = cluster.as_ref() {
+                        self.publish_local(cluster, &mut pace);
                     }
-                    Err(error) => log::warn!("cluster: reading the local stations: {error}"),
-                },
+                }
+                _ = learning.tick(), if cluster.is_some() => {
+                    if let Some(cluster) = cluster.as_ref() {
+                        self.publish_if_learned(cluster, &mut pace);
+                    }
+                }
                 _ = ticker.tick() => {
                     let removed = ageing::sweep(&mut self.maps, self.ageing_ns)?;
                     if removed > 0 {
