@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick] [--json FILE] [--chart FILE]`: builds the switch and the
+//! `cargo xtask bench [--quick] [--only cluster] [--json FILE] [--chart FILE]`: builds the switch and the
 //! benchmark harness (`tests/src/bin/bench.rs`) in release mode and runs it.
 
 use std::{path::PathBuf, process::Command};
@@ -13,6 +13,9 @@ pub struct Options {
     /// About a minute, one repetition: a smoke check that every path forwards traffic.
     #[arg(long)]
     pub quick: bool,
+    /// Measure one group of rows alone: `cluster` (convergence and scale through etcd).
+    #[arg(long, value_name = "GROUP", value_parser = ["cluster"])]
+    pub only: Option<String>,
     /// Write the results and the run's environment as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -46,6 +49,9 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     command.env("VSWITCH_BIN", release.join("vswitch"));
     if options.quick {
         command.arg("--quick");
+    }
+    if let Some(group) = &options.only {
+        command.args(["--only", group]);
     }
     if let Some(path) = &options.json {
         command.arg("--json").arg(path);

@@ -3,12 +3,13 @@
 //! removed on drop), measured in the same run, alternating, several times.
 //!
 //! One concept per module: [`topology`] builds the peers, [`trafficgen`] and [`stackgen`]
-//! generate, [`metrics`] measures once, [`scale`], [`live`], [`branches`] and [`programs`] cover
-//! vswitch alone,
+//! generate, [`metrics`] measures once, [`scale`], [`live`], [`branches`], [`programs`] and
+//! [`cluster`] cover vswitch alone,
 //! [`report`] and [`chart`] present.
 
 pub mod branches;
 pub mod chart;
+pub mod cluster;
 pub mod cni;
 pub mod cpu;
 pub mod environment;
@@ -148,7 +149,8 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         + plan.headline_reps * 2 * peers.len()
         + reps * (flooding.len() + ip.len() + tcp.len() + 5 + plan.startup_ports.len())
         + 7
-        + plan.broadcast_ports.len() * BROADCASTERS.len() * (1 + reps);
+        + plan.broadcast_ports.len() * BROADCASTERS.len() * (1 + reps)
+        + cluster::STEPS;
     let mut progress = Progress::new(total);
 
     let mut built = build(&peers, Source::Xdp, 1, &mut progress);
@@ -252,6 +254,7 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
         &format!("{} programs", report.programs.len()),
     );
     vxlan_rows(plan, &mut report, &mut progress);
+    cluster::rows(cluster::Plan::new(quick), &mut report, &mut progress);
     report.load.1 = environment::load();
     report
 }

@@ -1,6 +1,7 @@
-//! `bench [--quick] [--json FILE] [--chart FILE]`: the benchmark of `cargo xtask bench`. Prints
-//! the table and the targets, writes the JSON record and the PNG chart, and fails if any
-//! measured path forwarded nothing (the smoke check; never a speed threshold).
+//! `bench [--quick] [--only cluster] [--json FILE] [--chart FILE]`: the benchmark of
+//! `cargo xtask bench`. Prints the table and the targets, writes the JSON record and the PNG
+//! chart, and fails if any measured path forwarded nothing (the smoke check; never a speed
+//! threshold). `--only cluster` measures the cluster rows alone.
 
 use std::path::PathBuf;
 
@@ -11,20 +12,30 @@ fn main() -> anyhow::Result<()> {
     let mut quick = false;
     let mut json = None;
     let mut chart_path = None;
+    let mut cluster_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--only" => match args.next().as_deref() {
+                Some("cluster") => cluster_only = true,
+                other => bail!("--only takes `cluster`, not {other:?}"),
+            },
             "--json" => json = Some(PathBuf::from(args.next().context("--json needs a FILE")?)),
             "--chart" => {
                 chart_path = Some(PathBuf::from(args.next().context("--chart needs a FILE")?));
             }
             other => bail!(
-                "unknown argument {other:?}; usage: bench [--quick] [--json FILE] [--chart FILE]"
+                "unknown argument {other:?}; usage: bench [--quick] [--only cluster] [--json FILE] \
+                 [--chart FILE]"
             ),
         }
     }
-    let report = bench::run(&Plan::new(quick), quick);
+    let report = if cluster_only {
+        bench::cluster::run(quick)
+    } else {
+        bench::run(&Plan::new(quick), quick)
+    };
     println!("{}", report.table());
     println!("{}", report.targets_table());
     for note in &report.notes {
