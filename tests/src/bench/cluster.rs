@@ -176,7 +176,7 @@ const COUNT_POLL: Duration = Duration::from_millis(20);
 /// The lease of the simulated nodes, longer than any measurement.
 const SIMULATED_LEASE_SECS: i64 = 600;
 /// Simulated nodes publishing at the same time (each a sequence of transactions).
-const PUBLISHERS: usize = 8;
+const PUBLISHERS: usize = 32;
 
 /// Convergence of new stations: one sample per container.
 #[derive(Debug)]

@@ -4,12 +4,15 @@
 //!
 //! Local stations are read from the FDB on a slow period (which catches moves, ageing and
 //! deletions) and, through [`PublishPace`], as soon as the datapath's count of learned stations
-//! moves: a new container is published within a few milliseconds of its first frame.
+//! moves: a new container is published within a few milliseconds of its first frame. Remote
+//! entries are written as their records arrive; the flood lists and next hops, which cost a
+//! walk of the whole FDB, are refreshed under a [`Pace`], so that a fresh agent taking in
+//! hundreds of nodes does not walk its FDB once per node.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
     net::IpAddr,
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use vswitch_common::{
@@ -18,11 +21,19 @@ use vswitch_common::{
     suppression::NeighbourKey,
 };
 
-use super::{AgentError, Switch, tunnels};
+use super::{
+    AgentError, Switch,
+    pace::{Pace, PublishPace},
+    tunnels,
+};
 use crate::{
     cluster::{Changes, Cluster, Event, Local, RemoteMac, Station, Table},
     config::{ClusterSpec, PortKind},
 };
+
+/// How many queued reports of the session one turn of the agent's loop applies before it
+/// serves its other duties.
+const BURST: usize = 4096;
 
 /// The cluster membership of a running switch.
 #[derive(Debug)]
@@ -33,6 +44,10 @@ pub(super) struct ClusterLink {
     pub table: Table,
     /// The session; the run loop holds it while it runs.
     pub handle: Option<Cluster>,
+    /// VNIs whose flood list the cluster changed since the last refresh.
+    pub flood: BTreeSet<u32>,
+    /// When the flood lists may be refreshed again.
+    pub flood_pace: Pace,
 }
 
 impl Switch {
@@ -43,6 +58,8 @@ impl Switch {
             spec: spec.clone(),
             table: Table::new(&spec.node),
             handle: Some(Cluster::start(spec.clone(), local)),
+            flood: BTreeSet::new(),
+            flood_pace: Pace::default(),
         });
         Ok(())
     }
@@ -120,30 +137,58 @@ impl Switch {
     }
 
     /// Applies a report of the session, and every report queued behind it (up to
-    /// [`BURST`]), to the table and the maps; the flood lists and next hops, which cost a
-    /// reading of the FDB and netlink requests, are refreshed once for all of them.
+    /// [`BURST`]), to the table and the FDB, then refreshes the flood lists if they changed and
+    /// their pace allows (else [`Switch::cluster_flood_due`] says when).
     pub(super) async fn cluster_events(
         &mut self,
         first: Event,
         cluster: &mut Cluster,
     ) -> Result<(), AgentError> {
-        let mut flood = BTreeSet::new();
         let mut next = Some(first);
         let mut applied = 0;
         while let Some(event) = next {
             match self.cluster_event(event) {
-                Ok(vnis) => flood.extend(vnis),
+                Ok(vnis) => {
+                    if let Some(link) = self.cluster.as_mut() {
+                        link.flood.extend(vnis);
+                    }
+                }
                 Err(error) => log::warn!("cluster: applying a change: {error}"),
             }
             applied += 1;
             next = (applied < BURST).then(|| cluster.try_next()).flatten();
         }
-        if !flood.is_empty() {
-            let vnis: Vec<u32> = flood.into_iter().collect();
-            self.refresh_remotes(&vnis)?;
-            // A new VTEP needs its next hop before frames can go to it: look now rather than
-            // at the next upkeep (the neighbour is often known already).
-            self.resolve_remote_next_hops().await?;
+        if self
+            .cluster_flood_due()
+            .is_some_and(|due| due <= Instant::now())
+        {
+            self.refresh_cluster_flood().await?;
+        }
+        Ok(())
+    }
+
+    /// When the flood lists that the cluster changed may be refreshed; none if none changed.
+    pub(super) fn cluster_flood_due(&self) -> Option<Instant> {
+        let link = self.cluster.as_ref()?;
+        if link.flood.is_empty() {
+            return None;
+        }
+        Some(link.flood_pace.next().unwrap_or_else(Instant::now))
+    }
+
+    /// Refreshes the flood lists that the cluster changed, and the next hops.
+    pub(super) async fn refresh_cluster_flood(&mut self) -> Result<(), AgentError> {
+        let Some(link) = self.cluster.as_mut() else {
+            return Ok(());
+        };
+        let vnis: Vec<u32> = std::mem::take(&mut link.flood).into_iter().collect();
+        let started = Instant::now();
+        self.refresh_remotes(&vnis)?;
+        // A new VTEP needs its next hop before frames can go to it: look now rather than at
+        // the next upkeep (the neighbour is often known already).
+        self.resolve_remote_next_hops().await?;
+        if let Some(link) = self.cluster.as_mut() {
+            link.flood_pace.ran(started, started.elapsed());
         }
         Ok(())
     }
@@ -227,63 +272,5 @@ fn neighbour_key(vlan: u16, ip: IpAddr) -> NeighbourKey {
         vlan,
         _pad: 0,
         address,
-    }
-}
-
-/// How many queued reports of the session one turn of the agent's loop applies before it
-/// refreshes the flood lists and serves its other duties.
-const BURST: usize = 4096;
-
-/// At most this share of the agent's time (1/N) goes to readings of the FDB that learning
-/// triggers: a flood of new stations into a large FDB does not keep the agent reading.
-const READING_SHARE: u32 = 10;
-
-/// When a learning event may trigger a reading of the local stations: when the datapath's
-/// switch-wide count of learned stations differs from the last reading's, and the last reading
-/// is long enough ago that readings take at most 1/[`READING_SHARE`] of the time.
-#[derive(Debug, Default)]
-pub(super) struct PublishPace {
-    /// The count at the last reading.
-    learned: u64,
-    /// No triggered reading before this.
-    not_before: Option<Instant>,
-}
-
-impl PublishPace {
-    /// Whether a reading is due at `now` with the count at `learned`.
-    pub(super) fn due(&self, learned: u64, now: Instant) -> bool {
-        learned != self.learned && self.not_before.is_none_or(|not_before| now >= not_before)
-    }
-
-    /// Notes a reading that started at `started` with the count at `learned` and took `took`.
-    pub(super) fn read(&mut self, learned: u64, started: Instant, took: Duration) {
-        self.learned = learned;
-        self.not_before = Some(started + took * READING_SHARE);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_new_station_is_due_at_once_and_an_unchanged_count_never() {
-        let mut pace = PublishPace::default();
-        let now = Instant::now();
-        assert!(!pace.due(0, now), "nothing learned yet");
-        assert!(pace.due(1, now));
-        pace.read(1, now, Duration::from_micros(100));
-        assert!(!pace.due(1, now + Duration::from_secs(1)), "nothing new");
-        assert!(pace.due(2, now + Duration::from_millis(1)));
-    }
-
-    #[test]
-    fn slow_readings_are_spaced_to_a_share_of_the_time() {
-        let mut pace = PublishPace::default();
-        let now = Instant::now();
-        pace.read(5, now, Duration::from_millis(50));
-        assert!(!pace.due(6, now + Duration::from_millis(100)));
-        assert!(!pace.due(6, now + Duration::from_millis(499)));
-        assert!(pace.due(6, now + Duration::from_millis(500)));
     }
 }

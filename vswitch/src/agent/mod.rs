@@ -16,6 +16,7 @@ mod dispatch;
 mod fdb;
 mod loop_guard;
 mod mtu;
+mod pace;
 pub mod pending;
 mod port_changes;
 mod ports;
@@ -320,9 +321,10 @@ impl Switch {
         publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut learning = tokio::time::interval(CLUSTER_LEARNING);
         learning.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut pace = cluster::PublishPace::default();
+        let mut pace = pace::PublishPace::default();
         let mut control = self.control.take();
         loop {
+            let flood = self.cluster_flood_due();
             tokio::select! {
                 Some(request) = next_request(&mut control) => {
                     let answer = self.serve(request.command(), config_path.as_deref()).await;
@@ -353,6 +355,11 @@ impl Switch {
                         && let Err(error) = self.cluster_events(event, session).await
                     {
                         log::warn!("cluster: applying a change: {error}");
+                    }
+                }
+                _ = flood_due(flood), if flood.is_some() => {
+                    if let Err(error) = self.refresh_cluster_flood().await {
+                        log::warn!("cluster: refreshing the flood lists: {error}");
                     }
                 }
                 _ = publish.tick(), if cluster.is_some() => {
@@ -417,6 +424,14 @@ impl Switch {
 async fn next_request(control: &mut Option<ControlServer>) -> Option<ControlRequest> {
     match control {
         Some(control) => control.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `due` (never, without one).
+async fn flood_due(due: Option<std::time::Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due.into()).await,
         None => std::future::pending().await,
     }
 }
