@@ -468,6 +468,7 @@ impl Report {
                 row.values.0.is_empty() || row.values.min().is_nan() || row.values.min() <= 0.0
             })
             .map(|row| format!("{} through {}", row.metric.label(), row.peer.label()))
+            .chain(super::cluster::silent(self))
             .collect()
     }
 
