@@ -23,7 +23,7 @@ use vswitch_common::{
 
 use super::{
     AgentError, Switch,
-    pace::{Pace, PublishPace},
+    pace::{Pace, PublishPace, thread_cpu_time},
     tunnels,
 };
 use crate::{
@@ -66,7 +66,7 @@ impl Switch {
 
     /// Reads the local stations and hands them to `cluster`, noting the reading in `pace`.
     pub(super) fn publish_local(&self, cluster: &Cluster, pace: &mut PublishPace) {
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), thread_cpu_time());
         // The count first: a station learned while the FDB is read moves it again.
         let read = self
             .maps
@@ -76,7 +76,7 @@ impl Switch {
         match read {
             Ok((learned, local)) => {
                 cluster.publish(local);
-                pace.read(learned, started, started.elapsed());
+                pace.read(learned, started, thread_cpu_time().saturating_sub(cpu));
             }
             Err(error) => log::warn!("cluster: reading the local stations: {error}"),
         }
@@ -182,13 +182,15 @@ impl Switch {
             return Ok(());
         };
         let vnis: Vec<u32> = std::mem::take(&mut link.flood).into_iter().collect();
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), thread_cpu_time());
         self.refresh_remotes(&vnis)?;
+        // The FDB walk is the cost that the pace bounds; the next hops below wait on netlink.
+        let cost = thread_cpu_time().saturating_sub(cpu);
         // A new VTEP needs its next hop before frames can go to it: look now rather than at
         // the next upkeep (the neighbour is often known already).
         self.resolve_remote_next_hops().await?;
         if let Some(link) = self.cluster.as_mut() {
-            link.flood_pace.ran(started, started.elapsed());
+            link.flood_pace.ran(started, cost);
         }
         Ok(())
     }
