@@ -300,23 +300,50 @@ pub struct ClusterLab {
     pub tls: Option<TlsFiles>,
     /// The management network: a bridge `br0` with the etcd members' addresses.
     pub management: Netns,
+    /// The tag prefix of its namespaces.
+    prefix: &'static str,
 }
 
-impl ClusterLab {
-    /// `hosts` hosts and a cluster of `members` etcd members, the switches running.
-    pub fn new(hosts: usize, members: usize) -> Self {
-        Self::build(hosts, members, false)
+/// How to build a [`ClusterLab`]: the cluster suite and the benchmark build theirs with it.
+#[derive(Clone, Debug)]
+pub struct ClusterLabBuilder {
+    hosts: usize,
+    members: usize,
+    tls: bool,
+    prefix: &'static str,
+}
+
+impl ClusterLabBuilder {
+    /// A cluster of `members` etcd members (one by default).
+    pub fn members(mut self, members: usize) -> Self {
+        self.members = members;
+        self
     }
 
-    /// `hosts` hosts and one etcd member that serves clients over TLS and asks them for a
-    /// certificate; the hosts' `[cluster]` has `ca`, `cert` and `key`.
-    pub fn with_tls(hosts: usize) -> Self {
-        Self::build(hosts, 1, true)
+    /// One etcd member that serves clients over TLS and asks them for a certificate; the
+    /// hosts' `[cluster]` has `ca`, `cert` and `key`.
+    pub fn tls(mut self) -> Self {
+        self.members = 1;
+        self.tls = true;
+        self
     }
 
-    fn build(hosts: usize, members: usize, tls: bool) -> Self {
-        let overlay = Overlay::with_prefix(Family::V4, hosts, "cl");
-        let management = Netns::new(&names::unique("clmg"));
+    /// Namespace tags that start with `prefix` (the suite's `cl` by default).
+    pub fn prefix(mut self, prefix: &'static str) -> Self {
+        self.prefix = prefix;
+        self
+    }
+
+    /// Builds the networks, starts etcd and then the switches.
+    pub fn build(self) -> ClusterLab {
+        let Self {
+            hosts,
+            members,
+            tls,
+            prefix,
+        } = self;
+        let overlay = Overlay::with_prefix(Family::V4, hosts, prefix);
+        let management = Netns::new(&names::unique(&format!("{prefix}mg")));
         run_in(
             management.name(),
             &["ip", "link", "add", "br0", "type", "bridge"],
@@ -338,7 +365,7 @@ impl ClusterLab {
             );
             host.ns.address("mg0", &format!("10.98.0.{}/24", host.n));
         }
-        let token = names::unique("cle");
+        let token = names::unique(&format!("{prefix}e"));
         let tls = tls.then(|| TlsFiles::generate(&token));
         let etcd: Vec<Etcd> = (1..=members)
             .map(|member| {
@@ -350,15 +377,16 @@ impl ClusterLab {
             member.wait_healthy();
         }
         let second = (1..=hosts)
-            .map(|n| Netns::new(&names::unique(&format!("clc{n}"))))
+            .map(|n| Netns::new(&names::unique(&format!("{prefix}c{n}"))))
             .collect();
-        let mut lab = Self {
+        let mut lab = ClusterLab {
             overlay,
             second,
             added: Vec::new(),
             etcd,
             tls,
             management,
+            prefix,
         };
         for n in 1..=hosts {
             let config = lab.config(n);
@@ -366,6 +394,28 @@ impl ClusterLab {
             host.switch = Some(Switch::start(&host.ns, &config));
         }
         lab
+    }
+}
+
+impl ClusterLab {
+    /// `hosts` hosts, to build with one etcd member, without TLS, the suite's names.
+    pub fn builder(hosts: usize) -> ClusterLabBuilder {
+        ClusterLabBuilder {
+            hosts,
+            members: 1,
+            tls: false,
+            prefix: "cl",
+        }
+    }
+
+    /// `hosts` hosts and a cluster of `members` etcd members, the switches running.
+    pub fn new(hosts: usize, members: usize) -> Self {
+        Self::builder(hosts).members(members).build()
+    }
+
+    /// `hosts` hosts and one etcd member over TLS (see [`ClusterLabBuilder::tls`]).
+    pub fn with_tls(hosts: usize) -> Self {
+        Self::builder(hosts).tls().build()
     }
 
     /// Host `n`'s config: its two containers in VLAN 10, carried by VNI 100 with no configured
@@ -404,20 +454,19 @@ impl ClusterLab {
     /// Adds a third container to host `n` with `vswitch port add` (address `192.168.10.2N`,
     /// VLAN 10), and returns its namespace, which the lab removes if the switch did not.
     pub fn add_container(&mut self, n: usize) -> String {
-        let netns = names::unique(&format!("cln{n}"));
-        self.added.push(Netns::owning(&netns));
         let address = format!("192.168.10.{}/24", 20 + n);
-        let add = self.switch(n).vswitch(&[
-            "port",
-            "add",
-            &format!("vp{n}c"),
-            "--netns",
-            &netns,
-            "--address",
-            &address,
-            "--vlan",
-            "10",
-        ]);
+        self.add_port(n, &format!("vp{n}c"), &["--address", &address])
+    }
+
+    /// Adds port `port` in VLAN 10 to host `n` with `vswitch port add`, its peer in a new
+    /// namespace, with the further options `extra`; returns the namespace, which the lab
+    /// removes if the switch did not.
+    pub fn add_port(&mut self, n: usize, port: &str, extra: &[&str]) -> String {
+        let netns = names::unique(&format!("{}n{n}", self.prefix));
+        self.added.push(Netns::owning(&netns));
+        let mut args = vec!["port", "add", port, "--netns", &netns, "--vlan", "10"];
+        args.extend(extra);
+        let add = self.switch(n).vswitch(&args);
         assert!(add.status.success(), "{add:?}");
         netns
     }

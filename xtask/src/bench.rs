@@ -14,7 +14,7 @@ pub struct Options {
     #[arg(long)]
     pub quick: bool,
     /// Measure only these parts (comma-separated): xdp, flood, broadcast, stack, mesh,
-    /// scale, live, branches, programs, vxlan. For developing a row; the targets of the parts
+    /// scale, live, branches, programs, vxlan, cluster. For developing a row; the targets of the parts
     /// left out read "not measured".
     #[arg(long, value_name = "PART[,PART]")]
     pub only: Option<String>,

@@ -4,10 +4,12 @@
 //!
 //! One concept per module: [`part`] names what `--only` picks, [`topology`] builds the peers,
 //! [`trafficgen`] and [`stackgen`] generate, [`metrics`] measures once, [`scale`], [`live`],
-//! [`branches`] and [`programs`] cover vswitch alone, [`report`] and [`chart`] present.
+//! [`branches`], [`programs`] and [`cluster`] cover vswitch alone, [`report`] and [`chart`]
+//! present.
 
 pub mod branches;
 pub mod chart;
+pub mod cluster;
 pub mod cni;
 pub mod cpu;
 pub mod environment;
@@ -186,6 +188,7 @@ impl Peers {
             Part::Live | Part::Programs => 1,
             Part::Branches => reps,
             Part::Vxlan => vxlan::Encapsulator::ALL.len(),
+            Part::Cluster => cluster::STEPS,
         }
     }
 }
@@ -289,6 +292,9 @@ pub fn run(plan: &Plan, quick: bool) -> Report {
     }
     if plan.runs(Part::Vxlan) {
         vxlan_rows(plan, &mut report, &mut progress);
+    }
+    if plan.runs(Part::Cluster) {
+        cluster::rows(cluster::Plan::new(quick), &mut report, &mut progress);
     }
     report.load.1 = environment::load();
     report

@@ -23,11 +23,13 @@ pub enum Part {
     Programs,
     /// VXLAN against the kernel's.
     Vxlan,
+    /// Several hosts through etcd: convergence and scale.
+    Cluster,
 }
 
 impl Part {
     /// Every part, in run order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Xdp,
         Self::Flood,
         Self::Broadcast,
@@ -38,6 +40,7 @@ impl Part {
         Self::Branches,
         Self::Programs,
         Self::Vxlan,
+        Self::Cluster,
     ];
 
     /// The name `--only` takes.
@@ -53,6 +56,7 @@ impl Part {
             Self::Branches => "branches",
             Self::Programs => "programs",
             Self::Vxlan => "vxlan",
+            Self::Cluster => "cluster",
         }
     }
 

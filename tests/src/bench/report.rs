@@ -134,7 +134,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// `Met` or `Missed` for a single value (nothing repeated to spread).
-    fn of(met: Option<bool>) -> Self {
+    pub(super) fn of(met: Option<bool>) -> Self {
         match met {
             Some(true) => Self::Met,
             Some(false) => Self::Missed,
@@ -462,6 +462,9 @@ impl Report {
                 verdict: Verdict::of(live_lost.map(|lost| lost == 0.0)),
             },
         ]
+        .into_iter()
+        .chain(super::cluster::targets(self))
+        .collect()
     }
 
     /// The targets as Markdown.
@@ -496,6 +499,7 @@ impl Report {
                     || row.fewest == 0
             })
             .map(|row| format!("{} through {}", row.metric.label(), row.peer.label()))
+            .chain(super::cluster::silent(self))
             .collect()
     }
 

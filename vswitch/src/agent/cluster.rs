@@ -1,8 +1,19 @@
 //! The agent's side of `[cluster]`: it hands the session its local stations and applies what
 //! the other nodes published to the maps: remote FDB entries, and their VTEPs in the tunnels'
 //! flood lists (through `refresh_remotes`, the one writer of those lists).
+//!
+//! Local stations are read from the FDB on a slow period (which catches moves, ageing and
+//! deletions) and, through [`PublishPace`], as soon as the datapath's count of learned stations
+//! moves: a new container is published within a few milliseconds of its first frame. Remote
+//! entries are written as their records arrive; the flood lists and next hops, which cost a
+//! walk of the whole FDB, are refreshed under a [`Pace`], so that a fresh agent taking in
+//! hundreds of nodes does not walk its FDB once per node.
 
-use std::{collections::BTreeMap, net::IpAddr};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::IpAddr,
+    time::Instant,
+};
 
 use vswitch_common::{
     fdb::{FdbEntry, FdbKey, Location},
@@ -10,11 +21,19 @@ use vswitch_common::{
     suppression::NeighbourKey,
 };
 
-use super::{AgentError, Switch, tunnels};
+use super::{
+    AgentError, Switch,
+    pace::{Pace, PublishPace, thread_cpu_time},
+    tunnels,
+};
 use crate::{
     cluster::{Changes, Cluster, Event, Local, RemoteMac, Station, Table},
     config::{ClusterSpec, PortKind},
 };
+
+/// How many queued reports of the session one turn of the agent's loop applies before it
+/// serves its other duties.
+const BURST: usize = 4096;
 
 /// The cluster membership of a running switch.
 #[derive(Debug)]
@@ -25,6 +44,10 @@ pub(super) struct ClusterLink {
     pub table: Table,
     /// The session; the run loop holds it while it runs.
     pub handle: Option<Cluster>,
+    /// VNIs whose flood list the cluster changed since the last refresh.
+    pub flood: BTreeSet<u32>,
+    /// When the flood lists may be refreshed again.
+    pub flood_pace: Pace,
 }
 
 impl Switch {
@@ -35,8 +58,38 @@ impl Switch {
             spec: spec.clone(),
             table: Table::new(&spec.node),
             handle: Some(Cluster::start(spec.clone(), local)),
+            flood: BTreeSet::new(),
+            flood_pace: Pace::default(),
         });
         Ok(())
+    }
+
+    /// Reads the local stations and hands them to `cluster`, noting the reading in `pace`.
+    pub(super) fn publish_local(&self, cluster: &Cluster, pace: &mut PublishPace) {
+        let (started, cpu) = (Instant::now(), thread_cpu_time());
+        // The count first: a station learned while the FDB is read moves it again.
+        let read = self
+            .maps
+            .stations_learned()
+            .map_err(AgentError::from)
+            .and_then(|learned| Ok((learned, self.local_stations()?)));
+        match read {
+            Ok((learned, local)) => {
+                cluster.publish(local);
+                pace.read(learned, started, thread_cpu_time().saturating_sub(cpu));
+            }
+            Err(error) => log::warn!("cluster: reading the local stations: {error}"),
+        }
+    }
+
+    /// Publishes at once when the datapath learned a station since the last reading and `pace`
+    /// allows a reading now.
+    pub(super) fn publish_if_learned(&self, cluster: &Cluster, pace: &mut PublishPace) {
+        match self.maps.stations_learned() {
+            Ok(learned) if pace.due(learned, Instant::now()) => self.publish_local(cluster, pace),
+            Ok(_) => {}
+            Err(error) => log::warn!("cluster: {error}"),
+        }
     }
 
     /// What this node publishes: each tunnel's local VTEP, and every station of a tunnelled
@@ -83,20 +136,80 @@ impl Switch {
             .min_by_key(IpAddr::is_ipv6)
     }
 
-    /// Applies a report of the session to the table and the maps.
-    pub(super) async fn cluster_event(&mut self, event: Event) -> Result<(), AgentError> {
+    /// Applies a report of the session, and every report queued behind it (up to
+    /// [`BURST`]), to the table and the FDB, then refreshes the flood lists if they changed and
+    /// their pace allows (else [`Switch::cluster_flood_due`] says when).
+    pub(super) async fn cluster_events(
+        &mut self,
+        first: Event,
+        cluster: &mut Cluster,
+    ) -> Result<(), AgentError> {
+        let mut next = Some(first);
+        let mut applied = 0;
+        while let Some(event) = next {
+            match self.cluster_event(event) {
+                Ok(vnis) => {
+                    if let Some(link) = self.cluster.as_mut() {
+                        link.flood.extend(vnis);
+                    }
+                }
+                Err(error) => log::warn!("cluster: applying a change: {error}"),
+            }
+            applied += 1;
+            next = (applied < BURST).then(|| cluster.try_next()).flatten();
+        }
+        if self
+            .cluster_flood_due()
+            .is_some_and(|due| due <= Instant::now())
+        {
+            self.refresh_cluster_flood().await?;
+        }
+        Ok(())
+    }
+
+    /// When the flood lists that the cluster changed may be refreshed; none if none changed.
+    pub(super) fn cluster_flood_due(&self) -> Option<Instant> {
+        let link = self.cluster.as_ref()?;
+        if link.flood.is_empty() {
+            return None;
+        }
+        Some(link.flood_pace.next().unwrap_or_else(Instant::now))
+    }
+
+    /// Refreshes the flood lists that the cluster changed, and the next hops.
+    pub(super) async fn refresh_cluster_flood(&mut self) -> Result<(), AgentError> {
         let Some(link) = self.cluster.as_mut() else {
             return Ok(());
+        };
+        let vnis: Vec<u32> = std::mem::take(&mut link.flood).into_iter().collect();
+        let (started, cpu) = (Instant::now(), thread_cpu_time());
+        self.refresh_remotes(&vnis)?;
+        // The FDB walk is the cost that the pace bounds; the next hops below wait on netlink.
+        let cost = thread_cpu_time().saturating_sub(cpu);
+        // A new VTEP needs its next hop before frames can go to it: look now rather than at
+        // the next upkeep (the neighbour is often known already).
+        self.resolve_remote_next_hops().await?;
+        if let Some(link) = self.cluster.as_mut() {
+            link.flood_pace.ran(started, cost);
+        }
+        Ok(())
+    }
+
+    /// Applies one report to the table and the FDB; the VNIs whose flood list changed.
+    fn cluster_event(&mut self, event: Event) -> Result<BTreeSet<u32>, AgentError> {
+        let Some(link) = self.cluster.as_mut() else {
+            return Ok(BTreeSet::new());
         };
         let changes = match event {
             Event::Snapshot(records) => link.table.replace(records),
             Event::Put(record) => link.table.put(record),
             Event::Delete(key) => link.table.delete(&key),
         };
-        self.apply_cluster_changes(changes).await
+        self.apply_cluster_changes(&changes)?;
+        Ok(changes.flood)
     }
 
-    async fn apply_cluster_changes(&mut self, changes: Changes) -> Result<(), AgentError> {
+    fn apply_cluster_changes(&mut self, changes: &Changes) -> Result<(), AgentError> {
         for remote in &changes.removed {
             if let Some((key, entry)) = self.remote_entry(remote) {
                 if self.maps.fdb(&key) == Some(entry) {
@@ -125,13 +238,6 @@ impl Switch {
                 self.maps
                     .set_neighbour(neighbour_key(key.vlan, ip), remote.mac)?;
             }
-        }
-        if !changes.flood.is_empty() {
-            let vnis: Vec<u32> = changes.flood.into_iter().collect();
-            self.refresh_remotes(&vnis)?;
-            // A new VTEP needs its next hop before frames can go to it: look now rather than
-            // at the next upkeep (the neighbour is often known already).
-            self.resolve_remote_next_hops().await?;
         }
         Ok(())
     }

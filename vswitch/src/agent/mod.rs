@@ -16,6 +16,7 @@ mod dispatch;
 mod fdb;
 mod loop_guard;
 mod mtu;
+mod pace;
 pub mod pending;
 mod port_changes;
 mod ports;
@@ -48,8 +49,13 @@ pub const PEER_NAME: &str = "eth0";
 /// since) and keeps the next hops towards remote VTEPs resolved.
 const TUNNEL_UPKEEP: Duration = Duration::from_secs(1);
 
-/// How often, with `[cluster]`, the agent reads the FDB for local stations to publish.
+/// How often, with `[cluster]`, the agent reads the FDB for local stations to publish
+/// regardless of learning (moves between ports, ageing and deletions show up here).
 const CLUSTER_PUBLISH: Duration = Duration::from_millis(100);
+
+/// How often, with `[cluster]`, the agent looks at the datapath's count of learned stations
+/// (one map lookup), to publish a new station without waiting for [`CLUSTER_PUBLISH`].
+const CLUSTER_LEARNING: Duration = Duration::from_millis(5);
 
 /// Why the switch could not start, or a change could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -313,8 +319,12 @@ impl Switch {
         let mut guard = tokio::time::interval(loop_guard::LOOP_GUARD_PERIOD);
         let mut publish = tokio::time::interval(CLUSTER_PUBLISH);
         publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut learning = tokio::time::interval(CLUSTER_LEARNING);
+        learning.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pace = pace::PublishPace::default();
         let mut control = self.control.take();
         loop {
+            let flood = self.cluster_flood_due();
             tokio::select! {
                 Some(request) = next_request(&mut control) => {
                     let answer = self.serve(request.command(), config_path.as_deref()).await;
@@ -341,18 +351,27 @@ impl Switch {
                     }
                 }
                 Some(event) = next_cluster_event(cluster) => {
-                    if let Err(error) = self.cluster_event(event).await {
+                    if let Some(session) = cluster.as_mut()
+                        && let Err(error) = self.cluster_events(event, session).await
+                    {
                         log::warn!("cluster: applying a change: {error}");
                     }
                 }
-                _ = publish.tick(), if cluster.is_some() => match self.local_stations() {
-                    Ok(local) => {
-                        if let Some(cluster) = cluster.as_ref() {
-                            cluster.publish(local);
-                        }
+                _ = flood_due(flood), if flood.is_some() => {
+                    if let Err(error) = self.refresh_cluster_flood().await {
+                        log::warn!("cluster: refreshing the flood lists: {error}");
                     }
-                    Err(error) => log::warn!("cluster: reading the local stations: {error}"),
-                },
+                }
+                _ = publish.tick(), if cluster.is_some() => {
+                    if let Some(cluster) = cluster.as_ref() {
+                        self.publish_local(cluster, &mut pace);
+                    }
+                }
+                _ = learning.tick(), if cluster.is_some() => {
+                    if let Some(cluster) = cluster.as_ref() {
+                        self.publish_if_learned(cluster, &mut pace);
+                    }
+                }
                 _ = ticker.tick() => {
                     let removed = ageing::sweep(&mut self.maps, self.ageing_ns)?;
                     if removed > 0 {
@@ -405,6 +424,14 @@ impl Switch {
 async fn next_request(control: &mut Option<ControlServer>) -> Option<ControlRequest> {
     match control {
         Some(control) => control.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `due` (never, without one).
+async fn flood_due(due: Option<std::time::Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due.into()).await,
         None => std::future::pending().await,
     }
 }

@@ -29,6 +29,9 @@ pub(super) struct TunnelState {
     pub spec: VxlanSpec,
     /// Its counter slot.
     pub slot: u32,
+    /// Whether the last refresh of its flood list found more remote VTEPs than it holds:
+    /// the warning is logged when this turns true, not at every refresh.
+    pub overflowing: bool,
 }
 
 /// An underlay the switch decapsulates on.
@@ -93,6 +96,7 @@ impl Switch {
             TunnelState {
                 spec: spec.clone(),
                 slot,
+                overflowing: false,
             },
         );
         let learning = if spec.learning { PORT_F_LEARNING } else { 0 };
@@ -323,12 +327,21 @@ impl Switch {
                     remotes.push(entry.remote);
                 }
             }
-            if remotes.len() > MAX_REMOTES {
-                log::warn!(
+            let overflowing = remotes.len() > MAX_REMOTES;
+            if overflowing {
+                let message = format!(
                     "VNI {vni} knows {} remote VTEPs; flooding to the first {MAX_REMOTES}",
                     remotes.len()
                 );
+                if tunnel.overflowing {
+                    log::debug!("{message}");
+                } else {
+                    log::warn!("{message}");
+                }
                 remotes.truncate(MAX_REMOTES);
+            }
+            if let Some(tunnel) = self.tunnels.by_vni.get_mut(vni) {
+                tunnel.overflowing = overflowing;
             }
             let mut set = RemoteSet::EMPTY;
             for (slot, remote) in set.remotes.iter_mut().zip(&remotes) {

@@ -128,6 +128,11 @@ impl Cluster {
         self.events.recv().await
     }
 
+    /// The next report if the session queued one already, without waiting.
+    pub fn try_next(&mut self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+
     /// Ends the session. With `revoke`, revokes the node's lease first (if etcd answers in
     /// time), so that the other nodes forget this one's records at once; without, they stay
     /// until the lease runs out.

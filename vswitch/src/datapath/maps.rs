@@ -351,6 +351,18 @@ impl Maps {
         Ok(count.held(forgotten))
     }
 
+    /// How many stations the datapath has learned since the switch started (new entries,
+    /// switch-wide; never less than before): a reading that changed means a new station.
+    pub fn stations_learned(&self) -> Result<u64, DatapathError> {
+        let count = self
+            .mac_counts
+            .get(&TOTAL_SLOT, 0)
+            .map_err(DatapathError::map(
+                "reading the switch-wide learned-entry count",
+            ))?;
+        Ok(count.learned)
+    }
+
     /// Takes a deleted or replaced learned entry off the count of the port that held it, and
     /// off the switch-wide count.
     fn forget(&mut self, old: Option<FdbEntry>) -> Result<(), DatapathError> {
