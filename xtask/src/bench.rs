@@ -1,5 +1,5 @@
-//! `cargo xtask bench [--quick] [--only PART[,PART]] [--json FILE] [--chart FILE]`: builds the switch and the
-//! benchmark harness (`tests/src/bin/bench.rs`) in release mode and runs it.
+//! `cargo xtask bench [--quick] [--only PART[,PART]] [--json FILE] [--chart FILE]`: builds the
+//! switch and the benchmark harness (`tests/src/bin/bench.rs`) in release mode and runs it.
 
 use std::{path::PathBuf, process::Command};
 
@@ -24,31 +24,42 @@ pub struct Options {
     /// Draw the PNG chart of ratios against the Linux bridge to FILE.
     #[arg(long, value_name = "FILE")]
     pub chart: Option<PathBuf>,
+    /// Build and run the dev profile instead of release: for the smoke run of `cargo xtask
+    /// test`, which asserts forwarding, never speed, and whose tests built that profile
+    /// already (a release build would add minutes to every test run).
+    #[arg(skip)]
+    pub dev_profile: bool,
 }
 
-/// Installs what is missing, builds in release mode and runs the benchmark.
+/// Installs what is missing, builds (in release mode unless [`Options::dev_profile`]) and runs
+/// the benchmark.
 pub fn run(options: &Options) -> anyhow::Result<()> {
     prerequisites::require_root()?;
     prerequisites::build_chain()?;
     prerequisites::test_tools()?;
-    prerequisites::run(
-        "cargo",
-        &[
-            "build",
-            "--release",
-            "--package",
-            "vswitch",
-            "--package",
-            "tests",
-            "--bin",
-            "vswitch",
-            "--bin",
-            "bench",
-        ],
-    )?;
-    let release = crate::workspace_root().join("target/release");
-    let mut command = Command::new(release.join("bench"));
-    command.env("VSWITCH_BIN", release.join("vswitch"));
+    let mut build = vec!["build"];
+    if !options.dev_profile {
+        build.push("--release");
+    }
+    build.extend([
+        "--package",
+        "vswitch",
+        "--package",
+        "tests",
+        "--bin",
+        "vswitch",
+        "--bin",
+        "bench",
+    ]);
+    prerequisites::run("cargo", &build)?;
+    let profile = if options.dev_profile {
+        "debug"
+    } else {
+        "release"
+    };
+    let binaries = crate::workspace_root().join("target").join(profile);
+    let mut command = Command::new(binaries.join("bench"));
+    command.env("VSWITCH_BIN", binaries.join("vswitch"));
     // The agents the benchmark starts say only what went wrong: their start and stop lines,
     // dozens per run, would bury the table. `RUST_LOG` set by the caller wins.
     if std::env::var_os("RUST_LOG").is_none() {

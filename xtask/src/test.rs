@@ -114,6 +114,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     // Benchmark smoke (issue 3): every benchmarked path forwards traffic; no speed threshold.
     crate::bench::run(&crate::bench::Options {
         quick: true,
+        dev_profile: true,
         ..crate::bench::Options::default()
     })?;
     if options.vm {
