@@ -2,8 +2,6 @@
 //! devmap without a program; floods go through `TX_PORTS`, whose egress program decides and
 //! tags per port.
 
-use core::mem::size_of;
-
 use aya_ebpf::{
     bindings::{BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS, xdp_action},
     helpers::{bpf_xdp_adjust_head, bpf_xdp_adjust_meta},

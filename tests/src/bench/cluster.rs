@@ -20,7 +20,7 @@ use vswitch_common::fdb::FdbKey;
 
 use super::{
     progress::Progress,
-    report::{Report, Series, Target, Verdict},
+    report::{Report, Series, Target},
     samples::Samples,
     scale,
 };
@@ -132,40 +132,31 @@ pub fn rows(plan: Plan, report: &mut Report, progress: &mut Progress) {
 /// The targets of issue 11 on `report`: convergence p99 under 100 ms, and one agent taking in
 /// every simulated station in under 5 s.
 pub fn targets(report: &Report) -> [Target; 2] {
-    let value = |name: &str| {
-        report
-            .scale
-            .iter()
-            .find(|series| series.name == name)
-            .map(|series| series.values.median())
-    };
-    let (p99, took) = (value(CONVERGENCE_P99), value(SCALE_TIME));
+    let median = |name: &str| report.scale_series(name).map(Samples::median);
     [
-        Target {
-            requirement: "cluster: a new station reaches another host's FDB, p99 < 100 ms",
-            measured: p99.map_or("not measured".to_string(), |ms| format!("{ms:.1} ms")),
-            verdict: Verdict::of(p99.map(|ms| ms < 100.0)),
-        },
-        Target {
-            requirement: "cluster: one agent takes in 500 simulated nodes × 100 stations in < 5 s (quick: 50)",
-            measured: took.map_or("not measured".to_string(), |s| format!("{s:.2} s")),
-            verdict: Verdict::of(took.map(|s| s < 5.0)),
-        },
+        Target::on_value(
+            "cluster: a new station reaches another host's FDB, p99 < 100 ms",
+            median(CONVERGENCE_P99),
+            |ms| format!("{ms:.1} ms"),
+            |ms| ms < 100.0,
+        ),
+        Target::on_value(
+            "cluster: one agent takes in 500 simulated nodes × 100 stations in < 5 s (quick: 50)",
+            median(SCALE_TIME),
+            |s| format!("{s:.2} s"),
+            |s| s < 5.0,
+        ),
     ]
 }
 
 /// The smoke check's complaints: stations that never arrived.
 pub fn silent(report: &Report) -> Vec<String> {
     report
-        .scale
-        .iter()
-        .filter(|series| series.name == MISSING && series.values.max() > 0.0)
-        .map(|series| {
-            format!(
-                "{} stations never reached the other host",
-                series.values.max()
-            )
-        })
+        .scale_series(MISSING)
+        .map(Samples::max)
+        .filter(|missing| *missing > 0.0)
+        .map(|missing| format!("{missing} stations never reached the other host"))
+        .into_iter()
         .collect()
 }
 

@@ -132,9 +132,26 @@ pub enum Verdict {
     NotMeasured,
 }
 
+impl Target {
+    /// A target on one measured value (nothing repeated to spread): `show` writes it, `met`
+    /// judges it; without a value, "not measured".
+    pub(super) fn on_value(
+        requirement: &'static str,
+        value: Option<f64>,
+        show: impl Fn(f64) -> String,
+        met: impl Fn(f64) -> bool,
+    ) -> Self {
+        Self {
+            requirement,
+            measured: value.map_or_else(|| "not measured".to_string(), show),
+            verdict: Verdict::of(value.map(met)),
+        }
+    }
+}
+
 impl Verdict {
     /// `Met` or `Missed` for a single value (nothing repeated to spread).
-    pub(super) fn of(met: Option<bool>) -> Self {
+    fn of(met: Option<bool>) -> Self {
         match met {
             Some(true) => Self::Met,
             Some(false) => Self::Missed,
@@ -327,16 +344,19 @@ impl Report {
         out
     }
 
+    /// The samples of the scale row called `name`, if it was measured.
+    pub fn scale_series(&self, name: &str) -> Option<&Samples> {
+        self.scale
+            .iter()
+            .find(|series| series.name == name)
+            .map(|series| &series.values)
+    }
+
     /// The targets of the issues, evaluated on the medians and the spread of the repetitions.
     pub fn targets(&self) -> Vec<Target> {
         let base = self.baseline_peer();
         let get = |metric, peer| self.samples(metric, peer);
-        let series = |name: &str| {
-            self.scale
-                .iter()
-                .find(|series| series.name == name)
-                .map(|series| &series.values)
-        };
+        let series = |name: &str| self.scale_series(name);
         let scale = |name: &str| series(name).map(Samples::median);
         let fdb_loss = scale("FDB 1k entries, XDP-sourced")
             .zip(scale("FDB 1M entries, XDP-sourced"))
@@ -425,23 +445,24 @@ impl Report {
                 get(Metric::PingP99, Peer::Vswitch),
                 1.0,
             ),
-            Target {
-                requirement: "1M FDB entries: < 10 % rate loss against 1k",
-                measured: fdb_loss.map_or("not measured".to_string(), |loss| {
-                    format!("{:.1} % loss", loss * 100.0)
-                }),
-                verdict: Verdict::of(fdb_loss.map(|loss| loss < 0.10)),
-            },
-            Target {
-                requirement: "100k static FDB entries install in < 1 s",
-                measured: install.map_or("not measured".to_string(), |ms| format!("{ms:.0} ms")),
-                verdict: Verdict::of(install.map(|ms| ms < 1000.0)),
-            },
-            Target {
-                requirement: "adding a port to a running switch (64 ports): < 50 ms",
-                measured: live_add.map_or("not measured".to_string(), |ms| format!("{ms:.1} ms")),
-                verdict: Verdict::of(live_add.map(|ms| ms < 50.0)),
-            },
+            Target::on_value(
+                "1M FDB entries: < 10 % rate loss against 1k",
+                fdb_loss,
+                |loss| format!("{:.1} % loss", loss * 100.0),
+                |loss| loss < 0.10,
+            ),
+            Target::on_value(
+                "100k static FDB entries install in < 1 s",
+                install,
+                |ms| format!("{ms:.0} ms"),
+                |ms| ms < 1000.0,
+            ),
+            Target::on_value(
+                "adding a port to a running switch (64 ports): < 50 ms",
+                live_add,
+                |ms| format!("{ms:.1} ms"),
+                |ms| ms < 50.0,
+            ),
             ratio_target(
                 "VXLAN 64 B: ≥ 2 × the kernel's vxlan + bridge",
                 vxlan_rate,
