@@ -6,7 +6,7 @@ use aya::programs::{
     Xdp,
 };
 use vswitch::{
-    agent::{Port, bpffs, flood_sets},
+    agent::{Port, bpffs, flood_groups, flood_sets},
     config::{Hook, PortKind, PortSpec, VlanMode},
     datapath::{Maps, Programs},
     state,
@@ -88,6 +88,23 @@ impl Fixture {
                 .set_fdb(key, FdbEntry::fixed(Location::port(port.ifindex)))
                 .expect("writing an allowed address");
         }
+    }
+
+    /// Writes the plain XDP flood groups of the ports as they are configured now, as the agent
+    /// does for ports that run the XDP program (the fixture's ports are configured for TCX).
+    pub fn write_flood_groups(&mut self) {
+        let as_xdp: Vec<Port> = self
+            .ports
+            .iter()
+            .cloned()
+            .map(|mut port| {
+                port.spec.hook = Hook::Xdp;
+                port
+            })
+            .collect();
+        self.maps
+            .write_flood_groups(&flood_groups(&as_xdp, Port::config))
+            .expect("writing the flood groups");
     }
 
     /// Learned entries that port `port` (0-based) holds, as its `max_macs` counts them.
@@ -331,6 +348,19 @@ fn xdp_md(ingress: u32, frame: &[u8]) -> [u8; 24] {
     ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
     ctx[12..16].copy_from_slice(&ingress.to_ne_bytes());
     ctx
+}
+
+/// Keeps the calling thread on CPU 0, so that consecutive test runs share that CPU's flow cache
+/// (a test run runs the program on the CPU of the thread that asks for it).
+pub fn stay_on_one_cpu() {
+    // SAFETY: a zeroed CPU set is a valid empty one.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the set and its size are this process's own.
+    let pinned = unsafe {
+        libc::CPU_SET(0, &mut set);
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set)
+    };
+    assert_eq!(pinned, 0, "pinning the test thread to CPU 0");
 }
 
 /// The ifindex of interface `name` in this namespace.

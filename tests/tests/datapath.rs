@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use tests::{
     datapath::{
-        PATHS, Path, TC_ACT_REDIRECT, TC_ACT_SHOT, XDP_DROP, XDP_REDIRECT, access, with_datapath,
+        PATHS, Path, TC_ACT_REDIRECT, TC_ACT_SHOT, XDP_DROP, XDP_REDIRECT, access, stay_on_one_cpu,
+        with_datapath,
     },
     frames::{ethernet, has_marker, station, tagged},
     raw::RawSocket,
@@ -158,6 +159,68 @@ fn xdp_flood_leaves_a_note_of_the_vlan_for_the_egress_program() {
 }
 
 #[test]
+fn xdp_flood_of_a_plain_group_leaves_unchanged_through_its_devmap_and_counts_each_copy() {
+    let vlans = [
+        VlanMode::Access(1),
+        VlanMode::Access(1),
+        VlanMode::Access(2),
+    ];
+    with_datapath(vlans, |fx| {
+        fx.accept_xdp_on_peers();
+        fx.write_flood_groups();
+        let frame = ethernet(station(9), station(1), 40);
+        let (verdict, out) = fx.xdp_out(program_names::XDP_INGRESS, fx.ifindex(0), &frame);
+        assert_eq!(verdict, XDP_REDIRECT);
+        assert_eq!(
+            out, frame,
+            "a plain flood leaves no note: no egress program reads one"
+        );
+        assert_eq!(fx.stats(0).flooded, 1);
+        assert_eq!(
+            fx.stats(1).tx_packets,
+            1,
+            "the member's copy is counted at ingress"
+        );
+        assert_eq!(fx.stats(1).tx_bytes, frame.len() as u64);
+        assert_eq!(
+            fx.stats(0).tx_packets,
+            0,
+            "never back out of the ingress port"
+        );
+        assert_eq!(fx.stats(2).tx_packets, 0, "p3 is in another VLAN");
+
+        let q2 = RawSocket::open(&fx.peers, "q2");
+        let q3 = RawSocket::open(&fx.peers, "q3");
+        let within = Duration::from_secs(1);
+        let frame = ethernet(station(9), station(1), 41);
+        fx.xdp_live(fx.ifindex(0), &frame);
+        assert!(q2.receives(within, |got| got == frame.as_slice()));
+        assert!(!q3.receives(within, |got| has_marker(got, 41)));
+
+        // p2 moves to VLAN 2: it leaves its group before its configuration changes, so VLAN
+        // 1's floods take the egress program until the groups are written anew.
+        fx.reconfigure(1, |spec| spec.vlan = VlanMode::Access(2));
+        let frame = ethernet(station(9), station(1), 42);
+        let (_, out) = fx.xdp_out(program_names::XDP_INGRESS, fx.ifindex(0), &frame);
+        assert_eq!(
+            out.len(),
+            frame.len() + size_of::<FloodNote>(),
+            "VLAN 1 has no group"
+        );
+        fx.write_flood_groups();
+        let frame = ethernet(station(9), station(1), 43);
+        fx.xdp_live(fx.ifindex(0), &frame);
+        assert!(
+            !q2.receives(within, |got| has_marker(got, 43)),
+            "p2 left VLAN 1's devmap"
+        );
+        let frame = ethernet(station(9), station(2), 44);
+        fx.xdp_live(fx.ifindex(1), &frame);
+        assert!(q3.receives(within, |got| got == frame.as_slice()));
+    });
+}
+
+#[test]
 fn tc_redirects_known_unicast() {
     with_datapath(access(), |fx| {
         fx.learn(station(2), 1, monotonic_ns());
@@ -295,6 +358,87 @@ fn xdp_known_unicast_is_tagged_at_ingress_for_its_one_port() {
             &["q3"],
         );
     }
+}
+
+#[test]
+fn xdp_flow_cache_takes_a_flows_next_frames_until_the_controller_writes() {
+    with_datapath(access(), |fx| {
+        stay_on_one_cpu();
+        let p1 = fx.ifindex(0);
+        fx.learn(station(2), 1, monotonic_ns());
+        let frame = ethernet(station(2), station(1), 50);
+        assert_eq!(fx.xdp(p1, &frame), XDP_REDIRECT);
+        // Written behind the controller's back (no generation bump), station 2's move to p3
+        // stays unseen: the flow's next frame takes the decision this CPU cached.
+        let moved = FdbEntry::learned(Location::port(fx.ifindex(2)), monotonic_ns());
+        let key = FdbKey {
+            mac: station(2),
+            vlan: 1,
+        };
+        fx.maps.fdb.insert(key, moved, 0).unwrap();
+        assert_eq!(fx.xdp(p1, &frame), XDP_REDIRECT);
+        assert_eq!(fx.stats(1).tx_packets, 2, "the cached decision");
+        // The controller's own write bumps the generation: the next frame sees the move.
+        fx.learn(station(2), 2, monotonic_ns());
+        assert_eq!(fx.xdp(p1, &frame), XDP_REDIRECT);
+        assert_eq!(fx.stats(1).tx_packets, 2);
+        assert_eq!(fx.stats(2).tx_packets, 1, "after the controller's write");
+        let ingress = fx.stats(0);
+        assert_eq!(
+            (ingress.rx_packets, ingress.forwarded),
+            (3, 3),
+            "counted alike"
+        );
+    });
+}
+
+#[test]
+fn xdp_flow_cache_forgets_a_flow_whose_station_moved_by_learning() {
+    with_datapath(access(), |fx| {
+        stay_on_one_cpu();
+        let (p1, p3) = (fx.ifindex(0), fx.ifindex(2));
+        fx.learn(station(2), 1, monotonic_ns());
+        let to_2 = ethernet(station(2), station(1), 51);
+        assert_eq!(fx.xdp(p1, &to_2), XDP_REDIRECT);
+        // Station 2 speaks from p3: learning moves it there, on the datapath alone.
+        assert_eq!(
+            fx.xdp(p3, &ethernet(station(1), station(2), 52)),
+            XDP_REDIRECT
+        );
+        assert_eq!(fx.xdp(p1, &to_2), XDP_REDIRECT);
+        assert_eq!(fx.stats(1).tx_packets, 1, "not to where the station was");
+        assert_eq!(fx.stats(2).tx_packets, 1, "to where it moved");
+    });
+}
+
+#[test]
+fn xdp_flow_cache_tags_a_flows_next_frames_as_its_first() {
+    with_datapath(trunk_access_trunk(), |fx| {
+        stay_on_one_cpu();
+        fx.accept_xdp_on_peers();
+        let entry = FdbEntry::learned(Location::port(fx.ifindex(0)), monotonic_ns());
+        fx.maps
+            .set_fdb(
+                FdbKey {
+                    mac: station(9),
+                    vlan: 10,
+                },
+                entry,
+            )
+            .unwrap();
+        let q1 = RawSocket::open(&fx.peers, "q1");
+        for marker in [53, 54, 55] {
+            // The same flow each time: only the payload's marker differs.
+            let frame = ethernet(station(9), station(2), marker);
+            fx.xdp_live(fx.ifindex(1), &frame);
+            let pushed = tagged(station(9), station(2), 10, marker);
+            assert!(
+                q1.receives(Duration::from_secs(1), |got| got == pushed.as_slice()),
+                "frame {marker} of the flow was not tagged for the trunk"
+            );
+        }
+        assert_eq!(fx.stats(1).forwarded, 3);
+    });
 }
 
 #[test]

@@ -113,9 +113,22 @@ pub fn prepare<'a, T: Tagger + ?Sized>(
     vlan: u16,
     priority: u16,
 ) -> Result<&'a PortConfig, DropReason> {
-    decide(target, vlan, priority, frame.tag()?).apply(frame)?;
+    prepare_as(frame, target, vlan, priority).map(|(target, _)| target)
+}
+
+/// [`prepare`], which also says what it did to the frame's tag (for the flow cache, which does
+/// the same to the flow's next frames).
+#[inline(always)]
+pub fn prepare_as<'a, T: Tagger + ?Sized>(
+    frame: &mut T,
+    target: Option<&'a PortConfig>,
+    vlan: u16,
+    priority: u16,
+) -> Result<(&'a PortConfig, EgressAction), DropReason> {
+    let action = decide(target, vlan, priority, frame.tag()?);
+    action.apply(frame)?;
     // `decide` drops for a missing target, so this is the same reason, never a new one.
-    target.ok_or(DropReason::VlanEgress)
+    Ok((target.ok_or(DropReason::VlanEgress)?, action))
 }
 
 #[cfg(test)]

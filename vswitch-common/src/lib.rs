@@ -11,7 +11,9 @@ pub mod dispatch;
 pub mod egress;
 pub mod fdb;
 pub mod filter;
+pub mod flood_group;
 pub mod flood_note;
+pub mod flow_cache;
 pub mod forward;
 pub mod frame;
 pub mod ipvlan;
@@ -55,6 +57,12 @@ pub mod map_names {
     pub const TX_PORTS: &str = "TX_PORTS";
     /// Devmap of every port without a program, for XDP unicast (tagged at ingress).
     pub const TX_UNICAST: &str = "TX_UNICAST";
+    /// The members of each plain XDP flood group, by `flood_group::Arrival::key`.
+    pub const FLOOD_GROUPS: &str = "FLOOD_GROUPS";
+    /// A devmap without a program per plain XDP flood group, by the same key.
+    pub const FLOOD_PLAIN: &str = "FLOOD_PLAIN";
+    /// The maps' generation, for the datapath's flow cache.
+    pub const FLOW_GENERATION: &str = "FLOW_GENERATION";
     /// Switch-wide settings.
     pub const SWITCH: &str = "SWITCH";
     /// VXLAN tunnels by VNI.

@@ -1,6 +1,6 @@
 //! The vswitch datapath: program entry points only. The stages live in their own modules and the
 //! decisions in `vswitch-common`, which the host tests exercise.
-// The BPF atomic add (see `budget::add`); host builds (clippy) use `core`'s atomics instead.
+// The BPF atomic add (see `atomic::add`); host builds (clippy) use `core`'s atomics instead.
 #![cfg_attr(target_arch = "bpf", feature(core_intrinsics))]
 #![cfg_attr(
     target_arch = "bpf",
@@ -12,9 +12,11 @@
 #![no_std]
 #![no_main]
 
+mod atomic;
 mod budget;
 mod counters;
 mod dispatch;
+mod flow_cache;
 mod frame;
 mod maps;
 mod object;

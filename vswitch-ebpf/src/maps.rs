@@ -1,8 +1,9 @@
 //! The maps shared with the controller. Names are in `vswitch_common::map_names`.
 
 use aya_ebpf::{
-    bindings::BPF_F_NO_PREALLOC,
-    macros::map,
+    bindings::{BPF_F_MMAPABLE, BPF_F_NO_PREALLOC},
+    btf_maps,
+    macros::{btf_map, map},
     maps::{Array, DevMapHash, HashMap, PerCpuArray, ProgramArray},
 };
 use vswitch_common::{
@@ -10,6 +11,8 @@ use vswitch_common::{
     budget::MacCount,
     dispatch::{Child, ChildKey, MAX_PARENTS, MAX_SOURCES, Parent, SourceKey},
     fdb::{FdbEntry, FdbKey},
+    flood_group::FloodGroup,
+    flow_cache::{CachedFlow, FLOW_CACHE_SLOTS},
     ipvlan::AddressKey,
     mac::MacAddr,
     port::{FloodSet, PortConfig},
@@ -74,6 +77,34 @@ pub static TX_PORTS: DevMapHash = DevMapHash::with_max_entries(MAX_PORTS, 0);
 /// decided and tagged the frame for its one target.
 #[map]
 pub static TX_UNICAST: DevMapHash = DevMapHash::with_max_entries(MAX_PORTS, 0);
+
+/// The members of each plain flood group (see `vswitch_common::flood_group`), by
+/// `Arrival::key`: the VLANs whose frames of that arrival every member sends unchanged.
+/// Replaced whole like `FLOOD`; the controller removes an entry before it changes the group's
+/// devmap and writes it back after.
+#[map]
+pub static FLOOD_GROUPS: HashMap<u32, FloodGroup> =
+    HashMap::with_max_entries(2 * VLAN_COUNT as u32, BPF_F_NO_PREALLOC);
+
+/// The devmap without a program of each plain flood group, by the same key: an XDP flood whose
+/// group is in `FLOOD_GROUPS` is one broadcast through it, and runs no program per copy.
+#[btf_map]
+pub static FLOOD_PLAIN: btf_maps::HashOfMaps<
+    u32,
+    btf_maps::DevMapHash<{ MAX_PORTS as usize }>,
+    { 2 * VLAN_COUNT },
+> = btf_maps::HashOfMaps::new();
+
+/// The maps' generation for the flow cache, at index 0: the controller adds one to it after
+/// each write to `PORTS`, `FDB` or `SWITCH` (through a memory mapping, hence mmapable), and the
+/// datapath when a station moves; both with atomic adds.
+#[map]
+pub static FLOW_GENERATION: Array<u64> = Array::with_max_entries(1, BPF_F_MMAPABLE);
+
+/// Each CPU's recently forwarded unicast flows (see `vswitch_common::flow_cache`). Not pinned:
+/// a new object starts with it empty.
+#[map]
+pub static FLOW_CACHE: PerCpuArray<CachedFlow> = PerCpuArray::with_max_entries(FLOW_CACHE_SLOTS, 0);
 
 /// Switch-wide settings, at index 0.
 #[map]

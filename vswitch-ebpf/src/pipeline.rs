@@ -6,6 +6,8 @@ use aya_log_ebpf::debug;
 use vswitch_common::{
     budget::{Accounting, NO_SLOT, TOTAL_SLOT, accounting},
     fdb::{self, FdbEntry, FdbKey, Learning, Location},
+    flood_group::Arrival,
+    flow_cache::{destination_valid_until, source_valid_until},
     forward::{self, Verdict},
     frame::{self, Frame, L2Header},
     port::{PORT_F_LEARNING, PORT_F_LOCKED, PortConfig},
@@ -16,7 +18,7 @@ use vswitch_common::{
 };
 
 use crate::{
-    budget, counters,
+    budget, counters, flow_cache,
     maps::{FDB, FLOOD_BUCKETS, PORTS, SWITCH},
 };
 
@@ -35,7 +37,11 @@ pub enum Route {
     },
     /// To every other port of the frame's VLAN (and to the tunnel's remote VTEPs, unless the
     /// frame came from the tunnel).
-    Flood,
+    Flood {
+        /// How the frame arrived, for the plain flood group that sends it unchanged (`None`
+        /// for a priority-tagged frame, which every port changes).
+        arrival: Option<Arrival>,
+    },
 }
 
 /// A frame that passed the ingress stages, with what to do with it.
@@ -49,6 +55,9 @@ pub struct Decision {
     pub priority: u16,
     /// Where it goes.
     pub route: Route,
+    /// For a frame to one local port: until when (coarse monotonic nanoseconds) the decision
+    /// holds while no map changes, for the flow cache; 0 where it must not be cached.
+    pub valid_until_ns: u64,
     /// Whether the frame was decapsulated from a tunnel: it is then never sent back into the
     /// overlay.
     pub from_overlay: bool,
@@ -129,6 +138,7 @@ fn classify<F: Frame>(
     // frame is untagged) ends up spilled to the stack, which the verifier refuses.
     let priority = header.tag.priority();
     let vlan = port.ingress_vlan(header.tag.tci())?;
+    let arrival = Arrival::of(header.tag, vlan);
     // The coarse clock (CLOCK_MONOTONIC_COARSE, a tick behind at most) is all learning, ageing
     // and the storm buckets need, and it does not read the TSC, which costs a quarter of the
     // XDP path in a VM.
@@ -136,6 +146,7 @@ fn classify<F: Frame>(
     let now_ns = unsafe { bpf_ktime_get_coarse_ns() };
     let switch = SWITCH.get(0);
     let ageing_ns = switch.map_or(SwitchConfig::DEFAULT_AGEING_NS, |switch| switch.ageing_ns);
+    let mut valid_until_ns = u64::MAX;
     if port.flags & (PORT_F_LEARNING | PORT_F_LOCKED) != 0 {
         let max_macs = switch.map_or(0, |switch| switch.max_macs);
         let clock = Clock {
@@ -143,7 +154,7 @@ fn classify<F: Frame>(
             ageing_ns,
             max_macs,
         };
-        source(port, &header, vlan, location, &clock)?;
+        valid_until_ns = source(port, &header, vlan, location, &clock)?;
     }
     let dst = FdbKey {
         mac: header.dst,
@@ -153,13 +164,23 @@ fn classify<F: Frame>(
     // at a time (see `learn`), so each field read is the old or the new value.
     let entry = unsafe { FDB.get(dst) };
     let route = match forward::decide(location.ifindex, &header.dst, entry, now_ns, ageing_ns) {
-        Verdict::Forward { ifindex } => Route::Forward { ifindex },
-        Verdict::Tunnel { remote } => Route::Tunnel { remote },
+        Verdict::Forward { ifindex } => {
+            if let Some(entry) = entry {
+                let until = destination_valid_until(entry, ageing_ns);
+                valid_until_ns = valid_until_ns.min(until);
+            }
+            Route::Forward { ifindex }
+        }
+        Verdict::Tunnel { remote } => {
+            valid_until_ns = 0;
+            Route::Tunnel { remote }
+        }
         Verdict::Flood => {
+            valid_until_ns = 0;
             if port.flood_pps != 0 {
                 storm(port, now_ns)?;
             }
-            Route::Flood
+            Route::Flood { arrival }
         }
         Verdict::Drop(reason) => return Err(reason),
     };
@@ -168,6 +189,7 @@ fn classify<F: Frame>(
         vlan,
         priority,
         route,
+        valid_until_ns,
         from_overlay: false,
         protocol_set: true,
     })
@@ -192,7 +214,8 @@ struct Clock {
 }
 
 /// Checks the frame's source address against its FDB entry (locked ports, static stations)
-/// and learns it where the port learns.
+/// and learns it where the port learns. Returns until when the source needs no learning again
+/// (`flow_cache::source_valid_until`).
 #[inline(always)]
 fn source(
     port: &PortConfig,
@@ -200,7 +223,7 @@ fn source(
     vlan: u16,
     location: Location,
     clock: &Clock,
-) -> Result<(), DropReason> {
+) -> Result<u64, DropReason> {
     let src = FdbKey {
         mac: header.src,
         vlan,
@@ -208,12 +231,15 @@ fn source(
     // SAFETY: as for the destination lookup.
     let existing = unsafe { FDB.get(src) };
     source::admit(existing, location, port.has(PORT_F_LOCKED))?;
-    if port.has(PORT_F_LEARNING) {
-        learn(port, &src, existing, location, clock);
+    if !port.has(PORT_F_LEARNING) {
+        return Ok(u64::MAX);
     }
-    Ok(())
+    Ok(learn(port, &src, existing, location, clock))
 }
 
+/// Learns the source at `location` where learning says so. Returns until when it needs no
+/// learning again (`flow_cache::source_valid_until` of the entry as it now is; 0 when learning
+/// was refused or failed, so that the next frame tries again).
 #[inline(always)]
 fn learn(
     port: &PortConfig,
@@ -221,19 +247,20 @@ fn learn(
     existing: Option<&FdbEntry>,
     location: Location,
     clock: &Clock,
-) {
-    let learned = match fdb::learn(existing, location, clock.now_ns, clock.ageing_ns) {
-        Learning::Unchanged => false,
+) -> u64 {
+    let (learned, held) = match fdb::learn(existing, location, clock.now_ns, clock.ageing_ns) {
+        Learning::Unchanged => return source_valid_until(existing),
         Learning::Refreshed(entry) => {
-            rewrite(src, &entry.counted_in(port.slot));
-            false
+            let entry = entry.counted_in(port.slot);
+            let held = rewrite(src, &entry).then_some(entry);
+            (false, held)
         }
         // A known station that moved or aged out is rewritten where it is, so that readers on
         // other CPUs never hold a freed element (a replacement would free the old one).
         Learning::Learned(entry) => {
             let entry = entry.counted_in(port.slot);
             let accounting = accounting(existing, port.slot);
-            match accounting {
+            let learned = match accounting {
                 Accounting::Held => rewrite(src, &entry),
                 Accounting::New | Accounting::Moved { .. }
                     if !within_budget(port, accounting, clock.max_macs) =>
@@ -257,12 +284,19 @@ fn learn(
                     }
                     moved
                 }
+            };
+            // Decisions cached on every CPU may send frames to where the station was. A new
+            // entry changes none: no cached decision read it.
+            if learned && existing.is_some() {
+                flow_cache::station_moved();
             }
+            (learned, learned.then_some(entry))
         }
     };
     if learned && let Some(stats) = counters::of(port.slot) {
         stats.learned += 1;
     }
+    source_valid_until(held.as_ref())
 }
 
 /// Whether the port may learn one more entry, within its own `max_macs` and (for an entry

@@ -55,7 +55,7 @@ pub fn switch(ctx: &TcContext, decision: &Decision, ingress_ifindex: u32) -> i32
             counters::dropped(decision.port.slot, DropReason::Hairpin);
             TC_ACT_SHOT
         }
-        Route::Flood => flood(ctx, decision, ingress_ifindex),
+        Route::Flood { arrival: _ } => flood(ctx, decision, ingress_ifindex),
     }
 }
 

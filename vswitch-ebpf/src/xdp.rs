@@ -4,33 +4,52 @@
 
 use aya_ebpf::{
     bindings::{BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS, xdp_action},
-    helpers::{bpf_xdp_adjust_head, bpf_xdp_adjust_meta},
+    helpers::{bpf_ktime_get_coarse_ns, bpf_xdp_adjust_head, bpf_xdp_adjust_meta},
     programs::XdpContext,
 };
 use network_types::{eth::EthHdr, vlan::VlanHdr};
 use vswitch_common::{
     egress::{self, TagFailed, Tagger},
     flood_note::FloodNote,
+    flow_cache::{CachedEgress, CachedFlow, HEAD_LEN},
     frame::{self, Tag},
+    port::PortConfig,
     stats::DropReason,
     vlan::ETH_P_8021Q,
 };
 
 use crate::{
-    counters,
+    counters, flow_cache,
     frame::XdpFrame,
-    maps::{PORTS, TX_PORTS, TX_UNICAST},
+    maps::{FLOOD_GROUPS, FLOOD_PLAIN, PORTS, TX_PORTS, TX_UNICAST},
     pipeline::{self, Route},
 };
 
 /// Length of the two addresses that lead every Ethernet header.
 const ADDRS_LEN: usize = 12;
 
-/// Switches one frame received on a port.
+/// Switches one frame received on a port: by its flow's cached decision where this CPU holds
+/// one that is still valid, otherwise through the full pipeline.
 #[inline(always)]
 pub fn ingress(ctx: &XdpContext) -> u32 {
     let ifindex = ctx.ingress_ifindex() as u32;
     let len = (ctx.data_end() - ctx.data()) as u64;
+    // Read before the pipeline's lookups, so that a decision taken on maps that change
+    // meanwhile is cached under the old generation (see `vswitch_common::flow_cache`).
+    let generation = flow_cache::generation();
+    let head = head(ctx);
+    if let Some(head) = &head {
+        // SAFETY: a helper without arguments.
+        let now_ns = unsafe { bpf_ktime_get_coarse_ns() };
+        if let Some(flow) = flow_cache::lookup(ifindex, head, generation, now_ns) {
+            counters::received(flow.in_slot, len);
+            if let Err(reason) = flow.egress.action().apply(&mut XdpFrame(ctx)) {
+                counters::dropped(flow.in_slot, reason);
+                return xdp_action::XDP_DROP;
+            }
+            return send(ctx, flow.in_slot, flow.out_ifindex, flow.out_slot);
+        }
+    }
     let Ok(decision) = pipeline::ingress(ctx, &XdpFrame(ctx), ifindex, len) else {
         return xdp_action::XDP_DROP;
     };
@@ -41,28 +60,30 @@ pub fn ingress(ctx: &XdpContext) -> u32 {
             // SAFETY: see `pipeline::ingress`.
             let target = unsafe { PORTS.get(out) };
             let prepared =
-                egress::prepare(&mut XdpFrame(ctx), target, decision.vlan, decision.priority);
-            let target = match prepared {
-                Ok(target) => target,
+                egress::prepare_as(&mut XdpFrame(ctx), target, decision.vlan, decision.priority);
+            let (target, action) = match prepared {
+                Ok(prepared) => prepared,
                 Err(reason) => {
                     counters::dropped(slot, reason);
                     return xdp_action::XDP_DROP;
                 }
             };
-            let len = (ctx.data_end() - ctx.data()) as u64;
-            match TX_UNICAST.redirect(out, u64::from(xdp_action::XDP_DROP)) {
-                Ok(action) => {
-                    if let Some(stats) = counters::of(slot) {
-                        stats.forwarded += 1;
-                    }
-                    counters::transmitted(target.slot, len);
-                    action
-                }
-                Err(action) => {
-                    counters::dropped(slot, DropReason::HelperFailed);
-                    action
-                }
+            let sent = send(ctx, slot, out, target.slot);
+            let cacheable = sent == xdp_action::XDP_REDIRECT && decision.valid_until_ns != 0;
+            if let (Some(head), Some(egress), true) = (head, CachedEgress::of(action), cacheable) {
+                flow_cache::store(CachedFlow {
+                    head,
+                    ingress: ifindex,
+                    in_slot: slot,
+                    out_ifindex: out,
+                    out_slot: target.slot,
+                    egress,
+                    _pad: 0,
+                    generation,
+                    valid_until_ns: decision.valid_until_ns,
+                });
             }
+            sent
         }
         // The agent keeps XDP ports out of VLANs that have a tunnel: encapsulation is done on
         // the TCX path only, so no frame that reaches here has a remote destination.
@@ -70,21 +91,87 @@ pub fn ingress(ctx: &XdpContext) -> u32 {
             counters::dropped(slot, DropReason::VlanEgress);
             xdp_action::XDP_DROP
         }
-        Route::Flood => {
+        Route::Flood { arrival } => {
+            if let Some(arrival) = arrival
+                && let Some(action) = flood_plain(decision.port, arrival.key(decision.vlan), len)
+            {
+                return action;
+            }
             leave_note(ctx, FloodNote::new(slot, decision.vlan, decision.priority));
             let flags = BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS | xdp_action::XDP_DROP;
-            match TX_PORTS.redirect(0, u64::from(flags)) {
-                Ok(action) => {
-                    if let Some(stats) = counters::of(slot) {
-                        stats.flooded += 1;
-                    }
-                    action
-                }
-                Err(action) => {
-                    counters::dropped(slot, DropReason::HelperFailed);
-                    action
-                }
+            let sent = TX_PORTS.redirect(0, u64::from(flags));
+            flooded(slot, sent)
+        }
+    }
+}
+
+/// Sends a frame that is ready for its one target port through `TX_UNICAST`, the devmap
+/// without a program, and counts it for the ingress port in `slot` and the target in
+/// `out_slot`.
+#[inline(always)]
+fn send(ctx: &XdpContext, slot: u32, out: u32, out_slot: u32) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    match TX_UNICAST.redirect(out, u64::from(xdp_action::XDP_DROP)) {
+        Ok(action) => {
+            if let Some(stats) = counters::of(slot) {
+                stats.forwarded += 1;
             }
+            counters::transmitted(out_slot, len);
+            action
+        }
+        Err(action) => {
+            counters::dropped(slot, DropReason::HelperFailed);
+            action
+        }
+    }
+}
+
+/// The frame's head, which makes its flow for the flow cache; `None` for a frame too short to
+/// have one, which the pipeline refuses.
+#[inline(always)]
+fn head(ctx: &XdpContext) -> Option<[u8; HEAD_LEN]> {
+    let start = ctx.data();
+    if start + HEAD_LEN > ctx.data_end() {
+        return None;
+    }
+    // SAFETY: the range was checked against `data_end`.
+    Some(unsafe { (start as *const [u8; HEAD_LEN]).read_unaligned() })
+}
+
+/// Floods a frame through the devmap of its plain flood group `key`, if it has one: every
+/// member sends the frame unchanged, so no program runs per copy, and each member's copy is
+/// counted here. `None` when the group has no devmap now (the frame then takes `TX_PORTS`).
+#[inline(always)]
+fn flood_plain(port: &PortConfig, key: u32, len: u64) -> Option<u32> {
+    // SAFETY: the controller replaces groups whole under the barrier discipline of `FLOOD`.
+    let group = unsafe { FLOOD_GROUPS.get(key) }?;
+    // SAFETY: the devmap is only passed to the redirect helper.
+    let devmap = unsafe { FLOOD_PLAIN.get(&key) }?;
+    let flags = BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS | xdp_action::XDP_DROP;
+    let sent = devmap.redirect(0, u64::from(flags));
+    if sent.is_ok() {
+        for member in group.members.iter().take(group.len as usize) {
+            if member.slot != port.slot {
+                counters::transmitted(member.slot, len);
+            }
+        }
+    }
+    Some(flooded(port.slot, sent))
+}
+
+/// Counts the outcome of a flood's broadcast for the ingress port in `slot`.
+#[inline(always)]
+fn flooded(slot: u32, sent: Result<u32, u32>) -> u32 {
+    match sent {
+        Ok(action) => {
+            if let Some(stats) = counters::of(slot) {
+                stats.flooded += 1;
+            }
+            action
+        }
+        Err(action) => {
+            counters::dropped(slot, DropReason::HelperFailed);
+            action
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::{
 
 /// Version of the pinned state's layout (maps, link pins, this record). An agent refuses to
 /// adopt state of another layout.
-pub const LAYOUT: u32 = 4;
+pub const LAYOUT: u32 = 5;
 
 /// Directory of instance records; `/run` is shared by every mount namespace that `ip netns exec`
 /// creates, unlike `/sys/fs/bpf`.

@@ -130,7 +130,8 @@ impl Switch {
 
     /// One look of the loop guard, carried out: a blocked port's `PORTS` entry gets
     /// `PORT_F_BLOCKED` and its learned entries go (its stations are relearned where they
-    /// really are); an unblocked one gets its configuration back.
+    /// really are); an unblocked one gets its configuration back. Either way its plain flood
+    /// groups are written anew, without it while it is blocked.
     pub(super) fn guard_loops(&mut self) -> Result<(), AgentError> {
         if self.loop_guard.spec().is_none() && self.loop_guard.blocked.is_empty() {
             return Ok(());
@@ -168,6 +169,7 @@ impl Switch {
                     log::info!("loop guard: port {port} unblocked after its hold-down");
                 }
             }
+            self.write_flood_groups()?;
         }
         Ok(())
     }

@@ -29,7 +29,7 @@ mod tunnels;
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 pub use ageing::{expired, monotonic_ns};
-pub use ports::{Port, flood_sets};
+pub use ports::{Port, flood_groups, flood_sets};
 use slots::Slots;
 pub use tunnels::{vtep, vtep_address};
 

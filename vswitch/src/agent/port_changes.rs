@@ -6,7 +6,7 @@ use aya::programs::ProgramFd;
 use vswitch_common::port::FloodSet;
 
 use super::{
-    AgentError, Attached, LinkRole, PEER_NAME, Port, Switch, flood_sets, pending,
+    AgentError, Attached, LinkRole, PEER_NAME, Port, Switch, flood_groups, flood_sets, pending,
     transaction::{Step, Transaction},
 };
 use crate::{
@@ -289,7 +289,18 @@ impl Switch {
             self.maps.set_flood(vlan, new)?;
             transaction.push(Step::Flood(vlan, old));
         }
-        Ok(())
+        self.write_flood_groups()
+    }
+
+    /// Makes the plain XDP flood groups those of the ports as they are now: the groups that
+    /// differ are written anew, and those no VLAN has any more go. Nothing to undo: a rollback
+    /// writes them anew from the ports it restored.
+    pub(super) fn write_flood_groups(&mut self) -> Result<(), AgentError> {
+        if self.flood_sets_deferred {
+            return Ok(());
+        }
+        let wanted = flood_groups(&self.ports, |port| self.guarded_config(port));
+        Ok(self.maps.write_flood_groups(&wanted)?)
     }
 
     /// Undoes a failed transaction's steps, newest first; failures are logged.
@@ -356,6 +367,9 @@ impl Switch {
             if let Err(error) = result {
                 log::warn!("rolling back: {error}");
             }
+        }
+        if let Err(error) = self.write_flood_groups() {
+            log::warn!("rolling back: {error}");
         }
     }
 

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use vswitch_common::{
     MAX_FLOOD_PORTS,
     fdb::FdbKey,
+    flood_group::{Arrival, FloodGroup, GroupMember},
     mac,
     port::{FloodSet, PORT_F_LEARNING, PORT_F_LOCKED, PORT_F_REDIRECT_PEER, PortConfig},
 };
 
 use crate::{
-    config::{PortKind, PortSpec, VlanMode},
+    config::{Hook, PortKind, PortSpec, VlanMode},
     state::PortRecord,
 };
 
@@ -164,12 +165,53 @@ pub fn flood_sets(ports: &[Port]) -> BTreeMap<u16, FloodSet> {
     sets
 }
 
+/// The plain XDP flood groups of the ports, by key (see `vswitch_common::flood_group`), given
+/// each port's `PORTS` entry as `config` makes it.
+///
+/// A VLAN has a group when an XDP port can flood it (only XDP ports' floods use groups) and all
+/// its members send its frames alike: all untagged, or all tagged. Its frames that arrive that
+/// way then leave every member unchanged. A blocked port is no member; a VLAN with more members
+/// than a group holds has none, and its floods keep the egress program.
+pub fn flood_groups(
+    ports: &[Port],
+    config: impl Fn(&Port) -> PortConfig,
+) -> BTreeMap<u32, FloodGroup> {
+    let mut vlans: BTreeMap<u16, (bool, Vec<(Arrival, GroupMember)>)> = BTreeMap::new();
+    for port in ports {
+        let config = config(port);
+        for vid in port.spec.vlan.members() {
+            let (has_xdp, members) = vlans.entry(vid).or_default();
+            *has_xdp |= port.spec.hook == Hook::Xdp;
+            if let Some(arrival) = Arrival::kept_by(&config, vid) {
+                let member = GroupMember {
+                    ifindex: port.ifindex,
+                    slot: port.slot,
+                };
+                members.push((arrival, member));
+            }
+        }
+    }
+    let mut groups = BTreeMap::new();
+    for (vid, (has_xdp, members)) in vlans {
+        let Some(&(arrival, _)) = members.first() else {
+            continue;
+        };
+        if !has_xdp || members.iter().any(|(other, _)| *other != arrival) {
+            continue;
+        }
+        let mut group = FloodGroup::EMPTY;
+        if members.iter().all(|(_, member)| group.push(*member)) {
+            groups.insert(arrival.key(vid), group);
+        }
+    }
+    groups
+}
+
 #[cfg(test)]
 mod tests {
     use vswitch_common::port::Egress;
 
     use super::*;
-    use crate::config::Hook;
 
     fn port(name: &str, ifindex: u32, vlan: VlanMode) -> Port {
         Port {
@@ -201,6 +243,90 @@ mod tests {
         assert_eq!(members(10), [1, 3]);
         assert_eq!(members(20), [2, 3]);
         assert_eq!(members(1), [3]);
+    }
+
+    fn trunk(name: &str, ifindex: u32, vlans: &[u16], native: Option<u16>) -> Port {
+        let vlans = vlans.to_vec();
+        port(name, ifindex, VlanMode::Trunk { vlans, native })
+    }
+
+    fn group_members(groups: &BTreeMap<u32, FloodGroup>, arrival: Arrival, vid: u16) -> Vec<u32> {
+        groups
+            .get(&arrival.key(vid))
+            .map_or_else(Vec::new, |group| {
+                group
+                    .members()
+                    .iter()
+                    .map(|member| member.ifindex)
+                    .collect()
+            })
+    }
+
+    #[test]
+    fn a_vlan_whose_members_all_send_alike_is_a_group() {
+        let ports = [
+            port("a", 1, VlanMode::Access(10)),
+            port("b", 2, VlanMode::Access(10)),
+            trunk("t", 3, &[20], Some(10)),
+            trunk("u", 4, &[20], None),
+        ];
+        let groups = flood_groups(&ports, Port::config);
+        assert_eq!(group_members(&groups, Arrival::Untagged, 10), [1, 2, 3]);
+        assert_eq!(group_members(&groups, Arrival::Tagged, 20), [3, 4]);
+        assert_eq!(groups.len(), 2);
+        let member = groups[&Arrival::Untagged.key(10)].members()[2];
+        assert_eq!((member.ifindex, member.slot), (3, 3));
+    }
+
+    #[test]
+    fn a_vlan_with_tagged_and_untagged_members_has_no_group() {
+        let ports = [
+            port("a", 1, VlanMode::Access(10)),
+            trunk("t", 2, &[10], None),
+        ];
+        assert!(flood_groups(&ports, Port::config).is_empty());
+    }
+
+    #[test]
+    fn a_blocked_port_is_no_member_and_spoils_no_group() {
+        let ports = [
+            port("a", 1, VlanMode::Access(10)),
+            port("b", 2, VlanMode::Access(10)),
+            trunk("t", 3, &[10], None),
+        ];
+        let blocked = |port: &Port| {
+            let mut config = port.config();
+            if port.ifindex == 3 {
+                config.flags |= vswitch_common::port::PORT_F_BLOCKED;
+            }
+            config
+        };
+        let groups = flood_groups(&ports, blocked);
+        assert_eq!(group_members(&groups, Arrival::Untagged, 10), [1, 2]);
+    }
+
+    #[test]
+    fn only_vlans_an_xdp_port_floods_have_groups() {
+        let mut ports = [
+            port("a", 1, VlanMode::Access(10)),
+            port("b", 2, VlanMode::Access(10)),
+            port("c", 3, VlanMode::Access(20)),
+        ];
+        for port in &mut ports[..2] {
+            port.spec.hook = Hook::Tc;
+        }
+        let groups = flood_groups(&ports, Port::config);
+        assert!(group_members(&groups, Arrival::Untagged, 10).is_empty());
+        assert_eq!(group_members(&groups, Arrival::Untagged, 20), [3]);
+    }
+
+    #[test]
+    fn a_vlan_with_more_members_than_a_group_holds_has_none() {
+        let ports: Vec<Port> = (1..=MAX_FLOOD_PORTS as u32 + 1)
+            .map(|n| port(&format!("p{n}"), n, VlanMode::Access(10)))
+            .collect();
+        assert!(flood_groups(&ports, Port::config).is_empty());
+        assert_eq!(flood_groups(&ports[1..], Port::config).len(), 1);
     }
 
     #[test]

@@ -4,13 +4,14 @@ use std::collections::BTreeMap;
 
 use aya::{
     Ebpf,
-    maps::{Array, HashMap, Map, MapData, MapError, PerCpuArray, xdp::DevMapHash},
+    maps::{Array, HashMap, HashOfMaps, Map, MapData, MapError, PerCpuArray, xdp::DevMapHash},
     programs::ProgramFd,
 };
 use vswitch_common::{
     budget::{MacCount, NO_SLOT, TOTAL_SLOT},
     dispatch::{Child, ChildKey, Parent, SourceKey},
     fdb::{FdbEntry, FdbKey},
+    flood_group::FloodGroup,
     ipvlan::AddressKey,
     mac::MacAddr,
     map_names,
@@ -22,7 +23,7 @@ use vswitch_common::{
     vxlan::{NextHop, RemoteSet, Tunnel, Underlay, Vtep},
 };
 
-use super::{DatapathError, barrier::RcuBarrier};
+use super::{DatapathError, barrier::RcuBarrier, flow_generation::FlowGeneration};
 
 /// Kernel IDs of the maps, recorded so other processes can open them from any mount namespace.
 pub type MapIds = BTreeMap<String, u32>;
@@ -47,6 +48,13 @@ pub struct Maps {
     pub tx_ports: DevMapHash<MapData>,
     /// Ports without a program, for XDP unicast.
     pub tx_unicast: DevMapHash<MapData>,
+    /// The flow cache's generation, which every write here that can change a known-unicast
+    /// decision bumps.
+    pub flow_generation: FlowGeneration,
+    /// The members of the plain XDP flood groups.
+    pub flood_groups: HashMap<MapData, u32, FloodGroup>,
+    /// A devmap without a program per plain XDP flood group.
+    pub flood_plain: HashOfMaps<MapData, u32, DevMapHash<MapData>>,
     /// Switch-wide settings.
     pub switch: Array<MapData, SwitchConfig>,
     /// VXLAN tunnels by VNI.
@@ -86,7 +94,7 @@ pub(super) struct Writes {
 }
 
 /// The controller-written maps under the barrier discipline: `PORTS` and the tunnel
-/// configuration maps, and the sets replaced whole (`FLOOD`, `TUNNEL_FLOOD`).
+/// configuration maps, and the sets replaced whole (`FLOOD`, `FLOOD_GROUPS`, `TUNNEL_FLOOD`).
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Guarded {
     Ports,
@@ -193,6 +201,9 @@ impl Maps {
             flood: typed!(map_names::FLOOD),
             tx_ports: typed!(map_names::TX_PORTS),
             tx_unicast: typed!(map_names::TX_UNICAST),
+            flow_generation: FlowGeneration::map(&get(map_names::FLOW_GENERATION)?)?,
+            flood_groups: typed!(map_names::FLOOD_GROUPS),
+            flood_plain: typed!(map_names::FLOOD_PLAIN),
             switch: typed!(map_names::SWITCH),
             tunnels: typed!(map_names::TUNNELS),
             tunnel_vlans: typed!(map_names::TUNNEL_VLANS),
@@ -214,7 +225,9 @@ impl Maps {
     pub fn set_switch(&mut self, config: SwitchConfig) -> Result<(), DatapathError> {
         self.switch
             .set(0, config, 0)
-            .map_err(DatapathError::map("writing switch settings"))
+            .map_err(DatapathError::map("writing switch settings"))?;
+        self.flow_generation.bump();
+        Ok(())
     }
 
     /// Adds or replaces a port: its configuration and its devmap entry.
@@ -224,11 +237,16 @@ impl Maps {
         config: PortConfig,
         egress: &ProgramFd,
     ) -> Result<(), DatapathError> {
+        let old = self.ports.get(&ifindex, 0).ok();
+        if old.is_some_and(|old| old != config) {
+            self.leave_flood_groups(ifindex)?;
+        }
         self.writes.before(Guarded::Ports)?;
-        let replaced = self.ports.get(&ifindex, 0).is_ok();
+        let replaced = old.is_some();
         self.ports
             .insert(ifindex, config, 0)
             .map_err(DatapathError::map(format!("adding port {ifindex}")))?;
+        self.flow_generation.bump();
         if replaced {
             self.writes.freed(Guarded::Ports);
         }
@@ -268,9 +286,11 @@ impl Maps {
     /// Removes a port: its configuration, its devmap entry and every FDB entry behind it.
     pub fn remove_port(&mut self, ifindex: u32) -> Result<(), DatapathError> {
         let what = format!("removing port {ifindex}");
+        self.leave_flood_groups(ifindex)?;
         self.writes.before(Guarded::Ports)?;
         // The kernel drops devmap entries of unregistered devices by itself.
         unless_missing(self.ports.remove(&ifindex)).map_err(DatapathError::map(&what))?;
+        self.flow_generation.bump();
         self.writes.freed(Guarded::Ports);
         unless_missing(self.tx_ports.remove(ifindex)).map_err(DatapathError::map(&what))?;
         unless_missing(self.tx_unicast.remove(ifindex)).map_err(DatapathError::map(what))?;
@@ -434,6 +454,7 @@ impl Maps {
         self.fdb
             .insert(key, entry, 0)
             .map_err(DatapathError::map("writing an FDB entry"))?;
+        self.flow_generation.bump();
         self.forget(old)
     }
 
@@ -443,6 +464,7 @@ impl Maps {
         let old = self.fdb.get(key, 0).ok();
         unless_missing(self.fdb.remove(key))
             .map_err(DatapathError::map("removing an FDB entry"))?;
+        self.flow_generation.bump();
         self.forget(old)
     }
 }

@@ -2,6 +2,8 @@
 
 mod barrier;
 mod dispatch;
+mod flood_groups;
+mod flow_generation;
 mod maps;
 mod pins;
 mod programs;

@@ -14,7 +14,7 @@ use vswitch_common::map_names;
 use super::{DatapathError, OBJECT};
 
 /// The maps pinned under an instance's directory, by name.
-pub const PINNED_MAPS: [&str; 22] = [
+pub const PINNED_MAPS: [&str; 25] = [
     map_names::PORTS,
     map_names::FDB,
     map_names::PORT_STATS,
@@ -24,6 +24,9 @@ pub const PINNED_MAPS: [&str; 22] = [
     map_names::FLOOD,
     map_names::TX_PORTS,
     map_names::TX_UNICAST,
+    map_names::FLOOD_GROUPS,
+    map_names::FLOOD_PLAIN,
+    map_names::FLOW_GENERATION,
     map_names::SWITCH,
     map_names::TUNNELS,
     map_names::TUNNEL_VLANS,

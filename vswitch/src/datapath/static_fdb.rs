@@ -60,6 +60,7 @@ impl Maps {
                     entries.len()
                 ))(source));
             }
+            self.flow_generation.bump();
         }
         Ok(())
     }
