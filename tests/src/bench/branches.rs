@@ -7,7 +7,6 @@ use aya::programs::{SchedClassifier, TestRun as _, TestRunOptions, Xdp};
 use vswitch::{
     agent::{Switch, monotonic_ns, vtep},
     config::Config,
-    datapath::Maps,
     netlink::netns,
 };
 use vswitch_common::{
@@ -43,9 +42,6 @@ pub struct Branch {
     /// skb, would measure another frame after the first: a frame whose tag its ingress port
     /// refuses, that is, the cost of a drop.
     reshapes: bool,
-    /// Whether each frame must be a flow's first: the flow cache is emptied (its generation
-    /// bumped) before each run, so that the full path runs instead of the cached decision.
-    first_of_flow: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -70,22 +66,14 @@ const ON_TRUNK: Mac = station(3);
 const UNKNOWN: Mac = station(9);
 
 /// The branches measured.
-pub const BRANCHES: [Branch; 9] = [
+pub const BRANCHES: [Branch; 8] = [
     Branch {
+        // A repeated run is one flow: after the first frame, the flow cache's decision.
         name: "XDP learned unicast, a flow's next frames (flow cache)",
         hook: Hook::Xdp,
         ingress: 0,
         frame: || ethernet(ON_ACCESS, station(1), 0),
         reshapes: false,
-        first_of_flow: false,
-    },
-    Branch {
-        name: "XDP learned unicast, a flow's first frame",
-        hook: Hook::Xdp,
-        ingress: 0,
-        frame: || ethernet(ON_ACCESS, station(1), 0),
-        reshapes: false,
-        first_of_flow: true,
     },
     Branch {
         name: "XDP flood (2 ports)",
@@ -93,7 +81,6 @@ pub const BRANCHES: [Branch; 9] = [
         ingress: 0,
         frame: || ethernet(UNKNOWN, station(1), 0),
         reshapes: false,
-        first_of_flow: false,
     },
     Branch {
         name: "TCX learned unicast",
@@ -101,7 +88,6 @@ pub const BRANCHES: [Branch; 9] = [
         ingress: 0,
         frame: || ethernet(ON_ACCESS, station(1), 0),
         reshapes: false,
-        first_of_flow: false,
     },
     Branch {
         name: "TCX flood (2 clones)",
@@ -109,7 +95,6 @@ pub const BRANCHES: [Branch; 9] = [
         ingress: 0,
         frame: || ethernet(UNKNOWN, station(1), 0),
         reshapes: true,
-        first_of_flow: false,
     },
     Branch {
         name: "TCX VLAN push",
@@ -117,7 +102,6 @@ pub const BRANCHES: [Branch; 9] = [
         ingress: 0,
         frame: || ethernet(ON_TRUNK, station(1), 0),
         reshapes: true,
-        first_of_flow: false,
     },
     Branch {
         name: "TCX VLAN pop",
@@ -125,7 +109,6 @@ pub const BRANCHES: [Branch; 9] = [
         ingress: 2,
         frame: || tagged(ON_ACCESS, station(4), VLAN, 0),
         reshapes: true,
-        first_of_flow: false,
     },
     Branch {
         name: "TCX VXLAN encapsulation (IPv4)",
@@ -133,7 +116,6 @@ pub const BRANCHES: [Branch; 9] = [
         ingress: 0,
         frame: || ipv4_udp(REMOTE, station(1), 0),
         reshapes: true,
-        first_of_flow: false,
     },
     Branch {
         name: "TCX VXLAN decapsulation (IPv4)",
@@ -154,7 +136,6 @@ pub const BRANCHES: [Branch; 9] = [
             .wrap(&ipv4_udp(ON_ACCESS, station(6), 0))
         },
         reshapes: true,
-        first_of_flow: false,
     },
 ];
 
@@ -236,7 +217,7 @@ pub fn measure(repeat: u32) -> Vec<f64> {
         }
         let costs = BRANCHES
             .iter()
-            .map(|branch| run(&mut switch, &maps, branch, ifindex[branch.ingress], repeat))
+            .map(|branch| run(&mut switch, branch, ifindex[branch.ingress], repeat))
             .collect();
         runtime.block_on(switch.stop(false));
         costs
@@ -244,17 +225,7 @@ pub fn measure(repeat: u32) -> Vec<f64> {
     .expect("entering the namespace")
 }
 
-fn run(switch: &mut Switch, maps: &Maps, branch: &Branch, ingress: u32, repeat: u32) -> f64 {
-    if branch.first_of_flow {
-        let runs = (repeat / 100).max(1);
-        let total: f64 = (0..runs)
-            .map(|_| {
-                maps.flow_generation.bump();
-                once(switch, branch, ingress, 1)
-            })
-            .sum();
-        return total / f64::from(runs);
-    }
+fn run(switch: &mut Switch, branch: &Branch, ingress: u32, repeat: u32) -> f64 {
     if branch.reshapes {
         // One run at a time, each on the original frame.
         let runs = (repeat / 100).max(1);
