@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aya::maps::{Map, MapData, MapError, xdp::DevMapHash};
-use vswitch_common::{MAX_PORTS, flood_group::FloodGroup, map_names};
+use vswitch_common::{MAX_FLOOD_PORTS, flood_group::FloodGroup, map_names};
 
 use super::{
     DatapathError, Maps,
@@ -21,6 +21,8 @@ use super::{
 const BPF_MAP_TYPE_DEVMAP_HASH: u32 = 25;
 /// Size of a devmap value (`struct bpf_devmap_val`: ifindex and program fd).
 const DEVMAP_VALUE_SIZE: u32 = 8;
+/// The smallest group devmap: room for a few ports to join before it must be replaced.
+const MIN_CAPACITY: usize = 8;
 
 impl Maps {
     /// The flood groups the datapath uses now, by key.
@@ -76,17 +78,9 @@ impl Maps {
         let Some(group) = group else {
             return unless_missing(self.flood_plain.remove(&key)).map_err(DatapathError::map(what));
         };
-        let mut devmap = match self.flood_plain.get(&key, 0) {
-            Ok(devmap) => devmap,
-            Err(MapError::KeyNotFound) => {
-                let devmap = plain_devmap().map_err(DatapathError::map(&what))?;
-                self.flood_plain
-                    .insert(key, &devmap, 0)
-                    .map_err(DatapathError::map(&what))?;
-                devmap
-            }
-            Err(error) => return Err(DatapathError::map(what)(error)),
-        };
+        let mut devmap = self
+            .group_devmap(key, group.members().len())
+            .map_err(DatapathError::map(&what))?;
         let wanted: BTreeSet<u32> = group
             .members()
             .iter()
@@ -116,6 +110,25 @@ impl Maps {
         )
     }
 
+    /// The devmap of group `key`, with room for `members`: the one it has, or a new one in its
+    /// place where it has none or one too small.
+    fn group_devmap(&mut self, key: u32, members: usize) -> Result<DevMapHash<MapData>, MapError> {
+        let current = match self.flood_plain.get(&key, 0) {
+            Ok(data) => Some(data),
+            Err(MapError::KeyNotFound) => None,
+            Err(error) => return Err(error),
+        };
+        let data = match current {
+            Some(data) if data.info()?.max_entries() as usize >= members => data,
+            Some(_) | None => {
+                let data = plain_devmap(members)?;
+                self.flood_plain.insert(key, &data, 0)?;
+                data
+            }
+        };
+        DevMapHash::try_from(Map::from_map_data(data)?)
+    }
+
     /// Takes every group that port `ifindex` is a member of out of use, before the port's
     /// configuration changes or it goes. The agent writes the groups anew afterwards.
     pub(super) fn leave_flood_groups(&mut self, ifindex: u32) -> Result<(), DatapathError> {
@@ -139,15 +152,42 @@ impl Maps {
     }
 }
 
-/// A new devmap of the shape `FLOOD_PLAIN` holds.
-fn plain_devmap() -> Result<DevMapHash<MapData>, MapError> {
+/// A new devmap for `FLOOD_PLAIN` with room for `members`.
+///
+/// Sized to the group, not to `FLOOD_PLAIN`'s template (a map-of-maps checks its elements'
+/// type, key, value and flags, not their size): a broadcast walks every bucket of a devmap
+/// hash, and with 256 buckets for 5 members that walk cost more than the program.
+fn plain_devmap(members: usize) -> Result<MapData, MapError> {
     let shape = aya_obj::Map::new_from_params(
         BPF_MAP_TYPE_DEVMAP_HASH,
         size_of::<u32>() as u32,
         DEVMAP_VALUE_SIZE,
-        MAX_PORTS,
+        capacity(members),
         0,
     );
-    let data = MapData::create(shape, map_names::FLOOD_PLAIN, None)?;
-    DevMapHash::try_from(Map::from_map_data(data)?)
+    MapData::create(shape, map_names::FLOOD_PLAIN, None)
+}
+
+/// The size of a group devmap for `members`: a power of two (the buckets a devmap hash has),
+/// from [`MIN_CAPACITY`] to the most members a group holds.
+fn capacity(members: usize) -> u32 {
+    members
+        .next_power_of_two()
+        .clamp(MIN_CAPACITY, MAX_FLOOD_PORTS) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_devmap_has_room_for_its_members_and_few_more() {
+        assert_eq!(capacity(0), 8);
+        assert_eq!(capacity(5), 8);
+        assert_eq!(capacity(9), 16);
+        assert_eq!(capacity(64), 64);
+        for members in 1..=MAX_FLOOD_PORTS {
+            assert!(capacity(members) as usize >= members);
+        }
+    }
 }

@@ -54,7 +54,7 @@ pub struct Maps {
     /// The members of the plain XDP flood groups.
     pub flood_groups: HashMap<MapData, u32, FloodGroup>,
     /// A devmap without a program per plain XDP flood group.
-    pub flood_plain: HashOfMaps<MapData, u32, DevMapHash<MapData>>,
+    pub flood_plain: HashOfMaps<MapData, u32, MapData>,
     /// Switch-wide settings.
     pub switch: Array<MapData, SwitchConfig>,
     /// VXLAN tunnels by VNI.
