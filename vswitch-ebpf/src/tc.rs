@@ -33,9 +33,13 @@ pub fn ingress(ctx: &TcContext) -> i32 {
     }
     // SAFETY: `skb` is the program's context pointer.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
-    let Ok(decision) =
-        pipeline::ingress(ctx, &SkbFrame::<true>(ctx), ifindex, u64::from(ctx.len()))
-    else {
+    let Ok(decision) = pipeline::ingress(
+        ctx,
+        &SkbFrame::<true>(ctx),
+        ifindex,
+        u64::from(ctx.len()),
+        pipeline::now_ns(),
+    ) else {
         return TC_ACT_SHOT;
     };
     switch(ctx, &decision, ifindex)

@@ -4,7 +4,7 @@
 
 use aya_ebpf::{
     bindings::{BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS, xdp_action},
-    helpers::{bpf_ktime_get_coarse_ns, bpf_xdp_adjust_head, bpf_xdp_adjust_meta},
+    helpers::{bpf_xdp_adjust_head, bpf_xdp_adjust_meta},
     programs::XdpContext,
 };
 use network_types::{eth::EthHdr, vlan::VlanHdr};
@@ -37,20 +37,19 @@ pub fn ingress(ctx: &XdpContext) -> u32 {
     // Read before the pipeline's lookups, so that a decision taken on maps that change
     // meanwhile is cached under the old generation (see `vswitch_common::flow_cache`).
     let generation = flow_cache::generation();
+    let now_ns = pipeline::now_ns();
     let head = head(ctx);
-    if let Some(head) = &head {
-        // SAFETY: a helper without arguments.
-        let now_ns = unsafe { bpf_ktime_get_coarse_ns() };
-        if let Some(flow) = flow_cache::lookup(ifindex, head, generation, now_ns) {
-            counters::received(flow.in_slot, len);
-            if let Err(reason) = flow.egress.action().apply(&mut XdpFrame(ctx)) {
-                counters::dropped(flow.in_slot, reason);
-                return xdp_action::XDP_DROP;
-            }
-            return send(ctx, flow.in_slot, flow.out_ifindex, flow.out_slot);
+    if let Some(head) = &head
+        && let Some(flow) = flow_cache::lookup(ifindex, head, generation, now_ns)
+    {
+        counters::received(flow.in_slot, len);
+        if let Err(reason) = flow.egress.action().apply(&mut XdpFrame(ctx)) {
+            counters::dropped(flow.in_slot, reason);
+            return xdp_action::XDP_DROP;
         }
+        return send(ctx, flow.in_slot, flow.out_ifindex, flow.out_slot);
     }
-    let Ok(decision) = pipeline::ingress(ctx, &XdpFrame(ctx), ifindex, len) else {
+    let Ok(decision) = pipeline::ingress(ctx, &XdpFrame(ctx), ifindex, len, now_ns) else {
         return xdp_action::XDP_DROP;
     };
     let slot = decision.port.slot;
